@@ -1,0 +1,87 @@
+// Child processes of the local stack. Each runs in its own process group (so a launcher script
+// and whatever it starts are stopped together), logs to a file in the state folder, and is
+// listed in <state>/pids so the reaper can stop it if this Node process dies without cleaning up.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { appendFileSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export type Managed = {
+  name: string;
+  pid: number;
+  logFile: string;
+  /** Resolves with the exit code (or signal) when the process ends. */
+  exited: Promise<string>;
+  stop(graceMs?: number): Promise<void>;
+};
+
+export function startProcess(
+  stateDir: string,
+  name: string,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Managed {
+  const logFile = join(stateDir, `${name}.log`);
+  const log = openSync(logFile, 'a');
+  const child: ChildProcess = spawn(command, args, {
+    detached: true,
+    stdio: ['ignore', log, log],
+    env,
+  });
+  if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);
+  const pid = child.pid;
+  appendFileSync(join(stateDir, 'pids'), `${pid}\n`);
+  let running = true;
+  const exited = new Promise<string>((resolve) => {
+    child.on('exit', (code, signal) => {
+      running = false;
+      resolve(signal ?? `exit code ${code}`);
+    });
+    child.on('error', (error) => {
+      running = false;
+      resolve(`failed to start: ${error.message}`);
+    });
+  });
+  return {
+    name,
+    pid,
+    logFile,
+    exited,
+    async stop(graceMs = 5000) {
+      if (!running) return;
+      signalGroup(pid, 'SIGTERM');
+      const ended = await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)]);
+      if (!ended) {
+        signalGroup(pid, 'SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/**
+ * Starts infra/local/reaper.sh, which waits for this Node process to end and then stops every
+ * process group listed in <state>/pids and removes the state folder: the last line of defence
+ * when Node is killed (SIGKILL, a crashed test worker) before its own cleanup can run.
+ */
+export function startReaper(stateDir: string, keepState: boolean): void {
+  const script = join(import.meta.dirname, 'reaper.sh');
+  const reaper = spawn(
+    'bash',
+    [script, String(process.pid), stateDir, keepState ? 'keep' : 'remove'],
+    {
+      detached: true,
+      stdio: 'ignore',
+    },
+  );
+  reaper.unref();
+}

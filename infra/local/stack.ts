@@ -1,0 +1,301 @@
+// The local stack: etcd, kube-apiserver and kube-controller-manager built by build.sh, plus the
+// Google Pub/Sub emulator, all on 127.0.0.1 and free ports, with their state in a temporary
+// folder. Serves `npm start` (start.ts) and the test harness (test/support/global-setup.ts).
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, fetch } from 'undici';
+import { createPki, type Pki } from './pki.ts';
+import { type Managed, startProcess, startReaper } from './processes.ts';
+
+const root = resolve(import.meta.dirname, '../..');
+const binDir = join(process.env.KUBEFN_CACHE ?? join(root, '.cache/controlplane'), 'bin');
+const emulatorLauncher =
+  process.env.KUBEFN_PUBSUB_EMULATOR ??
+  '/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator';
+
+export const pubsubProject = 'kubefn-local';
+
+/** What a client needs to reach the stack; also written to <dir>/stack.env and stack.json. */
+export type StackInfo = {
+  dir: string;
+  kubeconfig: string;
+  server: string;
+  caFile: string;
+  adminCertFile: string;
+  adminKeyFile: string;
+  serviceAccountIssuer: string;
+  etcdUrl: string;
+  pubsubEmulatorHost: string;
+  pubsubProject: string;
+};
+
+export type Stack = StackInfo & {
+  processes: Managed[];
+  /** Resident memory of every process of the stack, in bytes, by name. */
+  memory(): Promise<Record<string, number>>;
+  stop(): Promise<void>;
+};
+
+export type StartOptions = {
+  /** Progress lines ("etcd ready in 1.2 s"); defaults to stderr. */
+  log?: (line: string) => void;
+  /** Keep the state folder (logs, etcd data) after stopping, for debugging. */
+  keepState?: boolean;
+};
+
+export async function startStack(options: StartOptions = {}): Promise<Stack> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`stack: ${line}\n`));
+  const dir = await mkdtemp(join(tmpdir(), 'kubefn-stack-'));
+  startReaper(dir, options.keepState ?? false);
+  const processes: Managed[] = [];
+  const stop = async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+    await rm(join(dir, 'pids'), { force: true });
+    if (!options.keepState) await rm(dir, { recursive: true, force: true });
+  };
+  const begun = performance.now();
+  const took = () => `${((performance.now() - begun) / 1000).toFixed(1)} s`;
+  try {
+    const { etcdPort, etcdPeerPort, apiPort, pubsubPort } = await freePorts([
+      'etcdPort',
+      'etcdPeerPort',
+      'apiPort',
+      'pubsubPort',
+    ] as const);
+    const emulator = startEmulator(dir, pubsubPort);
+    processes.push(emulator.process);
+
+    const pki = await createPki(dir);
+    const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+    const etcd = startProcess(dir, 'etcd', join(binDir, 'etcd'), [
+      `--data-dir=${join(dir, 'etcd')}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+      `--initial-cluster=default=http://127.0.0.1:${etcdPeerPort}`,
+      '--unsafe-no-fsync', // test data only: durability is not the point, speed is
+      '--log-level=warn',
+    ]);
+    processes.push(etcd);
+    await waitFor(etcd, 30_000, async () => {
+      const body = await (await fetch(`${etcdUrl}/health`)).json();
+      return (body as { health?: string }).health === 'true';
+    });
+    log(`etcd ready at ${etcdUrl} (${took()})`);
+
+    const server = `https://127.0.0.1:${apiPort}`;
+    const apiserver = startProcess(dir, 'kube-apiserver', join(binDir, 'kube-apiserver'), [
+      ...apiserverArgs(pki, etcdUrl, apiPort),
+    ]);
+    processes.push(apiserver);
+    const admin = new Agent({ connect: await readPem(pki) });
+    await waitFor(apiserver, 90_000, async () => {
+      const res = await fetch(`${server}/readyz`, { dispatcher: admin });
+      return res.status === 200;
+    });
+    log(`kube-apiserver ready at ${server} (${took()})`);
+
+    const kubeconfig = join(dir, 'kubeconfig');
+    await writeFile(kubeconfig, kubeconfigYaml(server, pki), { mode: 0o600 });
+    const controllerManager = startProcess(
+      dir,
+      'kube-controller-manager',
+      join(binDir, 'kube-controller-manager'),
+      controllerManagerArgs(pki, kubeconfig),
+    );
+    processes.push(controllerManager);
+    // Ready when its controllers have acted: the serviceaccount controller made the default
+    // ServiceAccount and the root-CA publisher the kube-root-ca.crt ConfigMap.
+    await waitFor(controllerManager, 60_000, async () => {
+      const paths = [
+        '/api/v1/namespaces/default/serviceaccounts/default',
+        '/api/v1/namespaces/default/configmaps/kube-root-ca.crt',
+      ];
+      const answers = await Promise.all(
+        paths.map((p) => fetch(`${server}${p}`, { dispatcher: admin })),
+      );
+      return answers.every((res) => res.status === 200);
+    });
+    log(`kube-controller-manager ready (${took()})`);
+
+    await emulator.ready;
+    log(`Pub/Sub emulator ready at 127.0.0.1:${pubsubPort} (${took()})`);
+    await admin.close();
+
+    const info: StackInfo = {
+      dir,
+      kubeconfig,
+      server,
+      caFile: pki.caCert,
+      adminCertFile: pki.adminCert,
+      adminKeyFile: pki.adminKey,
+      serviceAccountIssuer: server,
+      etcdUrl,
+      pubsubEmulatorHost: `127.0.0.1:${pubsubPort}`,
+      pubsubProject,
+    };
+    await writeFile(join(dir, 'stack.json'), JSON.stringify(info, null, 2));
+    await writeFile(join(dir, 'stack.env'), envFile(stackEnv(info)));
+    return { ...info, processes, memory: () => memory(processes), stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** The environment variables a client of the stack needs. */
+export function stackEnv(info: StackInfo): Record<string, string> {
+  return {
+    KUBECONFIG: info.kubeconfig,
+    KUBEFN_STACK_DIR: info.dir,
+    KUBEFN_ETCD_URL: info.etcdUrl,
+    PUBSUB_EMULATOR_HOST: info.pubsubEmulatorHost,
+    PUBSUB_PROJECT_ID: info.pubsubProject,
+    // Stops Google client libraries from probing a metadata server that is not there.
+    METADATA_SERVER_DETECTION: 'none',
+  };
+}
+
+function envFile(env: Record<string, string>): string {
+  return Object.entries(env)
+    .map(([key, value]) => `export ${key}='${value}'\n`)
+    .join('');
+}
+
+function apiserverArgs(pki: Pki, etcdUrl: string, port: number): string[] {
+  return [
+    `--etcd-servers=${etcdUrl}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--secure-port=${port}`,
+    `--tls-cert-file=${pki.servingCert}`,
+    `--tls-private-key-file=${pki.servingKey}`,
+    `--client-ca-file=${pki.caCert}`,
+    '--authorization-mode=RBAC',
+    '--service-cluster-ip-range=10.0.0.0/24',
+    `--service-account-issuer=https://127.0.0.1:${port}`,
+    `--service-account-key-file=${pki.serviceAccountPublicKey}`,
+    `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+    // The "kubernetes" Service's endpoints would point at 127.0.0.1, which Endpoints reject.
+    '--endpoint-reconciler-type=none',
+    '--profiling=false',
+  ];
+}
+
+function controllerManagerArgs(pki: Pki, kubeconfig: string): string[] {
+  return [
+    `--kubeconfig=${kubeconfig}`,
+    '--secure-port=0',
+    '--leader-elect=false',
+    '--controllers=namespace,serviceaccount,serviceaccount-token,garbagecollector,root-ca-cert-publisher',
+    `--service-account-private-key-file=${pki.serviceAccountKey}`,
+    `--root-ca-file=${pki.caCert}`,
+    '--concurrent-namespace-syncs=5',
+  ];
+}
+
+function startEmulator(dir: string, port: number): { process: Managed; ready: Promise<void> } {
+  // The emulator logs every request at INFO; WARNING keeps its log readable.
+  const logging = join(dir, 'pubsub-logging.properties');
+  const ready = writeFile(logging, '.level=WARNING\nhandlers=java.util.logging.ConsoleHandler\n');
+  const proc = startProcess(
+    dir,
+    'pubsub-emulator',
+    emulatorLauncher,
+    ['--host=127.0.0.1', `--port=${port}`],
+    {
+      ...process.env,
+      JAVA_OPTS: `-Xmx512m -Djava.util.logging.config.file=${logging}`,
+    },
+  );
+  const emulatorReady = ready.then(() =>
+    waitFor(proc, 60_000, async () => (await fetch(`http://127.0.0.1:${port}/`)).ok),
+  );
+  // Awaited only after the control plane is up; if that fails first, this must not surface as
+  // an unhandled rejection.
+  emulatorReady.catch(() => {});
+  return { process: proc, ready: emulatorReady };
+}
+
+function kubeconfigYaml(server: string, pki: Pki): string {
+  // Paths rather than inline data keep the credentials out of anything that prints the config.
+  return `apiVersion: v1
+kind: Config
+clusters:
+- name: kubefn-local
+  cluster:
+    server: ${server}
+    certificate-authority: ${pki.caCert}
+users:
+- name: kubefn-admin
+  user:
+    client-certificate: ${pki.adminCert}
+    client-key: ${pki.adminKey}
+contexts:
+- name: kubefn-local
+  context:
+    cluster: kubefn-local
+    user: kubefn-admin
+current-context: kubefn-local
+`;
+}
+
+async function readPem(pki: Pki) {
+  const [ca, cert, key] = await Promise.all(
+    [pki.caCert, pki.adminCert, pki.adminKey].map((file) => readFile(file, 'utf8')),
+  );
+  return { ca, cert, key };
+}
+
+/** Polls `check` until it answers true; fails fast, with the log's tail, if the process exits. */
+async function waitFor(proc: Managed, timeoutMs: number, check: () => Promise<boolean>) {
+  const deadline = performance.now() + timeoutMs;
+  let died: string | undefined;
+  void proc.exited.then((how) => {
+    died = how;
+  });
+  while (performance.now() < deadline) {
+    if (died !== undefined) throw await startFailure(proc, `exited (${died})`);
+    if (await check().catch(() => false)) return;
+    await sleep(100);
+  }
+  throw await startFailure(proc, `was not ready within ${timeoutMs / 1000} s`);
+}
+
+async function startFailure(proc: Managed, what: string): Promise<Error> {
+  const tail = (await readFile(proc.logFile, 'utf8').catch(() => '')).split('\n').slice(-15);
+  return new Error(`${proc.name} ${what}; last lines of ${proc.logFile}:\n${tail.join('\n')}`);
+}
+
+async function freePorts<Name extends string>(
+  names: readonly Name[],
+): Promise<Record<Name, number>> {
+  // Hold every listener open until all ports are known, so no port is handed out twice.
+  const servers = await Promise.all(
+    names.map(() => {
+      const server = createServer();
+      return new Promise<ReturnType<typeof createServer>>((ok, fail) => {
+        server.once('error', fail);
+        server.listen(0, '127.0.0.1', () => ok(server));
+      });
+    }),
+  );
+  const ports = servers.map((s, i) => [names[i], (s.address() as { port: number }).port]);
+  await Promise.all(servers.map((s) => new Promise((done) => s.close(done))));
+  return Object.fromEntries(ports) as Record<Name, number>;
+}
+
+async function memory(processes: Managed[]): Promise<Record<string, number>> {
+  const entries = await Promise.all(
+    processes.map(async (p) => {
+      const status = await readFile(`/proc/${p.pid}/status`, 'utf8').catch(() => '');
+      const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      return [p.name, kb * 1024] as const;
+    }),
+  );
+  return Object.fromEntries(entries);
+}
