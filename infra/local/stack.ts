@@ -52,7 +52,8 @@ export async function startStack(options: StartOptions = {}): Promise<Stack> {
   startReaper(dir, options.keepState ?? false);
   const processes: Managed[] = [];
   const stop = async () => {
-    await Promise.all(processes.map((p) => p.stop()));
+    // Clients first, etcd last: a kube-apiserver whose etcd is gone retries instead of exiting.
+    for (const proc of processes.toReversed()) await proc.stop();
     await rm(join(dir, 'pids'), { force: true });
     if (!options.keepState) await rm(dir, { recursive: true, force: true });
   };
@@ -191,7 +192,18 @@ function controllerManagerArgs(pki: Pki, kubeconfig: string): string[] {
     `--kubeconfig=${kubeconfig}`,
     '--secure-port=0',
     '--leader-elect=false',
-    '--controllers=namespace,serviceaccount,serviceaccount-token,garbagecollector,root-ca-cert-publisher',
+    // What tenants need: namespace finalization, default ServiceAccounts and their tokens,
+    // owner-reference cleanup, kube-root-ca.crt, quota status and the aggregated admin/edit/view
+    // ClusterRoles. No scheduler or kubelet runs here, so workload controllers would be idle.
+    `--controllers=${[
+      'namespace-controller',
+      'serviceaccount-controller',
+      'serviceaccount-token-controller',
+      'garbage-collector-controller',
+      'root-ca-certificate-publisher-controller',
+      'resourcequota-controller',
+      'clusterrole-aggregation-controller',
+    ].join(',')}`,
     `--service-account-private-key-file=${pki.serviceAccountKey}`,
     `--root-ca-file=${pki.caCert}`,
     '--concurrent-namespace-syncs=5',

@@ -53,18 +53,43 @@ test('the issuer publishes its discovery document and keys to service accounts',
   const discovery = await kube('GET', '/.well-known/openid-configuration', { token });
   expect(discovery.status).toBe(200);
   expect(discovery.body.issuer).toBe(inject('stack').serviceAccountIssuer);
-  const keys = await kube('GET', '/openid/v1/jwks', { token });
+  const keys = await kube('GET', '/openid/v1/jwks', { token, accept: 'application/jwk-set+json' });
   expect(keys.status).toBe(200);
   expect((keys.body.keys as unknown[]).length).toBeGreaterThan(0);
 });
 
 test.each([
-  ['what the Role grants', 'GET', `/api/v1/namespaces/${ns}/configmaps`, 200],
-  ['another kind in its namespace', 'GET', `/api/v1/namespaces/${ns}/secrets`, 403],
-  ['a verb the Role lacks', 'DELETE', `/api/v1/namespaces/${ns}/configmaps/kube-root-ca.crt`, 403],
-  ['the same kind in kube-system', 'GET', '/api/v1/namespaces/kube-system/configmaps', 403],
-  ['deleting its own namespace', 'DELETE', `/api/v1/namespaces/${ns}`, 403],
-] as const)('RBAC: %s answers %i', async (_what, method, path, status) => {
+  {
+    what: 'what the Role grants',
+    method: 'GET',
+    path: `/api/v1/namespaces/${ns}/configmaps`,
+    status: 200,
+  },
+  {
+    what: 'another kind in its namespace',
+    method: 'GET',
+    path: `/api/v1/namespaces/${ns}/secrets`,
+    status: 403,
+  },
+  {
+    what: 'a verb the Role lacks',
+    method: 'DELETE',
+    path: `/api/v1/namespaces/${ns}/configmaps/kube-root-ca.crt`,
+    status: 403,
+  },
+  {
+    what: 'the same kind in kube-system',
+    method: 'GET',
+    path: '/api/v1/namespaces/kube-system/configmaps',
+    status: 403,
+  },
+  {
+    what: 'deleting its own namespace',
+    method: 'DELETE',
+    path: `/api/v1/namespaces/${ns}`,
+    status: 403,
+  },
+])('RBAC: $what answers $status', async ({ method, path, status }) => {
   const res = await kube(method, path, { token });
   expect(res.status).toBe(status);
   if (status === 403) expect(res.body).toMatchObject({ kind: 'Status', reason: 'Forbidden' });

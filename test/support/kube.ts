@@ -21,9 +21,9 @@ export type KubeAnswer = { status: number; body: Record<string, unknown> };
 export async function kube(
   method: string,
   path: string,
-  options: { body?: unknown; token?: string } = {},
+  options: { body?: unknown; token?: string; accept?: string } = {},
 ): Promise<KubeAnswer> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+  const headers: Record<string, string> = { accept: options.accept ?? 'application/json' };
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
   const res = await fetch(`${stack.server}${path}`, {
