@@ -1,0 +1,252 @@
+// List-watch that never loses a change, in client-go's and kube-rs's words: list (or stream the
+// initial state with sendInitialEvents), then watch from that resourceVersion with bookmarks and
+// a randomized server timeout; resume from the last seen resourceVersion after any drop; on 410
+// Gone relist and diff against the store, emitting what changed while disconnected, deletions
+// included; back off (capped, jittered) between failures. It stops only when its signal aborts.
+//
+// It is an async iterator: nothing is read from the server until the consumer asks for the next
+// event, so a slow consumer holds back the socket instead of filling memory.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Backoff, type BackoffOptions } from './backoff.ts';
+import { KubeError } from './errors.ts';
+import type { Resource } from './resources.ts';
+import type { KubeObject } from './types.ts';
+
+/** Identifies one change exactly once, across reconnects, relists and restarts. */
+export type EventKey = { uid: string; resourceVersion: string; type: ChangeType };
+export type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export type WatcherEvent<T extends KubeObject = KubeObject> =
+  | { type: ChangeType; object: T; key: EventKey }
+  /** The server's progress without a change: a safe point to resume from. */
+  | { type: 'BOOKMARK'; resourceVersion: string }
+  /** The store matches the server as of `resourceVersion` (after the first list and each relist). */
+  | { type: 'SYNCED'; resourceVersion: string };
+
+/** What the watcher remembers per object: enough to diff a relist and report deletions. */
+export type StoreEntry<T extends KubeObject = KubeObject> = {
+  uid: string;
+  resourceVersion: string;
+  /** The last object seen, kept when `keepObjects` is on, so a missed deletion can carry it. */
+  object?: T;
+};
+
+export type WatcherOptions = {
+  namespace?: string | undefined;
+  labelSelector?: string | undefined;
+  fieldSelector?: string | undefined;
+  /** Known state to start from (e.g. restored after a restart); keyed by `namespace/name`. */
+  store?: Map<string, StoreEntry> | undefined;
+  /** With `store`: watch from here first; a 410 then relists and diffs. */
+  resourceVersion?: string | undefined;
+  /** Keep whole objects in the store (default) or only uid and resourceVersion. */
+  keepObjects?: boolean | undefined;
+  /** Stream the initial state (WatchList) when the server supports it; default true. */
+  sendInitialEvents?: boolean | undefined;
+  /** Page size of a plain relist; default 500. */
+  pageSize?: number | undefined;
+  /** Range of the randomized server-side timeout, in seconds; default [300, 600]. */
+  timeoutSeconds?: [number, number] | undefined;
+  inactivityMs?: number | undefined;
+  backoff?: BackoffOptions | undefined;
+  signal?: AbortSignal | undefined;
+  /** Told about every failure the watcher recovers from (for logs and metrics). */
+  onRetry?: (error: KubeError, delayMs: number) => void | undefined;
+};
+
+const initialEventsEnd = 'k8s.io/initial-events-end';
+
+export function storeKey(object: KubeObject): string {
+  return `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+}
+
+export class Watcher<T extends KubeObject = KubeObject> implements AsyncIterable<WatcherEvent<T>> {
+  readonly store: Map<string, StoreEntry<T>>;
+  /** The newest resourceVersion seen: where a resumed watch starts. */
+  resourceVersion: string | undefined;
+  readonly #resource: Resource<T>;
+  readonly #options: WatcherOptions;
+  #streamInitial: boolean;
+
+  constructor(resource: Resource<T>, options: WatcherOptions = {}) {
+    this.#resource = resource;
+    this.#options = options;
+    this.store = (options.store ?? new Map()) as Map<string, StoreEntry<T>>;
+    this.resourceVersion = options.store ? options.resourceVersion : undefined;
+    this.#streamInitial = options.sendInitialEvents ?? true;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<WatcherEvent<T>> {
+    const { signal } = this.#options;
+    const backoff = new Backoff(this.#options.backoff);
+    while (!signal?.aborted) {
+      try {
+        if (this.resourceVersion === undefined) {
+          if (this.#streamInitial) {
+            yield* this.#watch(true);
+            continue;
+          }
+          yield* this.#relist();
+        }
+        yield* this.#watch(false);
+      } catch (caught) {
+        if (signal?.aborted) return;
+        const error =
+          caught instanceof KubeError
+            ? caught
+            : new KubeError('unknown', String(caught), { cause: caught });
+        if (error.code === 'gone') {
+          // Our resourceVersion is compacted away: relist at once (no backoff; the server is fine).
+          this.resourceVersion = undefined;
+          this.#options.onRetry?.(error, 0);
+          continue;
+        }
+        if (this.resourceVersion === undefined && this.#streamInitial && isUnsupported(error)) {
+          this.#streamInitial = false; // the server has no WatchList: plain lists from now on
+          this.#options.onRetry?.(error, 0);
+          continue;
+        }
+        const delay = backoff.next();
+        this.#options.onRetry?.(error, delay);
+        await sleep(delay, undefined, { signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  /** A plain paginated list, diffed against the store. */
+  async *#relist(): AsyncGenerator<WatcherEvent<T>> {
+    const seen = new Set<string>();
+    let resourceVersion = '';
+    for await (const page of this.#resource.pages({
+      ...this.#scope(),
+      limit: this.#options.pageSize ?? 500,
+    })) {
+      for (const object of page.items) {
+        seen.add(storeKey(object));
+        yield* this.#reconcile(object);
+      }
+      resourceVersion = page.metadata.resourceVersion ?? resourceVersion;
+    }
+    yield* this.#deleteUnseen(seen);
+    this.resourceVersion = resourceVersion;
+    yield { type: 'SYNCED', resourceVersion };
+  }
+
+  /** One watch connection; with `initial`, its first events are the current state. */
+  async *#watch(initial: boolean): AsyncGenerator<WatcherEvent<T>> {
+    const [min, max] = this.#options.timeoutSeconds ?? [300, 600];
+    const seen = initial ? new Set<string>() : undefined;
+    const events = this.#resource.watch({
+      ...this.#scope(),
+      ...(initial ? { sendInitialEvents: true } : { resourceVersion: this.resourceVersion }),
+      allowWatchBookmarks: true,
+      timeoutSeconds: Math.floor(min + Math.random() * (max - min)),
+      ...(this.#options.inactivityMs === undefined
+        ? {}
+        : { inactivityMs: this.#options.inactivityMs }),
+    });
+    let syncing = initial;
+    for await (const event of events) {
+      const rv = event.object.metadata?.resourceVersion ?? '';
+      if (event.type === 'BOOKMARK') {
+        if (syncing && event.object.metadata?.annotations?.[initialEventsEnd] === 'true') {
+          syncing = false;
+          yield* this.#deleteUnseen(seen ?? new Set());
+          this.resourceVersion = rv;
+          yield { type: 'SYNCED', resourceVersion: rv };
+        } else if (!syncing) {
+          this.resourceVersion = rv;
+          yield { type: 'BOOKMARK', resourceVersion: rv };
+        }
+        continue;
+      }
+      if (syncing) {
+        // The initial state, diffed against the store like a relist.
+        seen?.add(storeKey(event.object));
+        yield* this.#reconcile(event.object);
+        continue;
+      }
+      this.resourceVersion = rv;
+      const key = storeKey(event.object);
+      if (event.type === 'DELETED') this.store.delete(key);
+      else this.#remember(key, event.object);
+      yield change(event.type, event.object);
+    }
+    // The server ended the watch (its timeout): resume from this.resourceVersion.
+    if (syncing)
+      throw new KubeError('unavailable', 'watch ended before the initial state was sent');
+  }
+
+  /** Compares a listed object with the store and emits what the store did not know. */
+  *#reconcile(object: T): Generator<WatcherEvent<T>> {
+    const key = storeKey(object);
+    const known = this.store.get(key);
+    const uid = object.metadata?.uid ?? '';
+    if (known && known.uid !== uid) {
+      // Deleted and re-created under the same name while we were away.
+      yield change('DELETED', known.object ?? placeholder(object, known));
+      this.store.delete(key);
+    }
+    const current = this.store.get(key);
+    if (current?.resourceVersion === object.metadata?.resourceVersion) return;
+    this.#remember(key, object);
+    yield change(current ? 'MODIFIED' : 'ADDED', object);
+  }
+
+  *#deleteUnseen(seen: Set<string>): Generator<WatcherEvent<T>> {
+    for (const [key, entry] of this.store) {
+      if (seen.has(key)) continue;
+      this.store.delete(key);
+      yield change('DELETED', entry.object ?? placeholderFromKey(key, entry));
+    }
+  }
+
+  #remember(key: string, object: T): void {
+    const entry: StoreEntry<T> = {
+      uid: object.metadata?.uid ?? '',
+      resourceVersion: object.metadata?.resourceVersion ?? '',
+    };
+    if (this.#options.keepObjects !== false) entry.object = object;
+    this.store.set(key, entry);
+  }
+
+  #scope() {
+    const { namespace, labelSelector, fieldSelector, signal } = this.#options;
+    return { namespace, labelSelector, fieldSelector, signal };
+  }
+}
+
+function change<T extends KubeObject>(type: ChangeType, object: T): WatcherEvent<T> {
+  const key = {
+    uid: object.metadata?.uid ?? '',
+    resourceVersion: object.metadata?.resourceVersion ?? '',
+    type,
+  };
+  return { type, object, key };
+}
+
+function isUnsupported(error: KubeError): boolean {
+  return error.code === 'invalid' || error.code === 'bad-request' || error.code === 'unsupported';
+}
+
+/** A deleted object we kept no copy of: its identity is all we can report. */
+function placeholder<T extends KubeObject>(like: T, entry: StoreEntry): T {
+  const { namespace, name } = like.metadata ?? {};
+  return {
+    apiVersion: like.apiVersion,
+    kind: like.kind,
+    metadata: { namespace, name, uid: entry.uid, resourceVersion: entry.resourceVersion },
+  } as T;
+}
+
+function placeholderFromKey<T extends KubeObject>(key: string, entry: StoreEntry): T {
+  const [namespace, name] = key.split('/');
+  return {
+    metadata: {
+      ...(namespace ? { namespace } : {}),
+      name,
+      uid: entry.uid,
+      resourceVersion: entry.resourceVersion,
+    },
+  } as T;
+}
