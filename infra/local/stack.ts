@@ -34,6 +34,8 @@ export type StackInfo = {
 
 export type Stack = StackInfo & {
   processes: Managed[];
+  /** Stops kube-apiserver and starts it again on the same port; resolves when it is ready. */
+  restartApiserver(): Promise<void>;
   /** Resident memory of every process of the stack, in bytes, by name. */
   memory(): Promise<Record<string, number>>;
   stop(): Promise<void>;
@@ -57,6 +59,7 @@ export async function startStack(options: StartOptions = {}): Promise<Stack> {
     await rm(join(dir, 'pids'), { force: true });
     if (!options.keepState) await rm(dir, { recursive: true, force: true });
   };
+  let restartApiserver = async () => {};
   const begun = performance.now();
   const took = () => `${((performance.now() - begun) / 1000).toFixed(1)} s`;
   try {
@@ -89,16 +92,29 @@ export async function startStack(options: StartOptions = {}): Promise<Stack> {
     log(`etcd ready at ${etcdUrl} (${took()})`);
 
     const server = `https://127.0.0.1:${apiPort}`;
-    const apiserver = startProcess(dir, 'kube-apiserver', join(binDir, 'kube-apiserver'), [
-      ...apiserverArgs(pki, etcdUrl, apiPort),
-    ]);
-    processes.push(apiserver);
     const admin = new Agent({ connect: await readPem(pki) });
-    await waitFor(apiserver, 90_000, async () => {
-      const res = await fetch(`${server}/readyz`, { dispatcher: admin });
-      return res.status === 200;
-    });
+    const startApiserver = async () => {
+      const apiserver = startProcess(
+        dir,
+        'kube-apiserver',
+        join(binDir, 'kube-apiserver'),
+        apiserverArgs(pki, etcdUrl, apiPort),
+      );
+      processes.push(apiserver);
+      await waitFor(apiserver, 90_000, async () => {
+        const res = await fetch(`${server}/readyz`, { dispatcher: admin });
+        return res.status === 200;
+      });
+    };
+    await startApiserver();
     log(`kube-apiserver ready at ${server} (${took()})`);
+    // Fault tests restart kube-apiserver on the same port, with the same etcd and keys.
+    restartApiserver = async () => {
+      const index = processes.findIndex((p) => p.name === 'kube-apiserver');
+      const [old] = processes.splice(index, 1);
+      await old?.stop();
+      await startApiserver();
+    };
 
     const kubeconfig = join(dir, 'kubeconfig');
     await writeFile(kubeconfig, kubeconfigYaml(server, pki), { mode: 0o600 });
@@ -125,7 +141,6 @@ export async function startStack(options: StartOptions = {}): Promise<Stack> {
 
     await emulator.ready;
     log(`Pub/Sub emulator ready at 127.0.0.1:${pubsubPort} (${took()})`);
-    await admin.close();
 
     const info: StackInfo = {
       dir,
@@ -141,7 +156,16 @@ export async function startStack(options: StartOptions = {}): Promise<Stack> {
     };
     await writeFile(join(dir, 'stack.json'), JSON.stringify(info, null, 2));
     await writeFile(join(dir, 'stack.env'), envFile(stackEnv(info)));
-    return { ...info, processes, memory: () => memory(processes), stop };
+    return {
+      ...info,
+      processes,
+      memory: () => memory(processes),
+      restartApiserver,
+      stop: async () => {
+        await admin.close();
+        await stop();
+      },
+    };
   } catch (error) {
     await stop();
     throw error;

@@ -170,6 +170,12 @@ function numberOrUndefined(value: string | undefined): number | undefined {
 const jwt = /eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*/g;
 const bearer = /(bearer\s+)\S+/gi;
 
+// Validation messages can quote the whole submitted object (a Secret's data among it).
+const quotedObject = /'\{.*\}'|\(\{.*\}\)|\{".*\}/g;
+
 export function redact(text: string): string {
-  return text.replace(jwt, '[redacted]').replace(bearer, '$1[redacted]');
+  return text
+    .replace(quotedObject, '{…}')
+    .replace(jwt, '[redacted]')
+    .replace(bearer, '$1[redacted]');
 }

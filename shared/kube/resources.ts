@@ -127,7 +127,7 @@ export class Resource<T extends KubeObject = KubeObject> {
     return this.#client.request<T>(await this.path(object.metadata?.namespace), {
       ...call(options),
       method: 'POST',
-      body: object,
+      body: await this.#typed(object),
       query: writeQuery(options),
     });
   }
@@ -138,7 +138,7 @@ export class Resource<T extends KubeObject = KubeObject> {
     return this.#client.request<T>(await this.path(object.metadata?.namespace, name), {
       ...call(options),
       method: 'PUT',
-      body: object,
+      body: await this.#typed(object),
       query: writeQuery(options),
     });
   }
@@ -176,16 +176,21 @@ export class Resource<T extends KubeObject = KubeObject> {
   /** Server-side apply: declares the fields `fieldManager` owns; repeating it is harmless. */
   async apply(object: T, options: ApplyOptions): Promise<T> {
     const name = requireName(object);
-    const info = await this.info();
-    const body = { apiVersion: info.apiVersion, kind: info.kind, ...object };
     return this.#client.request<T>(await this.path(object.metadata?.namespace, name), {
       ...call(options),
       method: 'PATCH',
-      body,
+      body: await this.#typed(object),
       contentType: 'application/apply-patch+yaml', // JSON is valid YAML
       query: { fieldManager: options.fieldManager, force: options.force, ...dryRun(options) },
       idempotent: true,
     });
+  }
+
+  /** Custom resources (and apply) need apiVersion and kind in the body; fill them in. */
+  async #typed(object: T): Promise<T> {
+    if (object.apiVersion && object.kind) return object;
+    const info = await this.info();
+    return { apiVersion: info.apiVersion, kind: info.kind, ...object };
   }
 
   /** One watch connection: events until the server ends it, an error, or the caller aborts. */

@@ -51,7 +51,7 @@ export type WatcherOptions = {
   backoff?: BackoffOptions | undefined;
   signal?: AbortSignal | undefined;
   /** Told about every failure the watcher recovers from (for logs and metrics). */
-  onRetry?: (error: KubeError, delayMs: number) => void | undefined;
+  onRetry?: ((error: KubeError, delayMs: number) => void) | undefined;
 };
 
 const initialEventsEnd = 'k8s.io/initial-events-end';

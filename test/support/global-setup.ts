@@ -1,17 +1,43 @@
 // Starts the real local stack once per test run. There is no skip: if the stack cannot start,
-// every integration test fails with the reason.
+// every integration test fails with the reason. Tests run in worker processes, so faults that
+// need the stack's own process (restarting kube-apiserver) go through a small control endpoint
+// on 127.0.0.1 (test/support/stack-control.ts).
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { TestProject } from 'vitest/node';
 import { type StackInfo, startStack } from '../../infra/local/stack.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     stack: StackInfo;
+    stackControl: string;
   }
 }
 
 export default async function setup(project: TestProject) {
   const stack = await startStack({ keepState: process.env.KUBEFN_KEEP_STATE === '1' });
-  const { processes: _processes, memory: _memory, stop: _stop, ...info } = stack;
+  const { processes: _p, memory: _m, stop: _s, restartApiserver: _r, ...info } = stack;
+  // One fault at a time: tests that restart kube-apiserver queue up here.
+  let queue = Promise.resolve();
+  const control = createServer((req, res) => {
+    if (req.method !== 'POST' || req.url !== '/restart/kube-apiserver') {
+      res.writeHead(404).end();
+      return;
+    }
+    queue = queue.then(() =>
+      stack.restartApiserver().then(
+        () => void res.writeHead(204).end(),
+        (error: Error) => void res.writeHead(500).end(error.message),
+      ),
+    );
+  });
+  control.listen(0, '127.0.0.1');
+  await once(control, 'listening');
   project.provide('stack', info);
-  return () => stack.stop();
+  project.provide('stackControl', `http://127.0.0.1:${(control.address() as AddressInfo).port}`);
+  return async () => {
+    control.close();
+    await stack.stop();
+  };
 }
