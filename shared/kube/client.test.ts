@@ -89,7 +89,13 @@ test('a 401 makes the token provider read its token again, once', async () => {
   const { url, seen } = await scripted([{ status: 401 }, { status: 200, body: '{}' }]);
   let token = 'old';
   const client = new KubeClient(
-    { server: url, token: () => token, invalidateToken: () => void (token = 'rotated') },
+    {
+      server: url,
+      token: () => token,
+      invalidateToken: () => {
+        token = 'rotated';
+      },
+    },
     { retry: fast },
   );
   await client.request('/x', { method: 'POST', body: {} });

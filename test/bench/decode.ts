@@ -57,7 +57,9 @@ try {
   const [a, b] = [await ours(), await plain()];
   // count + kube-root-ca.crt, which the root-CA publisher adds to every namespace.
   if (a.items.length !== count + 1 || b.items.length !== count + 1) {
-    throw new Error(`expected ${count} items; shared/kube listed ${a.items.length}, fetch ${b.items.length}`);
+    throw new Error(
+      `expected ${count} items; shared/kube listed ${a.items.length}, fetch ${b.items.length}`,
+    );
   }
   const bytes = Buffer.byteLength(JSON.stringify(b));
   for (let i = 0; i < 2; i++) await Promise.all([ours(), plain()].map((p) => p.then(() => {})));

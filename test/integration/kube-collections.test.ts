@@ -2,7 +2,7 @@
 // layer: collections, label filters, read-only items whose label changes are version-guarded.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type Cluster, type Item, KubeError } from '../../shared/kube/index.ts';
-import { adminCluster, testNamespace } from '../support/cluster.ts';
+import { closeTestNamespace, openTestNamespace } from '../support/cluster.ts';
 import { uniqueName } from '../support/kube.ts';
 
 let cluster: Cluster;
@@ -11,8 +11,7 @@ const total = 600;
 const configMaps = () => cluster.resource({ apiVersion: 'v1', kind: 'ConfigMap' });
 
 beforeAll(async () => {
-  cluster = await adminCluster();
-  ns = await testNamespace(cluster, uniqueName('bulk'));
+  ({ cluster, ns } = await openTestNamespace('bulk'));
   const names = Array.from({ length: total }, (_, i) => i);
   // 20 requests in flight at a time.
   for (let start = 0; start < total; start += 20) {
@@ -33,10 +32,7 @@ beforeAll(async () => {
     );
   }
 });
-afterAll(async () => {
-  await cluster.resource({ apiVersion: 'v1', kind: 'Namespace' }).delete(ns);
-  await cluster.close();
-});
+afterAll(() => closeTestNamespace(cluster, ns));
 
 describe('listing', () => {
   test('pages are fetched lazily, `limit` at a time, until the continue token runs out', async () => {

@@ -3,13 +3,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type Cluster, KubeError, type KubeObject } from '../../shared/kube/index.ts';
 import {
-  adminCluster,
+  closeTestNamespace,
+  openTestNamespace,
   serviceAccountToken,
   stack,
-  testNamespace,
   tokenCluster,
 } from '../support/cluster.ts';
-import { eventually, uniqueName } from '../support/kube.ts';
+import { eventually } from '../support/kube.ts';
 
 let cluster: Cluster;
 let ns: string;
@@ -25,13 +25,9 @@ async function failure(promise: Promise<unknown>): Promise<KubeError> {
 }
 
 beforeAll(async () => {
-  cluster = await adminCluster();
-  ns = await testNamespace(cluster, uniqueName('verbs'));
+  ({ cluster, ns } = await openTestNamespace('verbs'));
 });
-afterAll(async () => {
-  await cluster.resource({ apiVersion: 'v1', kind: 'Namespace' }).delete(ns);
-  await cluster.close();
-});
+afterAll(() => closeTestNamespace(cluster, ns));
 
 describe('a core kind (ConfigMap)', () => {
   test('create, get, list, replace, delete', async () => {

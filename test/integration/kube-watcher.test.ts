@@ -10,7 +10,7 @@ import {
   type WatcherEvent,
   type WatcherOptions,
 } from '../../shared/kube/index.ts';
-import { adminCluster, testNamespace } from '../support/cluster.ts';
+import { adminCluster, closeTestNamespace, openTestNamespace } from '../support/cluster.ts';
 import { uniqueName } from '../support/kube.ts';
 import { compactEtcd, restartApiserver } from '../support/stack-control.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
@@ -20,13 +20,9 @@ let ns: string;
 const configMaps = (c = cluster) => c.resource({ apiVersion: 'v1', kind: 'ConfigMap' });
 
 beforeAll(async () => {
-  cluster = await adminCluster();
-  ns = await testNamespace(cluster, uniqueName('watch'));
+  ({ cluster, ns } = await openTestNamespace('watch'));
 });
-afterAll(async () => {
-  await cluster.resource({ apiVersion: 'v1', kind: 'Namespace' }).delete(ns);
-  await cluster.close();
-});
+afterAll(() => closeTestNamespace(cluster, ns));
 
 /** Runs a watcher in the background and lets a test wait for the events it expects. */
 function follow(c: Cluster, options: WatcherOptions) {
@@ -71,6 +67,24 @@ function follow(c: Cluster, options: WatcherOptions) {
   };
 }
 
+/** `follow` through a TCP proxy the test can cut or freeze; everything is closed afterwards. */
+async function followViaProxy(
+  options: WatcherOptions,
+  body: (f: ReturnType<typeof follow>, proxy: TcpProxy) => Promise<void>,
+) {
+  const proxy = await startTcpProxy(cluster.client.server);
+  const viaProxy = await adminCluster({ server: proxy.url });
+  const f = follow(viaProxy, options);
+  try {
+    await f.until('synced', () => f.synced() === 1);
+    await body(f, proxy);
+  } finally {
+    await f.stop();
+    await viaProxy.close();
+    await proxy.close();
+  }
+}
+
 const cm = (name: string, labels: Record<string, string> = {}): KubeObject => ({
   metadata: { name, namespace: ns, labels: { suite: 'watch', ...labels } },
   data: { v: '0' },
@@ -112,11 +126,7 @@ describe.sequential('Watcher', () => {
   test('a dropped connection resumes from its last resourceVersion, without a relist', async () => {
     const group = uniqueName('drop');
     await configMaps().create(cm(`${group}-a`, { group }));
-    const proxy = await startTcpProxy(cluster.client.server);
-    const viaProxy = await adminCluster({ server: proxy.url });
-    const f = follow(viaProxy, { labelSelector: `group=${group}` });
-    try {
-      await f.until('synced', () => f.synced() === 1);
+    await followViaProxy({ labelSelector: `group=${group}` }, async (f, proxy) => {
       const mark = f.events.length;
       proxy.cut();
       await configMaps().patch(`${group}-a`, { data: { v: '1' } }, { namespace: ns });
@@ -127,11 +137,7 @@ describe.sequential('Watcher', () => {
       expect(f.changes(mark)).toEqual([`MODIFIED ${group}-a`, `ADDED ${group}-b`]);
       expect(f.retries.map((e) => e.code)).not.toContain('gone');
       expect(f.synced()).toBe(1); // resumed from its resourceVersion: no second list
-    } finally {
-      await f.stop();
-      await viaProxy.close();
-      await proxy.close();
-    }
+    });
   });
 
   test('loses no change across a kube-apiserver restart', async () => {
@@ -157,11 +163,7 @@ describe.sequential('Watcher', () => {
     for (const name of ['keep', 'change', 'remove']) {
       await configMaps().create(cm(`${group}-${name}`, { group }));
     }
-    const proxy: TcpProxy = await startTcpProxy(cluster.client.server);
-    const viaProxy = await adminCluster({ server: proxy.url });
-    const f = follow(viaProxy, { labelSelector: `group=${group}` });
-    try {
-      await f.until('synced', () => f.synced() === 1);
+    await followViaProxy({ labelSelector: `group=${group}` }, async (f, proxy) => {
       const mark = f.events.length;
 
       proxy.cut();
@@ -182,29 +184,20 @@ describe.sequential('Watcher', () => {
       );
       const deleted = f.events.slice(mark).find((e) => e.type === 'DELETED');
       expect(deleted && 'object' in deleted && deleted.object.data).toEqual({ v: '0' }); // last known state
-    } finally {
-      await f.stop();
-      await viaProxy.close();
-      await proxy.close();
-    }
+    });
   });
 
   test('a half-open connection is dropped by the inactivity timer and the watch resumes', async () => {
     const group = uniqueName('idle');
-    const proxy = await startTcpProxy(cluster.client.server);
-    const viaProxy = await adminCluster({ server: proxy.url });
-    const f = follow(viaProxy, { labelSelector: `group=${group}`, inactivityMs: 1_500 });
-    try {
-      await f.until('synced', () => f.synced() === 1);
-      proxy.freeze();
-      await f.until('silence noticed', () => f.retries.some((e) => e.code === 'timeout'), 10_000);
-      proxy.restore();
-      await configMaps().create(cm(`${group}-a`, { group }));
-      await f.until('change after recovery', () => f.changes().includes(`ADDED ${group}-a`));
-    } finally {
-      await f.stop();
-      await viaProxy.close();
-      await proxy.close();
-    }
+    await followViaProxy(
+      { labelSelector: `group=${group}`, inactivityMs: 1_500 },
+      async (f, proxy) => {
+        proxy.freeze();
+        await f.until('silence noticed', () => f.retries.some((e) => e.code === 'timeout'), 10_000);
+        proxy.restore();
+        await configMaps().create(cm(`${group}-a`, { group }));
+        await f.until('change after recovery', () => f.changes().includes(`ADDED ${group}-a`));
+      },
+    );
   });
 });

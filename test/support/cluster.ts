@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { inject } from 'vitest';
 import { Cluster, type ClusterConfig, fromKubeconfig } from '../../shared/kube/index.ts';
+import { uniqueName } from './kube.ts';
 
 export const stack = inject('stack');
 
@@ -19,10 +20,20 @@ export function tokenCluster(token: string, server = stack.server): Cluster {
   return new Cluster({ server, ca: readFileSync(stack.caFile, 'utf8'), token: () => token });
 }
 
-/** A namespace for one test file, deleted (in the background) when the file is done. */
-export async function testNamespace(cluster: Cluster, name: string): Promise<string> {
-  await cluster.resource({ apiVersion: 'v1', kind: 'Namespace' }).create({ metadata: { name } });
-  return name;
+/** An admin client and a fresh namespace for one test file. */
+export async function openTestNamespace(prefix: string): Promise<{ cluster: Cluster; ns: string }> {
+  const cluster = await adminCluster();
+  const ns = uniqueName(prefix);
+  await cluster
+    .resource({ apiVersion: 'v1', kind: 'Namespace' })
+    .create({ metadata: { name: ns } });
+  return { cluster, ns };
+}
+
+/** Deletes the file's namespace (the namespace controller finishes it in the background). */
+export async function closeTestNamespace(cluster: Cluster, ns: string): Promise<void> {
+  await cluster.resource({ apiVersion: 'v1', kind: 'Namespace' }).delete(ns);
+  await cluster.close();
 }
 
 /** Mints a token for `namespace/serviceAccount` through the real TokenRequest API. */
