@@ -1,0 +1,38 @@
+// Applies a multi-document YAML manifest with server-side apply: idempotent, and each object's
+// kind resolved through discovery.
+import { readFile } from 'node:fs/promises';
+import { parseAllDocuments } from 'yaml';
+import type { Cluster, KubeObject } from '../../shared/kube/index.ts';
+
+export const fieldManager = 'kubefn-infra';
+
+export async function readManifests(file: string): Promise<KubeObject[]> {
+  const docs = parseAllDocuments(await readFile(file, 'utf8'));
+  return docs.map((doc) => doc.toJS() as KubeObject).filter((object) => object?.kind);
+}
+
+/** Applies every object in `file`, in order; `namespace` fills in namespaced objects without one. */
+export async function applyManifests(
+  cluster: Cluster,
+  file: string,
+  options: { namespace?: string; fieldManager?: string } = {},
+): Promise<KubeObject[]> {
+  const applied: KubeObject[] = [];
+  for (const object of await readManifests(file)) {
+    const resource = cluster.resource({
+      apiVersion: object.apiVersion ?? 'v1',
+      kind: object.kind ?? '',
+    });
+    const info = await resource.info();
+    const metadata = { ...object.metadata };
+    if (info.namespaced && !metadata.namespace && options.namespace)
+      metadata.namespace = options.namespace;
+    applied.push(
+      await resource.apply(
+        { ...object, metadata },
+        { fieldManager: options.fieldManager ?? fieldManager, force: true },
+      ),
+    );
+  }
+  return applied;
+}

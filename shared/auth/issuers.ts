@@ -1,0 +1,105 @@
+// The token issuers a deployment trusts, and how each one's keys are found and its tokens name
+// their principal.
+import { createRemoteJWKSet, customFetch, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { KubeClient } from '../kube/index.ts';
+import { AuthError } from './errors.ts';
+
+export type Principal =
+  | { kind: 'google'; id: string; email: string }
+  | { kind: 'kubernetes'; id: string; namespace: string; serviceAccount: string };
+
+export type TrustedIssuer = {
+  /** Accepted `iss` values (Google uses two spellings). */
+  names: string[];
+  keys: JWTVerifyGetKey;
+  algorithms: string[];
+  /** Seconds since `iat` after which a token is refused even if it has not expired. */
+  maxTokenAgeSeconds: number;
+  /** Whether tokens of this issuer may arrive with their signature stripped by Cloud Run. */
+  googleSigned: boolean;
+  principal(claims: JWTPayload): Principal;
+};
+
+const googleCerts = 'https://www.googleapis.com/oauth2/v3/certs';
+
+/**
+ * Google-signed OIDC tokens: Pub/Sub push, Cloud Scheduler, and service accounts calling us.
+ * `jwksUrl` is Google's public keys unless a test points it at a local fake.
+ */
+export function googleIssuer(
+  options: { jwksUrl?: string; maxTokenAgeSeconds?: number } = {},
+): TrustedIssuer {
+  return {
+    names: ['https://accounts.google.com', 'accounts.google.com'],
+    keys: createRemoteJWKSet(new URL(options.jwksUrl ?? googleCerts)),
+    algorithms: ['RS256'],
+    // Pub/Sub push tokens can be up to an hour old.
+    maxTokenAgeSeconds: options.maxTokenAgeSeconds ?? 3600,
+    googleSigned: true,
+    principal(claims) {
+      const { email, email_verified: verified } = claims as {
+        email?: unknown;
+        email_verified?: unknown;
+      };
+      if (typeof email !== 'string' || verified !== true) {
+        throw new AuthError('bad-claims', 'a Google token needs a verified email');
+      }
+      return { kind: 'google', id: email, email };
+    },
+  };
+}
+
+/**
+ * A Kubernetes service-account issuer. Its discovery document and keys are read through the
+ * cluster's own client (its CA and a token), since by default only service accounts may read
+ * them; on GKE the keys live at a public Google URL, which is fetched directly.
+ */
+export async function kubernetesIssuer(
+  client: KubeClient,
+  options: { issuer?: string; maxTokenAgeSeconds?: number } = {},
+): Promise<TrustedIssuer> {
+  const discovery = await client.request<{
+    issuer: string;
+    jwks_uri: string;
+    id_token_signing_alg_values_supported?: string[];
+  }>('/.well-known/openid-configuration');
+  const jwksUri = new URL(discovery.jwks_uri);
+  const viaCluster = jwksUri.origin === new URL(client.server).origin;
+  const keys = createRemoteJWKSet(jwksUri, {
+    ...(viaCluster
+      ? {
+          [customFetch]: async (url: string) => {
+            const res = await client.raw(new URL(url).pathname, {
+              accept: 'application/jwk-set+json, application/json',
+            });
+            return new Response(await res.text(), { status: res.status });
+          },
+        }
+      : {}),
+  });
+  return {
+    names: [options.issuer ?? discovery.issuer],
+    keys,
+    algorithms: discovery.id_token_signing_alg_values_supported ?? ['RS256'],
+    // Kubelet refreshes projected tokens after at most 24 hours.
+    maxTokenAgeSeconds: options.maxTokenAgeSeconds ?? 24 * 3600,
+    googleSigned: false,
+    principal(claims) {
+      const parts = String(claims.sub ?? '').split(':');
+      const [system, kind, namespace, serviceAccount] = parts;
+      if (
+        parts.length !== 4 ||
+        system !== 'system' ||
+        kind !== 'serviceaccount' ||
+        !namespace ||
+        !serviceAccount
+      ) {
+        throw new AuthError(
+          'bad-claims',
+          'a Kubernetes token needs sub system:serviceaccount:NS:NAME',
+        );
+      }
+      return { kind: 'kubernetes', id: String(claims.sub), namespace, serviceAccount };
+    },
+  };
+}

@@ -1,0 +1,48 @@
+// Hono middleware: every request proves who sent it, and only allow-listed principals pass.
+// 401 (with WWW-Authenticate) for a missing or bad token, 403 for a valid principal that is not
+// allowed, 503 if the issuer's keys could not be fetched. The reason goes to the log as a code;
+// the response says nothing about keys, issuers or configuration.
+import type { MiddlewareHandler } from 'hono';
+import { jsonLogger, type Logger } from '../log.ts';
+import { AuthError } from './errors.ts';
+import type { Principal } from './issuers.ts';
+import { type VerifyOptions, verifyToken } from './verify-token.ts';
+
+export type CallerRule = VerifyOptions & {
+  /** Principal ids allowed here: Google service-account emails or system:serviceaccount:NS:NAME. */
+  allow: string[];
+  log?: Logger;
+};
+
+export type AuthVariables = { principal: Principal };
+
+export function requireCaller(rule: CallerRule): MiddlewareHandler<{ Variables: AuthVariables }> {
+  const allowed = new Set(rule.allow);
+  const log = rule.log ?? jsonLogger;
+  return async function requireCallerMiddleware(c, next) {
+    let principal: Principal;
+    try {
+      principal = await verifyToken(c.req.header('authorization'), rule);
+      if (!allowed.has(principal.id)) throw new AuthError('not-allowed');
+    } catch (error) {
+      const failure = error instanceof AuthError ? error : new AuthError('keys-unavailable');
+      log(failure.status === 503 ? 'ERROR' : 'WARNING', 'caller rejected', {
+        reason: failure.code,
+        method: c.req.method,
+        path: c.req.path,
+      });
+      if (failure.status === 401) {
+        c.header('WWW-Authenticate', 'Bearer error="invalid_token"');
+        return c.json({ error: 'unauthenticated' }, 401);
+      }
+      if (failure.status === 503) {
+        c.header('Retry-After', '10');
+        return c.json({ error: 'unavailable' }, 503);
+      }
+      return c.json({ error: 'forbidden' }, 403);
+    }
+    c.set('principal', principal);
+    log('DEBUG', 'caller accepted', { principal: principal.id, path: c.req.path });
+    await next();
+  };
+}
