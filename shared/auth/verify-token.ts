@@ -59,7 +59,7 @@ export async function verifyToken(
       audience: options.audience,
       algorithms: issuer.algorithms,
       clockTolerance: tolerance,
-      maxTokenAge: issuer.maxTokenAgeSeconds + tolerance,
+      maxTokenAge: issuer.maxTokenAgeSeconds, // jose adds clockTolerance itself
       requiredClaims: ['exp', 'iat'],
       ...(options.now ? { currentDate: new Date(options.now() * 1000) } : {}),
     });
@@ -90,14 +90,14 @@ function checkClaims(
 
 function translate(error: unknown): AuthError {
   if (error instanceof AuthError) return error;
-  if (error instanceof errors.JWTExpired) return new AuthError('expired');
+  // jose reports a token older than maxTokenAge as JWTExpired on the iat claim.
+  if (error instanceof errors.JWTExpired)
+    return new AuthError(error.claim === 'iat' ? 'too-old' : 'expired');
   if (error instanceof errors.JWTClaimValidationFailed) {
     if (error.claim === 'aud') return new AuthError('wrong-audience');
     if (error.claim === 'iss') return new AuthError('untrusted-issuer');
     if (error.claim === 'nbf') return new AuthError('not-yet-valid');
-    if (error.claim === 'iat') {
-      return new AuthError(error.reason === 'check_failed' ? 'too-old' : 'not-yet-valid');
-    }
+    if (error.claim === 'iat') return new AuthError('not-yet-valid', 'issued in the future');
     return new AuthError('bad-claims', error.claim);
   }
   if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {

@@ -1,0 +1,76 @@
+// Clock-skew and age bounds with time frozen, on the claims-only (platform-verified) path and on
+// the signature-checking path, with a local key set.
+import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { AuthError } from './errors.ts';
+import type { TrustedIssuer } from './issuers.ts';
+import { verifyToken } from './verify-token.ts';
+
+const now = 1_800_000_000;
+const audience = 'https://fn.example/push';
+let issuer: TrustedIssuer;
+let sign: (claims: Record<string, unknown>) => Promise<string>;
+
+beforeAll(async () => {
+  const { publicKey, privateKey } = await generateKeyPair('RS256');
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256' };
+  issuer = {
+    names: ['https://accounts.google.com'],
+    keys: createLocalJWKSet({ keys: [jwk] }),
+    algorithms: ['RS256'],
+    maxTokenAgeSeconds: 3600,
+    googleSigned: true,
+    principal: (claims) => ({
+      kind: 'google',
+      id: String(claims.email),
+      email: String(claims.email),
+    }),
+  };
+  sign = (claims) =>
+    new SignJWT({
+      iss: 'https://accounts.google.com',
+      aud: audience,
+      email: 'a@b',
+      iat: now - 10,
+      exp: now + 600,
+      ...claims,
+    })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .sign(privateKey);
+});
+
+const cases = [
+  { what: 'fresh', claims: {}, code: undefined },
+  { what: 'expired 20 s ago (inside 30 s skew)', claims: { exp: now - 20 }, code: undefined },
+  { what: 'expired 40 s ago', claims: { exp: now - 40 }, code: 'expired' },
+  { what: 'valid from 20 s on (inside skew)', claims: { nbf: now + 20 }, code: undefined },
+  { what: 'valid from 40 s on', claims: { nbf: now + 40 }, code: 'not-yet-valid' },
+  { what: 'issued 61 minutes ago', claims: { iat: now - 3660 }, code: 'too-old' },
+  { what: 'issued in 40 s', claims: { iat: now + 40 }, code: 'not-yet-valid' },
+  { what: 'for another audience', claims: { aud: 'https://other' }, code: 'wrong-audience' },
+  {
+    what: 'one of several audiences',
+    claims: { aud: ['https://other', audience] },
+    code: undefined,
+  },
+] as const;
+
+describe.each([
+  { path: 'signature checked', platformVerified: false, strip: false },
+  { path: 'platform-verified', platformVerified: true, strip: true },
+])('$path', ({ platformVerified, strip }) => {
+  test.each(cases)('$what -> $code', async ({ claims, code }) => {
+    let token = await sign(claims);
+    if (strip) token = `${token.split('.').slice(0, 2).join('.')}.SIGNATURE_REMOVED_BY_GOOGLE`;
+    const result = await verifyToken(`Bearer ${token}`, {
+      audience,
+      issuers: [issuer],
+      platformVerified,
+      now: () => now,
+    }).then(
+      (principal) => principal.id,
+      (error: unknown) => (error instanceof AuthError ? error.code : error),
+    );
+    expect(result).toBe(code ?? 'a@b');
+  });
+});
