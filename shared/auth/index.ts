@@ -1,3 +1,11 @@
+export {
+  AuthConfigError,
+  type AuthSettings,
+  allowListFromEnv,
+  authSettingsFromEnv,
+  callerRule,
+  trustedIssuers,
+} from './config.ts';
 export { AuthError, type AuthFailureCode } from './errors.ts';
 export { googleIssuer, kubernetesIssuer, type Principal, type TrustedIssuer } from './issuers.ts';
 export { type AuthVariables, type CallerRule, requireCaller } from './middleware.ts';

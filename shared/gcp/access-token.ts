@@ -3,21 +3,17 @@
 // account's email). Cached, and refreshed five minutes before it expires; concurrent callers
 // share one request. GCE_METADATA_HOST redirects it (the same variable Google's libraries read).
 import { request } from 'node:http';
-
-export type AccessTokenProvider = (() => Promise<string>) & { invalidate(): void };
+import { cachedToken, type RefreshingProvider } from '../kube/cached-token.ts';
 
 const refreshMarginMs = 5 * 60_000;
 
 export function metadataAccessToken(
   options: { host?: string; serviceAccount?: string; timeoutMs?: number } = {},
-): AccessTokenProvider {
+): RefreshingProvider {
   const host = options.host ?? process.env.GCE_METADATA_HOST ?? 'metadata.google.internal';
   const account = options.serviceAccount ?? 'default';
   const path = `/computeMetadata/v1/instance/service-accounts/${encodeURIComponent(account)}/token`;
-  let cached: { token: string; refreshAt: number } | undefined;
-  let pending: Promise<string> | undefined;
-
-  const fetchToken = async (): Promise<string> => {
+  return cachedToken(async () => {
     const body = await get(host, path, options.timeoutMs ?? 10_000);
     const { access_token: token, expires_in: expiresIn } = JSON.parse(body) as {
       access_token?: string;
@@ -26,21 +22,7 @@ export function metadataAccessToken(
     if (!token || typeof expiresIn !== 'number') {
       throw new Error('the metadata server answered without an access token');
     }
-    cached = { token, refreshAt: Date.now() + Math.max(0, expiresIn * 1000 - refreshMarginMs) };
-    return token;
-  };
-
-  const provider = async () => {
-    if (cached && Date.now() < cached.refreshAt) return cached.token;
-    pending ??= fetchToken().finally(() => {
-      pending = undefined;
-    });
-    return pending;
-  };
-  return Object.assign(provider, {
-    invalidate: () => {
-      cached = undefined;
-    },
+    return { token, refreshAt: Date.now() + Math.max(0, expiresIn * 1000 - refreshMarginMs) };
   });
 }
 

@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
+import { cachedToken, type RefreshingProvider } from './cached-token.ts';
 import { KubeError } from './errors.ts';
 
 /** Returns a bearer token; called before every request, so it must cache what it fetches. */
@@ -121,8 +122,6 @@ export async function loadConfig(options: KubeconfigOptions = {}): Promise<Clust
   return fromKubeconfig(options);
 }
 
-type RefreshingProvider = TokenProvider & { invalidate: () => void };
-
 /**
  * A token read from a file and read again when the file changes: kubelet rotates projected
  * service-account tokens in place. One stat per request is cheaper than a stale token.
@@ -157,9 +156,7 @@ type ExecConfig = {
  * the command, reads ExecCredential.status.token and reuses it until shortly before it expires.
  */
 export function execCredential(exec: ExecConfig, server: string): RefreshingProvider {
-  let cached: { token: string; expiresAt: number } | undefined;
-  let pending: Promise<string> | undefined;
-  const run = async (): Promise<string> => {
+  return cachedToken(async () => {
     const apiVersion = exec.apiVersion ?? 'client.authentication.k8s.io/v1';
     const info = {
       apiVersion,
@@ -185,20 +182,7 @@ export function execCredential(exec: ExecConfig, server: string): RefreshingProv
     }
     if (!status?.token) throw fail(`exec credential plugin ${exec.command} returned no token`);
     const expiry = status.expirationTimestamp ? Date.parse(status.expirationTimestamp) : Infinity;
-    cached = { token: status.token, expiresAt: expiry - 60_000 };
-    return status.token;
-  };
-  const provider = async () => {
-    if (cached && Date.now() < cached.expiresAt) return cached.token;
-    pending ??= run().finally(() => {
-      pending = undefined;
-    });
-    return pending;
-  };
-  return Object.assign(provider, {
-    invalidate: () => {
-      cached = undefined;
-    },
+    return { token: status.token, refreshAt: expiry - 60_000 };
   });
 }
 
