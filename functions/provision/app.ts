@@ -1,0 +1,57 @@
+// The provisioning function's HTTP surface: route -> auth -> validation -> handler -> response.
+//   POST   /tenants                         create or confirm a tenant (dryRun in the body)
+//   GET    /tenants/:customerId             the tenant's phase and each object's state
+//   DELETE /tenants/:customerId?confirm=ID  deprovision (&dryRun=true to only check)
+import { Hono } from 'hono';
+import * as v from 'valibot';
+import { type AuthVariables, type CallerRule, requireCaller } from '../../shared/auth/index.ts';
+import { HttpError, renderError } from '../../shared/http/errors.ts';
+import { readJson } from '../../shared/http/json-body.ts';
+import { deprovisionTenant, type ProvisionDeps, provisionTenant, tenantStatus } from './handler.ts';
+import { CustomerIdSchema, signupSchema } from './schema.ts';
+
+export type AppDeps = ProvisionDeps & { caller: CallerRule };
+
+export function createApp(ready: Promise<AppDeps>): Hono<{ Variables: AuthVariables }> {
+  const app = new Hono<{ Variables: AuthVariables }>();
+  // Dependencies (configuration, issuers' keys) start loading when the module loads and are
+  // awaited by the first request, so a cold start overlaps them with the framework's own start.
+  ready.catch(() => {});
+  let caller: ReturnType<typeof requireCaller> | undefined;
+  app.use('*', async (c, next) => {
+    const deps = await ready;
+    caller ??= requireCaller(deps.caller);
+    return caller(c, next);
+  });
+  app.onError((error, c) => renderError(c, error));
+  app.notFound((c) => c.json({ error: 'not-found' }, 404));
+
+  app.post('/tenants', async (c) => {
+    const deps = await ready;
+    const input = await readJson(c, signupSchema(Object.keys(deps.templates.plans)));
+    const result = await provisionTenant(input, deps);
+    return c.json(result, result.created && !result.dryRun ? 201 : 200);
+  });
+
+  app.get('/tenants/:customerId', async (c) => {
+    return c.json(await tenantStatus(customerId(c.req.param('customerId')), await ready));
+  });
+
+  app.delete('/tenants/:customerId', async (c) => {
+    const id = customerId(c.req.param('customerId'));
+    const options = { confirm: c.req.query('confirm'), dryRun: c.req.query('dryRun') === 'true' };
+    return c.json(await deprovisionTenant(id, options, await ready), 202);
+  });
+  return app;
+}
+
+function customerId(raw: string): string {
+  if (!v.is(CustomerIdSchema, raw)) {
+    throw new HttpError(400, 'invalid-input', 'the customer id is not valid', {
+      fields: [
+        { field: 'customerId', expected: 'lowercase letters, digits and inner dashes, 1-40' },
+      ],
+    });
+  }
+  return raw;
+}

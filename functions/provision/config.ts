@@ -1,0 +1,44 @@
+// The provisioning function's dependencies, from its environment:
+//   KUBEFN_NAMESPACE_PREFIX   tenant namespaces are PREFIX + customer id (default "tenant-")
+//   KUBEFN_TEMPLATES_DIR      a folder with bundle.json and plans.json replacing the built-in ones
+//   KUBEFN_ALLOW_PROVISION    who may call it (the signup backend), see shared/auth/config.ts
+//   plus the Kubernetes connection (KUBECONFIG, or the pod's service account) and KUBEFN_AUTH_*.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  allowListFromEnv,
+  authSettingsFromEnv,
+  callerRule,
+  trustedIssuers,
+} from '../../shared/auth/index.ts';
+import { Cluster } from '../../shared/kube/index.ts';
+import type { AppDeps } from './app.ts';
+import type { Templates } from './render.ts';
+import builtInBundle from './templates/bundle.json' with { type: 'json' };
+import builtInPlans from './templates/plans.json' with { type: 'json' };
+
+export async function depsFromEnv(env: NodeJS.ProcessEnv): Promise<AppDeps> {
+  const settings = authSettingsFromEnv(env);
+  const allow = allowListFromEnv(env, 'provision');
+  const cluster = await Cluster.connect();
+  const [issuers, templates] = await Promise.all([
+    trustedIssuers(settings, cluster.client),
+    loadTemplates(env.KUBEFN_TEMPLATES_DIR),
+  ]);
+  return {
+    cluster,
+    templates,
+    namespacePrefix: env.KUBEFN_NAMESPACE_PREFIX ?? 'tenant-',
+    caller: callerRule(settings, issuers, allow),
+  };
+}
+
+async function loadTemplates(dir: string | undefined): Promise<Templates> {
+  if (!dir) return { bundle: builtInBundle, plans: builtInPlans } as Templates;
+  const read = async (file: string) =>
+    JSON.parse(await readFile(join(dir, file), 'utf8')) as unknown;
+  return {
+    bundle: (await read('bundle.json')) as Templates['bundle'],
+    plans: (await read('plans.json')) as Templates['plans'],
+  };
+}

@@ -1,0 +1,218 @@
+// Provisioning logic: (input, deps) -> result. No Hono, no process.env.
+// Idempotent through server-side apply: the namespace is created with POST (so exactly one of
+// many identical requests reports "created"), then the whole bundle is applied every time, so a
+// request that failed halfway is completed by the next one.
+import { HttpError } from '../../shared/http/errors.ts';
+import { type Cluster, KubeError, type KubeObject } from '../../shared/kube/index.ts';
+import {
+  customerLabel,
+  isManaged,
+  managedByLabel,
+  managedByValue,
+  planLabel,
+} from '../../shared/labels.ts';
+import { renderBundle, type Templates } from './render.ts';
+import type { SignupInput } from './schema.ts';
+
+export type ProvisionDeps = {
+  cluster: Cluster;
+  templates: Templates;
+  /** Tenant namespaces are named prefix + customer id. */
+  namespacePrefix: string;
+};
+
+export const fieldManager = 'kubefn-provision';
+const namespaceRef = { apiVersion: 'v1', kind: 'Namespace' } as const;
+
+export type ObjectRef = { apiVersion: string; kind: string; name: string };
+export type ProvisionResult = {
+  customerId: string;
+  namespace: string;
+  /** True for the one request that created the namespace; false when it was already there. */
+  created: boolean;
+  dryRun: boolean;
+  objects: ObjectRef[];
+};
+
+export async function provisionTenant(
+  input: SignupInput,
+  deps: ProvisionDeps,
+): Promise<ProvisionResult> {
+  const namespace = deps.namespacePrefix + input.customerId;
+  const plan = deps.templates.plans[input.plan] ?? {};
+  const bundle = renderBundle(deps.templates, {
+    namespace,
+    customerId: input.customerId,
+    plan,
+    owners: input.owners.map((name) => ({
+      kind: 'User',
+      apiGroup: 'rbac.authorization.k8s.io',
+      name,
+    })),
+  });
+  const namespaces = deps.cluster.resource(namespaceRef);
+  const namespaceObject: KubeObject = {
+    ...namespaceRef,
+    metadata: {
+      name: namespace,
+      labels: {
+        [managedByLabel]: managedByValue,
+        [customerLabel]: input.customerId,
+        [planLabel]: input.plan,
+      },
+    },
+  };
+  const result = {
+    customerId: input.customerId,
+    namespace,
+    dryRun: input.dryRun,
+    objects: bundle.map(ref),
+  };
+  let created = true;
+  try {
+    await namespaces.create(namespaceObject, { fieldManager, dryRun: input.dryRun });
+  } catch (error) {
+    if (!(error instanceof KubeError && error.code === 'already-exists')) throw error;
+    created = false;
+    await ownTenant(deps, input.customerId, { allowTerminating: false });
+  }
+  // A namespace that does not exist yet cannot hold dry-run objects: the rendered bundle is the answer.
+  if (input.dryRun && created) return { ...result, created };
+
+  const options = { fieldManager, force: true, dryRun: input.dryRun };
+  await Promise.all([
+    created ? undefined : namespaces.apply(namespaceObject, options), // the plan may have changed
+    ...bundle.map((object) => deps.cluster.resource(typeRef(object)).apply(object, options)),
+  ]);
+  return { ...result, created };
+}
+
+export type ObjectState = ObjectRef & { state: 'ready' | 'waiting' | 'missing'; detail?: string };
+export type TenantStatus = {
+  customerId: string;
+  namespace: string;
+  phase: 'Provisioning' | 'Ready' | 'Terminating';
+  plan: string;
+  objects: ObjectState[];
+};
+
+/** The tenant's phase and each bundle object's state. */
+export async function tenantStatus(customerId: string, deps: ProvisionDeps): Promise<TenantStatus> {
+  const ns = await ownTenant(deps, customerId, { allowTerminating: true });
+  const plan = ns.metadata?.labels?.[planLabel] ?? '';
+  const bundle = renderBundle(deps.templates, {
+    namespace: ns.metadata?.name ?? '',
+    customerId,
+    plan: deps.templates.plans[plan] ?? {},
+    owners: [],
+  });
+  const objects = await Promise.all(bundle.map((object) => objectState(deps.cluster, object)));
+  const terminating = Boolean(ns.metadata?.deletionTimestamp);
+  // Pods need nodes, which a cluster may not have yet; the tenant is Ready when its namespace is
+  // Active and every object exists and has been acted on by its controller (quota counted).
+  const ready = objects.every(
+    (o) => o.state === 'ready' || (o.kind === 'Deployment' && o.state === 'waiting'),
+  );
+  return {
+    customerId,
+    namespace: ns.metadata?.name ?? '',
+    plan,
+    phase: terminating ? 'Terminating' : ready ? 'Ready' : 'Provisioning',
+    objects,
+  };
+}
+
+/** Deletes a tenant's namespace (and so its bundle), only with the customer id as confirmation. */
+export async function deprovisionTenant(
+  customerId: string,
+  options: { confirm: string | undefined; dryRun: boolean },
+  deps: ProvisionDeps,
+): Promise<{ customerId: string; namespace: string; phase: 'Terminating'; dryRun: boolean }> {
+  if (options.confirm !== customerId) {
+    throw new HttpError(
+      400,
+      'confirmation-required',
+      'repeat the customer id in ?confirm= to delete the tenant',
+    );
+  }
+  const ns = await ownTenant(deps, customerId, { allowTerminating: true });
+  const name = ns.metadata?.name ?? '';
+  if (!ns.metadata?.deletionTimestamp) {
+    await deps.cluster.resource(namespaceRef).delete(name, {
+      dryRun: options.dryRun,
+      // Never delete a namespace re-created under the same name since we looked.
+      preconditions: { uid: ns.metadata?.uid ?? '' },
+    });
+  }
+  return { customerId, namespace: name, phase: 'Terminating', dryRun: options.dryRun };
+}
+
+/** The tenant's namespace, if kubefn manages it for this customer; otherwise 404 or 409. */
+async function ownTenant(
+  deps: ProvisionDeps,
+  customerId: string,
+  options: { allowTerminating: boolean },
+): Promise<KubeObject> {
+  const name = deps.namespacePrefix + customerId;
+  const ns = await deps.cluster
+    .resource(namespaceRef)
+    .get(name)
+    .catch((error: unknown) => {
+      if (error instanceof KubeError && error.code === 'not-found') {
+        throw new HttpError(404, 'no-such-tenant', `there is no tenant ${customerId}`);
+      }
+      throw error;
+    });
+  if (!isManaged(ns) || ns.metadata?.labels?.[customerLabel] !== customerId) {
+    throw new HttpError(
+      409,
+      'namespace-taken',
+      `namespace ${name} exists and is not this tenant's`,
+    );
+  }
+  if (ns.metadata?.deletionTimestamp && !options.allowTerminating) {
+    throw new HttpError(
+      409,
+      'tenant-terminating',
+      `tenant ${customerId} is being deleted; try again once it is gone`,
+    );
+  }
+  return ns;
+}
+
+async function objectState(cluster: Cluster, object: KubeObject): Promise<ObjectState> {
+  const base = ref(object);
+  const live = await cluster
+    .resource(typeRef(object))
+    .get(base.name, { namespace: object.metadata?.namespace })
+    .catch((error: unknown) => {
+      if (error instanceof KubeError && error.code === 'not-found') return undefined;
+      throw error;
+    });
+  if (!live) return { ...base, state: 'missing' };
+  const status = (live.status ?? {}) as Record<string, unknown>;
+  if (object.kind === 'ResourceQuota') {
+    return status.hard
+      ? { ...base, state: 'ready' }
+      : { ...base, state: 'waiting', detail: 'quota not counted yet' };
+  }
+  if (object.kind === 'Deployment') {
+    const wanted = Number((live.spec as { replicas?: number } | undefined)?.replicas ?? 1);
+    const available = Number(status.availableReplicas ?? 0);
+    const detail = `${available}/${wanted} replicas available`;
+    return { ...base, state: available >= wanted ? 'ready' : 'waiting', detail };
+  }
+  return { ...base, state: 'ready' };
+}
+
+function ref(object: KubeObject): ObjectRef {
+  return {
+    apiVersion: object.apiVersion ?? '',
+    kind: object.kind ?? '',
+    name: object.metadata?.name ?? '',
+  };
+}
+
+function typeRef(object: KubeObject) {
+  return { apiVersion: object.apiVersion ?? 'v1', kind: object.kind ?? '' };
+}

@@ -1,0 +1,64 @@
+// kubefn's identities on the local stack: applies infra/k8s/rbac.yaml as the admin, and gives
+// each deployable a kubeconfig that acts as its own ServiceAccount (a real TokenRequest token),
+// so that RBAC is enforced on the functions exactly as on a cluster.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Cluster } from '../../shared/kube/index.ts';
+import { applyManifests } from '../k8s/apply.ts';
+
+export const systemNamespace = 'kubefn-system';
+/** Local stand-in for the signup backend's Google service account. */
+export const signupAccount = 'kubefn-signup';
+
+export async function applyIdentities(admin: Cluster): Promise<void> {
+  await applyManifests(admin, join(import.meta.dirname, '../k8s/rbac.yaml'));
+  await admin
+    .resource({ apiVersion: 'v1', kind: 'ServiceAccount' })
+    .apply(
+      { metadata: { name: signupAccount, namespace: systemNamespace } },
+      { fieldManager: 'kubefn-local', force: true },
+    );
+}
+
+/** A token for kubefn-system/<account>, from the real TokenRequest API. */
+export async function mintToken(
+  admin: Cluster,
+  account: string,
+  options: { audiences?: string[]; expirationSeconds?: number } = {},
+): Promise<string> {
+  const spec = {
+    expirationSeconds: options.expirationSeconds ?? 24 * 3600,
+    ...(options.audiences ? { audiences: options.audiences } : {}),
+  };
+  const res = await admin.client.request<{ status: { token: string } }>(
+    `/api/v1/namespaces/${systemNamespace}/serviceaccounts/${account}/token`,
+    { method: 'POST', body: { spec } },
+  );
+  return res.status.token;
+}
+
+/** Writes <dir>/<account>.kubeconfig that authenticates as kubefn-system/<account>. */
+export async function kubeconfigFor(
+  admin: Cluster,
+  stack: { dir: string; server: string; caFile: string },
+  account: string,
+): Promise<string> {
+  const tokenFile = join(stack.dir, `${account}.token`);
+  await writeFile(tokenFile, await mintToken(admin, account), { mode: 0o600 });
+  const path = join(stack.dir, `${account}.kubeconfig`);
+  await writeFile(
+    path,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': account,
+      clusters: [
+        { name: 'local', cluster: { server: stack.server, 'certificate-authority': stack.caFile } },
+      ],
+      users: [{ name: account, user: { tokenFile } }],
+      contexts: [{ name: account, context: { cluster: 'local', user: account } }],
+    }),
+    { mode: 0o600 },
+  );
+  return path;
+}

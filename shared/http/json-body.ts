@@ -1,0 +1,40 @@
+// Reads a JSON request body: 415 unless it is declared JSON, 413 over the size limit, 400 if it
+// does not parse; then the valibot schema, 400 with the failing fields (paths and messages only,
+// never the submitted values).
+import type { Context } from 'hono';
+import * as v from 'valibot';
+import { HttpError } from './errors.ts';
+
+export async function readJson<TSchema extends v.GenericSchema>(
+  c: Context,
+  schema: TSchema,
+  options: { maxBytes?: number } = {},
+): Promise<v.InferOutput<TSchema>> {
+  const maxBytes = options.maxBytes ?? 16 * 1024;
+  const type = c.req.header('content-type') ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    throw new HttpError(415, 'unsupported-media-type', 'send the body as application/json');
+  }
+  const declared = Number(c.req.header('content-length') ?? 0);
+  if (declared > maxBytes)
+    throw new HttpError(413, 'too-large', `the body is limited to ${maxBytes} bytes`);
+  const text = await c.req.text();
+  if (Buffer.byteLength(text) > maxBytes)
+    throw new HttpError(413, 'too-large', `the body is limited to ${maxBytes} bytes`);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'invalid-json', 'the body is not valid JSON');
+  }
+  const result = v.safeParse(schema, body);
+  if (!result.success) {
+    const fields = result.issues.map((issue) => ({
+      field: issue.path?.map((p) => String(p.key)).join('.') ?? '',
+      // `expected` comes from the schema; the message would quote the submitted value.
+      expected: issue.expected ?? issue.type,
+    }));
+    throw new HttpError(400, 'invalid-input', 'the body has invalid fields', { fields });
+  }
+  return result.output;
+}

@@ -1,0 +1,260 @@
+// The provisioning function under the real Functions Framework, acting as its own RBAC identity
+// on the real kube-apiserver, called by the signup backend's identity.
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Cluster, KubeError } from '../../shared/kube/index.ts';
+import { adminCluster } from '../support/cluster.ts';
+import { eventually, uniqueName } from '../support/kube.ts';
+import { type ProvisionFixture, startProvision } from '../support/provision.ts';
+
+let admin: Cluster;
+let fx: ProvisionFixture;
+
+beforeAll(async () => {
+  admin = await adminCluster();
+  fx = await startProvision(admin);
+});
+afterAll(async () => {
+  await fx?.fn.stop();
+  await admin.close();
+});
+
+async function call(
+  method: string,
+  path: string,
+  options: { body?: unknown; raw?: string; type?: string; token?: string | null } = {},
+) {
+  const headers: Record<string, string> = {};
+  const token = options.token === undefined ? fx.callerToken : options.token;
+  if (token) headers.authorization = `Bearer ${token}`;
+  const body =
+    options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+  if (body !== undefined) headers['content-type'] = options.type ?? 'application/json';
+  const res = await fetch(`${fx.fn.url}${path}`, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body }),
+  });
+  const text = await res.text();
+  const json = res.headers.get('content-type')?.includes('json');
+  return {
+    status: res.status,
+    text,
+    body: (json && text ? JSON.parse(text) : {}) as Record<string, unknown>,
+  };
+}
+
+const namespaceOf = (id: string) => `tenant-${id}`;
+async function namespaceExists(id: string): Promise<boolean> {
+  return admin
+    .resource({ apiVersion: 'v1', kind: 'Namespace' })
+    .get(namespaceOf(id))
+    .then(
+      () => true,
+      (e: KubeError) => (e.code === 'not-found' ? false : Promise.reject(e)),
+    );
+}
+
+describe.sequential('provisioning', () => {
+  const id = uniqueName('acme');
+
+  test('POST creates the tenant (201), a repeat confirms it (200); both say which', async () => {
+    const first = await call('POST', '/tenants', {
+      body: { customerId: id, plan: 'free', owners: ['owner@acme.example'] },
+    });
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({ customerId: id, namespace: namespaceOf(id), created: true });
+    const again = await call('POST', '/tenants', {
+      body: { customerId: id, plan: 'free', owners: ['owner@acme.example'] },
+    });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ created: false });
+    const ns = await admin.resource({ apiVersion: 'v1', kind: 'Namespace' }).get(namespaceOf(id));
+    expect(ns.metadata?.labels).toMatchObject({
+      'app.kubernetes.io/managed-by': 'kubefn',
+      'kubefn.dev/customer': id,
+      'kubefn.dev/plan': 'free',
+    });
+    const ingress = await admin
+      .resource({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' })
+      .get('monitoring', { namespace: namespaceOf(id) });
+    expect(ingress.metadata?.annotations).toMatchObject({ 'kubefn.dev/backend-timeout': '30s' });
+    const owners = await admin
+      .resource({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding' })
+      .get('tenant-owners', { namespace: namespaceOf(id) });
+    expect(owners.subjects).toEqual([
+      { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'owner@acme.example' },
+    ]);
+  });
+
+  test('GET shows the phase and each object; the tenant becomes Ready', async () => {
+    const status = await eventually('tenant ready', 30_000, async () => {
+      const res = await call('GET', `/tenants/${id}`);
+      return res.body.phase === 'Ready' ? res : undefined;
+    });
+    const objects = status.body.objects as { kind: string; name: string; state: string }[];
+    expect(objects.map((o) => o.kind).sort()).toEqual(
+      [
+        'Deployment',
+        'Ingress',
+        'LimitRange',
+        'NetworkPolicy',
+        'ResourceQuota',
+        'RoleBinding',
+        'RoleBinding',
+        'RoleBinding',
+        'Service',
+        'ServiceAccount',
+      ].sort(),
+    );
+    expect(objects.find((o) => o.kind === 'ResourceQuota')?.state).toBe('ready');
+  });
+
+  test('a tenant missing part of its bundle is completed by the next request', async () => {
+    await admin
+      .resource({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' })
+      .delete('default-deny-except-namespace', { namespace: namespaceOf(id) });
+    const status = await call('GET', `/tenants/${id}`);
+    expect(status.body.phase).toBe('Provisioning');
+    expect(
+      (await call('POST', '/tenants', { body: { customerId: id, plan: 'free' } })).status,
+    ).toBe(200);
+    expect((await call('GET', `/tenants/${id}`)).body.phase).toBe('Ready');
+  });
+
+  test('DELETE needs the customer id as confirmation; dry run deletes nothing; then it terminates and is gone', async () => {
+    expect((await call('DELETE', `/tenants/${id}`)).status).toBe(400);
+    expect((await call('DELETE', `/tenants/${id}?confirm=someone-else`)).status).toBe(400);
+    expect((await call('DELETE', `/tenants/${id}?confirm=${id}&dryRun=true`)).status).toBe(202);
+    expect(await namespaceExists(id)).toBe(true);
+    const deleted = await call('DELETE', `/tenants/${id}?confirm=${id}`);
+    expect(deleted).toMatchObject({ status: 202, body: { phase: 'Terminating' } });
+    expect((await call('GET', `/tenants/${id}`)).body.phase).toBe('Terminating');
+    expect(
+      (await call('POST', '/tenants', { body: { customerId: id, plan: 'free' } })).status,
+    ).toBe(409);
+    await eventually('tenant gone', 60_000, async () =>
+      (await call('GET', `/tenants/${id}`)).status === 404 ? true : undefined,
+    );
+  });
+});
+
+test('50 identical sign-ups at once leave one tenant, and exactly one answer says created', async () => {
+  const id = uniqueName('rush');
+  const answers = await Promise.all(
+    Array.from({ length: 50 }, () =>
+      call('POST', '/tenants', { body: { customerId: id, plan: 'pro' } }),
+    ),
+  );
+  expect(answers.map((a) => a.status).sort()).toEqual([...Array(49).fill(200), 201]);
+  expect(answers.filter((a) => a.body.created === true)).toHaveLength(1);
+  const tenants = await admin
+    .resource({ apiVersion: 'v1', kind: 'Namespace' })
+    .list({ labelSelector: `kubefn.dev/customer=${id}` });
+  expect(tenants.items).toHaveLength(1);
+  await call('DELETE', `/tenants/${id}?confirm=${id}`);
+});
+
+test('dry run answers the bundle it would create and creates nothing', async () => {
+  const id = uniqueName('dry');
+  const res = await call('POST', '/tenants', {
+    body: { customerId: id, plan: 'free', dryRun: true },
+  });
+  expect(res.status).toBe(200);
+  expect(res.body).toMatchObject({ dryRun: true, created: true });
+  expect((res.body.objects as unknown[]).length).toBe(10);
+  expect(await namespaceExists(id)).toBe(false);
+});
+
+test('a namespace kubefn does not manage is never taken over or deleted', async () => {
+  const id = uniqueName('taken');
+  await admin
+    .resource({ apiVersion: 'v1', kind: 'Namespace' })
+    .create({ metadata: { name: namespaceOf(id) } });
+  expect(await call('POST', '/tenants', { body: { customerId: id, plan: 'free' } })).toMatchObject({
+    status: 409,
+    body: { error: 'namespace-taken' },
+  });
+  expect((await call('DELETE', `/tenants/${id}?confirm=${id}`)).status).toBe(409);
+  expect(await namespaceExists(id)).toBe(true);
+  const list = await admin
+    .resource({ apiVersion: 'v1', kind: 'ConfigMap' })
+    .list({ namespace: namespaceOf(id) });
+  expect(list.items.map((i) => i.metadata?.name)).toEqual(['kube-root-ca.crt']); // nothing of ours inside
+  await admin.resource({ apiVersion: 'v1', kind: 'Namespace' }).delete(namespaceOf(id));
+});
+
+describe('bad input gets a clear error and changes nothing', () => {
+  const id = uniqueName('bad');
+  test.each([
+    {
+      what: 'not JSON',
+      raw: 'customerId=x',
+      type: 'text/plain',
+      status: 415,
+      error: 'unsupported-media-type',
+    },
+    {
+      what: 'too large',
+      raw: JSON.stringify({ customerId: id, plan: 'free', owners: ['x'.repeat(20_000)] }),
+      status: 413,
+      error: 'too-large',
+    },
+    // The Functions Framework parses JSON before the function runs and answers a plain 400.
+    { what: 'broken JSON', raw: '{"customerId":', status: 400, error: undefined },
+    {
+      what: 'an invalid id',
+      body: { customerId: 'Bad_ID', plan: 'free' },
+      status: 400,
+      error: 'invalid-input',
+      field: 'customerId',
+    },
+    {
+      what: 'an unknown plan',
+      body: { customerId: id, plan: 'gold' },
+      status: 400,
+      error: 'invalid-input',
+      field: 'plan',
+    },
+    {
+      what: 'an unknown field',
+      body: { customerId: id, plan: 'free', admin: true },
+      status: 400,
+      error: 'invalid-input',
+      field: 'admin',
+    },
+    {
+      what: 'a bad owner',
+      body: { customerId: id, plan: 'free', owners: ['not-an-email'] },
+      status: 400,
+      error: 'invalid-input',
+      field: 'owners.0',
+    },
+  ])('$what: $status', async ({ body, raw, type, status, error, field }) => {
+    const res = await call('POST', '/tenants', {
+      body,
+      ...(raw ? { raw } : {}),
+      ...(type ? { type } : {}),
+    });
+    expect(res.status).toBe(status);
+    expect(res.body.error).toBe(error);
+    expect(res.text).not.toMatch(/SyntaxError|node_modules|at /); // no stack trace
+    if (field)
+      expect(
+        (res.body.details as { fields: { field: string }[] }).fields.map((f) => f.field),
+      ).toContain(field);
+    expect(JSON.stringify(res.body)).not.toContain('Bad_ID'); // no raw input echoed
+    expect(await namespaceExists(id)).toBe(false);
+  });
+
+  test.each([
+    { what: 'no token', token: null, status: 401 },
+    { what: 'another identity', token: 'stranger', status: 403 },
+  ])('$what: $status', async ({ token, status }) => {
+    const res = await call('POST', '/tenants', {
+      body: { customerId: id, plan: 'free' },
+      token: token === 'stranger' ? fx.strangerToken : token,
+    });
+    expect(res.status).toBe(status);
+    expect(await namespaceExists(id)).toBe(false);
+  });
+});
