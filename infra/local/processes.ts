@@ -3,6 +3,7 @@
 // listed in <state>/pids so the reaper can stop it if this Node process dies without cleaning up.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, openSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -58,6 +59,32 @@ export function startProcess(
       }
     },
   };
+}
+
+/**
+ * Stops every process group listed in <state>/pids that is still running: functions and other
+ * helpers that tests or `npm start` registered with the stack, whoever started them.
+ */
+export async function stopListed(stateDir: string, graceMs = 5000): Promise<void> {
+  const listed = await readFile(join(stateDir, 'pids'), 'utf8').catch(() => '');
+  const alive = () =>
+    listed
+      .split('\n')
+      .map(Number)
+      .filter((pid) => pid > 0 && groupAlive(pid));
+  for (const pid of alive()) signalGroup(pid, 'SIGTERM');
+  for (const deadline = Date.now() + graceMs; alive().length > 0 && Date.now() < deadline; )
+    await sleep(50);
+  for (const pid of alive()) signalGroup(pid, 'SIGKILL');
+}
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, fetch } from 'undici';
 import { createPki, type Pki } from './pki.ts';
-import { type Managed, startProcess, startReaper } from './processes.ts';
+import { type Managed, startProcess, startReaper, stopListed } from './processes.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const binDir = join(process.env.KUBEFN_CACHE ?? join(root, '.cache/controlplane'), 'bin');
@@ -56,6 +56,7 @@ export async function startStack(options: StartOptions = {}): Promise<Stack> {
   const stop = async () => {
     // Clients first, etcd last: a kube-apiserver whose etcd is gone retries instead of exiting.
     for (const proc of processes.toReversed()) await proc.stop();
+    await stopListed(dir); // whatever else registered with this stack (functions, helpers)
     await rm(join(dir, 'pids'), { force: true });
     if (!options.keepState) await rm(dir, { recursive: true, force: true });
   };

@@ -3,12 +3,12 @@
 // the namespace becomes ready on the real kube-apiserver.
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { signupTokenFile, startSignupFunction } from '../../infra/local/deploy.ts';
 import type { RunningFunction } from '../../infra/local/functions.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
-import { adminCluster } from '../support/cluster.ts';
+import { adminCluster, stack } from '../support/cluster.ts';
 import { uniqueName } from '../support/kube.ts';
 import { type ProvisionFixture, startProvision } from '../support/provision.ts';
-import { startSignup } from '../support/signup.ts';
 
 export const chromiumPath = process.env.KUBEFN_CHROMIUM ?? '/usr/bin/chromium';
 let admin: Cluster;
@@ -19,7 +19,7 @@ let browser: Browser;
 beforeAll(async () => {
   admin = await adminCluster();
   provision = await startProvision(admin);
-  signup = await startSignup(provision.fn.url, provision.callerToken);
+  signup = await startSignupFunction(stack, provision.fn.url, await signupTokenFile(admin, stack));
   browser = await chromium.launch({
     executablePath: chromiumPath,
     // This machine's network is closed: keep Chromium from reaching out at all.
