@@ -21,9 +21,15 @@ export async function depsFromEnv(env: NodeJS.ProcessEnv): Promise<AppDeps> {
   const settings = authSettingsFromEnv(env);
   const allow = allowListFromEnv(env, 'provision');
   const cluster = await Cluster.connect();
-  const [issuers, templates] = await Promise.all([
+  const templates = await loadTemplates(env.KUBEFN_TEMPLATES_DIR);
+  const [issuers] = await Promise.all([
     trustedIssuers(settings, cluster.client),
-    loadTemplates(env.KUBEFN_TEMPLATES_DIR),
+    // Resolve the bundle's kinds while the function starts; a failure here is retried on use.
+    Promise.all(
+      templates.bundle.map((o) =>
+        cluster.discovery.resolve({ apiVersion: o.apiVersion ?? '', kind: o.kind ?? '' }),
+      ),
+    ).catch(() => {}),
   ]);
   return {
     cluster,

@@ -51,14 +51,15 @@ export type StartOptions = {
 export async function startStack(options: StartOptions = {}): Promise<Stack> {
   const log = options.log ?? ((line: string) => process.stderr.write(`stack: ${line}\n`));
   const dir = await mkdtemp(join(tmpdir(), 'kubefn-stack-'));
-  startReaper(dir, options.keepState ?? false);
+  const keepState = options.keepState ?? process.env.KUBEFN_KEEP_STATE === '1';
+  startReaper(dir, keepState);
   const processes: Managed[] = [];
   const stop = async () => {
     // Clients first, etcd last: a kube-apiserver whose etcd is gone retries instead of exiting.
     for (const proc of processes.toReversed()) await proc.stop();
     await stopListed(dir); // whatever else registered with this stack (functions, helpers)
     await rm(join(dir, 'pids'), { force: true });
-    if (!options.keepState) await rm(dir, { recursive: true, force: true });
+    if (!keepState) await rm(dir, { recursive: true, force: true });
   };
   let restartApiserver = async () => {};
   const begun = performance.now();

@@ -77,6 +77,8 @@ export async function kubernetesIssuer(
         }
       : {}),
   });
+  // Fetch the keys now, while the function is still starting, not on the first request.
+  await keys.reload().catch(() => {});
   return {
     names: [options.issuer ?? discovery.issuer],
     keys,

@@ -45,9 +45,11 @@ export async function fromKubeconfig(options: KubeconfigOptions = {}): Promise<C
   const text = await readFile(path, 'utf8').catch(() => {
     throw fail(`cannot read kubeconfig ${path}`);
   });
-  // YAML is parsed by the `yaml` package, loaded only here: in-cluster code never pays for it.
-  const { parse } = await import('yaml');
-  const doc = (parse(text) ?? {}) as Kubeconfig;
+  // JSON (which tools and kubefn itself write) is parsed natively; YAML by the `yaml` package,
+  // loaded only then: in-cluster code and JSON kubeconfigs never pay for it (~25 ms).
+  const doc = (
+    text.trimStart().startsWith('{') ? JSON.parse(text) : ((await import('yaml')).parse(text) ?? {})
+  ) as Kubeconfig;
   const contextName = options.context ?? doc['current-context'];
   if (!contextName) throw fail(`kubeconfig ${path} has no current-context; name one`);
   const context = named(doc.contexts, contextName, 'context', path).context;

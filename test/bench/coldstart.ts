@@ -1,0 +1,193 @@
+// coldstart: time from process start to the first 200 of the provisioning function under the
+// Functions Framework (a real, authenticated status request that reads the real cluster),
+// against a hello-world function under the same framework, and against the same route built on
+// @kubernetes/client-node 1.x (installed into .cache for this benchmark only). All three are
+// bundled the same way. Runs are interleaved. Last line: `coldstart_ratio <ours/hello-world>`.
+import { execFileSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { build } from 'esbuild';
+import { buildFunctions } from '../../infra/build-functions.ts';
+import { provisionAudience, startProvisionFunction } from '../../infra/local/deploy.ts';
+import { freePort } from '../../infra/local/functions.ts';
+import { kubeconfigFor, mintToken, signupAccount } from '../../infra/local/identities.ts';
+import { startProcess } from '../../infra/local/processes.ts';
+import { startStack } from '../../infra/local/stack.ts';
+import { Cluster, fromKubeconfig } from '../../shared/kube/index.ts';
+import { median, ms, percentile } from './stats.ts';
+
+type Variant = {
+  name: string;
+  target: string;
+  source: string;
+  path: string;
+  env: Record<string, string>;
+};
+type Answer = { status: number; body: string };
+
+const rounds = Number(process.env.COLDSTART_ROUNDS ?? 10);
+const root = resolve(import.meta.dirname, '../..');
+const frameworkMain = join(
+  root,
+  'node_modules/@google-cloud/functions-framework/build/src/main.js',
+);
+
+const stack = await startStack();
+try {
+  const admin = new Cluster(await fromKubeconfig({ path: stack.kubeconfig }));
+  // One tenant for the status requests.
+  const setup = await startProvisionFunction(admin, stack);
+  const token = await mintToken(admin, signupAccount, { audiences: [provisionAudience] });
+  const body = JSON.stringify({ customerId: 'bench', plan: 'free' });
+  const created = await httpRequest(`${setup.url}/tenants`, token, 'POST', body);
+  if (created.status !== 201 && created.status !== 200)
+    throw new Error(`could not provision the benchmark tenant: ${created.body}`);
+  await setup.stop();
+
+  const kubeconfig = await kubeconfigFor(admin, stack, 'kubefn-provision');
+  const env = {
+    KUBECONFIG: kubeconfig,
+    KUBEFN_AUTH_AUDIENCE: provisionAudience,
+    KUBEFN_AUTH_GOOGLE: 'false',
+    KUBEFN_AUTH_KUBERNETES: 'true',
+    KUBEFN_ALLOW_PROVISION: `system:serviceaccount:kubefn-system:${signupAccount}`,
+    NODE_ENV: 'production',
+  };
+  const variants: Variant[] = [
+    { name: 'hello-world', target: 'hello', source: await bundle('hello'), path: '/', env: {} },
+    {
+      name: 'kubefn provision',
+      target: 'provision',
+      source: (await buildFunctions(['provision'])).provision ?? '',
+      path: '/tenants/bench',
+      env: {},
+    },
+    {
+      name: '@kubernetes/client-node',
+      target: 'provision',
+      source: await bundle('provision-client-node'),
+      path: '/tenants/bench',
+      env: { KUBECONFIG: await inlineTokenKubeconfig(kubeconfig) },
+    },
+  ];
+  const times: Record<string, number[]> = Object.fromEntries(variants.map((v) => [v.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const variant of round % 2 ? variants.toReversed() : variants) {
+      times[variant.name]?.push(await timeToFirst200(variant, { ...env, ...variant.env }, token));
+    }
+  }
+  console.log(
+    `\ncoldstart: process start -> first 200, ${rounds} interleaved runs each, Node ${process.version}`,
+  );
+  for (const variant of variants) {
+    const t = times[variant.name] ?? [];
+    console.log(
+      `  ${variant.name.padEnd(24)} p50 ${ms(median(t))}  p90 ${ms(percentile(t, 90))}  min ${ms(Math.min(...t))}`,
+    );
+  }
+  const ours = median(times['kubefn provision'] ?? []);
+  console.log(
+    `  client-node / ours      ${(median(times['@kubernetes/client-node'] ?? []) / ours).toFixed(2)}`,
+  );
+  console.log(`coldstart_ratio ${(ours / median(times['hello-world'] ?? [])).toFixed(2)}`);
+  await admin.close();
+} finally {
+  await stack.stop();
+}
+
+async function timeToFirst200(
+  variant: Variant,
+  env: Record<string, string>,
+  token: string,
+): Promise<number> {
+  const port = await freePort();
+  const started = performance.now();
+  const proc = startProcess(
+    stack.dir,
+    `bench-${variant.target}`,
+    process.execPath,
+    [frameworkMain, `--target=${variant.target}`, `--source=${variant.source}`, `--port=${port}`],
+    { ...process.env, ...env },
+  );
+  try {
+    for (const deadline = started + 30_000; performance.now() < deadline; await sleep(2)) {
+      const answer = await httpRequest(
+        `http://127.0.0.1:${port}${variant.path}`,
+        token,
+        'GET',
+      ).catch(() => ({ status: 0, body: '' }));
+      if (answer.status === 200) return performance.now() - started;
+      if (answer.status !== 0)
+        throw new Error(`${variant.name} answered ${answer.status}: ${answer.body.slice(0, 300)}`);
+    }
+    throw new Error(`${variant.name} gave no 200 within 30 s`);
+  } finally {
+    await proc.stop();
+  }
+}
+
+function httpRequest(url: string, token: string, method: string, body?: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const headers = {
+      authorization: `Bearer ${token}`,
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    };
+    const req = request(url, { method, headers }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => {
+        text += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** client-node 1.x ignores a kubeconfig user's tokenFile (it sends no Authorization header). */
+async function inlineTokenKubeconfig(path: string): Promise<string> {
+  const config = JSON.parse(await readFile(path, 'utf8')) as {
+    users: { user: Record<string, string> }[];
+  };
+  for (const { user } of config.users)
+    user.token = (await readFile(user.tokenFile ?? '', 'utf8')).trim();
+  const out = `${path}.inline`;
+  await writeFile(out, JSON.stringify(config), { mode: 0o600 });
+  return out;
+}
+
+/** Bundles a fixture like infra/build-functions.ts bundles the real functions. */
+async function bundle(fixture: string): Promise<string> {
+  const outfile = join(root, 'dist/bench', `${fixture}.mjs`);
+  const clientNode = join(root, '.cache/bench-client-node');
+  if (fixture.includes('client-node')) {
+    const args = [
+      'install',
+      '--no-save',
+      '--no-audit',
+      '--no-fund',
+      '--prefix',
+      clientNode,
+      '@kubernetes/client-node@1',
+    ];
+    execFileSync('npm', args, { stdio: 'ignore' });
+  }
+  await build({
+    entryPoints: [join(import.meta.dirname, 'fixtures', `${fixture}.ts`)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    minify: true,
+    external: ['@google-cloud/functions-framework'],
+    nodePaths: [join(clientNode, 'node_modules')],
+    banner: {
+      js: "import { createRequire as __kubefnRequire } from 'node:module'; const require = __kubefnRequire(import.meta.url);",
+    },
+    logLevel: 'error',
+  });
+  return outfile;
+}
