@@ -176,10 +176,13 @@ test('a namespace kubefn does not manage is never taken over or deleted', async 
   });
   expect((await call('DELETE', `/tenants/${id}?confirm=${id}`)).status).toBe(409);
   expect(await namespaceExists(id)).toBe(true);
-  const list = await admin
-    .resource({ apiVersion: 'v1', kind: 'ConfigMap' })
-    .list({ namespace: namespaceOf(id) });
-  expect(list.items.map((i) => i.metadata?.name)).toEqual(['kube-root-ca.crt']); // nothing of ours inside
+  // Nothing of the bundle was put inside it.
+  for (const kind of ['ServiceAccount', 'ResourceQuota', 'LimitRange', 'Service']) {
+    const found = await admin
+      .resource({ apiVersion: 'v1', kind })
+      .list({ namespace: namespaceOf(id), labelSelector: 'app.kubernetes.io/managed-by=kubefn' });
+    expect(found.items).toEqual([]);
+  }
   await admin.resource({ apiVersion: 'v1', kind: 'Namespace' }).delete(namespaceOf(id));
 });
 
