@@ -5,7 +5,6 @@
 // bundled the same way. Runs are interleaved. Last line: `coldstart_ratio <ours/hello-world>`.
 import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { build } from 'esbuild';
@@ -16,6 +15,7 @@ import { kubeconfigFor, mintToken, signupAccount } from '../../infra/local/ident
 import { startProcess } from '../../infra/local/processes.ts';
 import { startStack } from '../../infra/local/stack.ts';
 import { Cluster, fromKubeconfig } from '../../shared/kube/index.ts';
+import { httpRequest } from './http.ts';
 import { median, ms, percentile } from './stats.ts';
 
 type Variant = {
@@ -25,7 +25,6 @@ type Variant = {
   path: string;
   env: Record<string, string>;
 };
-type Answer = { status: number; body: string };
 
 const rounds = Number(process.env.COLDSTART_ROUNDS ?? 10);
 const root = resolve(import.meta.dirname, '../..');
@@ -126,24 +125,6 @@ async function timeToFirst200(
   } finally {
     await proc.stop();
   }
-}
-
-function httpRequest(url: string, token: string, method: string, body?: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const headers = {
-      authorization: `Bearer ${token}`,
-      ...(body ? { 'content-type': 'application/json' } : {}),
-    };
-    const req = request(url, { method, headers }, (res) => {
-      let text = '';
-      res.on('data', (chunk: Buffer) => {
-        text += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
 }
 
 /** client-node 1.x ignores a kubeconfig user's tokenFile (it sends no Authorization header). */

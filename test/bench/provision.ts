@@ -2,7 +2,6 @@
 // validation, HTTP) against the same Kubernetes calls made directly in-process with the same
 // identity, interleaved, on the real local stack; then 100 concurrent sign-ups.
 // Last line: `provision_overhead <p50 function / p50 direct>` (goal <= 1.25).
-import { request } from 'node:http';
 import { provisionTenant } from '../../functions/provision/handler.ts';
 import type { Templates } from '../../functions/provision/render.ts';
 import bundle from '../../functions/provision/templates/bundle.json' with { type: 'json' };
@@ -12,6 +11,7 @@ import { kubeconfigFor, mintToken, signupAccount } from '../../infra/local/ident
 import { startStack } from '../../infra/local/stack.ts';
 import { fromKubeconfig } from '../../shared/kube/config.ts';
 import { Cluster } from '../../shared/kube/index.ts';
+import { httpRequest } from './http.ts';
 import { median, ms, percentile } from './stats.ts';
 
 const samples = Number(process.env.PROVISION_SAMPLES ?? 60);
@@ -32,7 +32,12 @@ try {
   };
 
   const viaFunction = async (customerId: string) => {
-    const answer = await post(`${fn.url}/tenants`, token, { customerId, plan: 'free' });
+    const answer = await httpRequest(
+      `${fn.url}/tenants`,
+      token,
+      'POST',
+      JSON.stringify({ customerId, plan: 'free' }),
+    );
     if (answer.status !== 201)
       throw new Error(`function answered ${answer.status}: ${answer.body}`);
   };
@@ -58,7 +63,12 @@ try {
   const burstStarted = performance.now();
   const results = await Promise.allSettled(
     Array.from({ length: concurrent }, (_, i) =>
-      post(`${fn.url}/tenants`, token, { customerId: `burst-${i}`, plan: 'pro' }),
+      httpRequest(
+        `${fn.url}/tenants`,
+        token,
+        'POST',
+        JSON.stringify({ customerId: `burst-${i}`, plan: 'pro' }),
+      ),
     ),
   );
   const burstMs = performance.now() - burstStarted;
@@ -81,30 +91,4 @@ ${concurrent} concurrent sign-ups: ${created} created, ${errors} errors, ${burst
   if (errors > 0 || burstTenants !== concurrent) process.exitCode = 1;
 } finally {
   await stack.stop();
-}
-
-function post(
-  url: string,
-  token: string,
-  body: unknown,
-): Promise<{ status: number; body: string }> {
-  const payload = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (chunk: Buffer) => {
-          text += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
 }
