@@ -1,7 +1,7 @@
 // Entry point for the Functions Framework (target "provision"): the only file that imports it.
 import * as ff from '@google-cloud/functions-framework';
-import { getRequestListener } from '@hono/node-server';
+import { asHttpFunction } from '../../shared/http/functions-framework.ts';
 import { createApp } from './app.ts';
 import { depsFromEnv } from './config.ts';
 
-ff.http('provision', getRequestListener(createApp(depsFromEnv(process.env)).fetch));
+ff.http('provision', asHttpFunction(createApp(depsFromEnv(process.env)).fetch));

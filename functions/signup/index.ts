@@ -4,8 +4,8 @@
 //   KUBEFN_CALLER_TOKEN_FILE     a token file to present (local stack); otherwise an ID token
 //                                from the metadata server, as on Cloud Run
 import * as ff from '@google-cloud/functions-framework';
-import { getRequestListener } from '@hono/node-server';
 import { metadataIdToken } from '../../shared/gcp/id-token.ts';
+import { asHttpFunction } from '../../shared/http/functions-framework.ts';
 import { tokenFile } from '../../shared/kube/index.ts';
 import { createApp } from './app.ts';
 
@@ -16,4 +16,4 @@ const token = tokenPath
   ? tokenFile(tokenPath)
   : metadataIdToken(process.env.KUBEFN_PROVISION_AUDIENCE ?? provisionUrl);
 
-ff.http('signup', getRequestListener(createApp({ provisionUrl, token }).fetch));
+ff.http('signup', asHttpFunction(createApp({ provisionUrl, token }).fetch));

@@ -3,8 +3,8 @@
 // Kubernetes tokens come from the real TokenRequest API; Google-style tokens are signed by the
 // fake Google keys (test/support/fake-google.ts).
 import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import {
@@ -14,6 +14,7 @@ import {
   requireCaller,
   type TrustedIssuer,
 } from '../../shared/auth/index.ts';
+import { asHttpFunction } from '../../shared/http/functions-framework.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
 import type { LogFields } from '../../shared/log.ts';
 import {
@@ -86,8 +87,9 @@ beforeAll(async () => {
   app.post('/iam', requireCaller({ audience, issuers, allow, log, platformVerified: true }), (c) =>
     change(c),
   );
-  const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 });
-  await new Promise((resolve) => server.once('listening', resolve));
+  // The same adapter the deployed functions use (the handlers read no body).
+  const server = createServer(asHttpFunction(app.fetch));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   close = () => server.close();
 
