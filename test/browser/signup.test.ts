@@ -10,7 +10,7 @@ import { adminCluster, stack } from '../support/cluster.ts';
 import { uniqueName } from '../support/kube.ts';
 import { type ProvisionFixture, startProvision } from '../support/provision.ts';
 
-export const chromiumPath = process.env.KUBEFN_CHROMIUM ?? '/usr/bin/chromium';
+const chromiumPath = process.env.KUBEFN_CHROMIUM ?? '/usr/bin/chromium';
 let admin: Cluster;
 let provision: ProvisionFixture;
 let signup: RunningFunction;
