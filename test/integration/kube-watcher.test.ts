@@ -187,6 +187,48 @@ describe.sequential('Watcher', () => {
     });
   });
 
+  test('a slow consumer holds the watch back on the socket instead of buffering events', async () => {
+    const group = uniqueName('slow');
+    const proxy = await startTcpProxy(cluster.client.server);
+    const viaProxy = await adminCluster({ server: proxy.url });
+    const watcher = new Watcher(configMaps(viaProxy), {
+      namespace: ns,
+      labelSelector: `group=${group}`,
+    });
+    const events = watcher[Symbol.asyncIterator]();
+    try {
+      expect((await events.next()).value).toMatchObject({ type: 'SYNCED' });
+      // While nobody pulls, write far more than socket buffers hold (12 MB of events).
+      const count = 1500;
+      const payload = { v: 'x'.repeat(8 * 1024) };
+      for (let i = 0; i < count; i += 50) {
+        await Promise.all(
+          Array.from({ length: 50 }, (_, j) =>
+            configMaps().create({ ...cm(`${group}-${i + j}`, { group }), data: payload }),
+          ),
+        );
+      }
+      // The watcher read nothing: the bytes wait in the network path, not in its memory.
+      let queued = 0;
+      for (const deadline = Date.now() + 20_000; queued < 1024 * 1024 && Date.now() < deadline; ) {
+        await new Promise((r) => setTimeout(r, 100));
+        queued = proxy.queuedToClients();
+      }
+      expect(queued).toBeGreaterThan(1024 * 1024);
+      // Pulling again delivers every change.
+      const seen = new Set<string>();
+      while (seen.size < count) {
+        const { value } = await events.next();
+        if (value && 'key' in value) seen.add(value.object.metadata?.name ?? '');
+      }
+      expect(seen.size).toBe(count);
+    } finally {
+      await events.return(undefined);
+      await viaProxy.close();
+      await proxy.close();
+    }
+  });
+
   test('a half-open connection is dropped by the inactivity timer and the watch resumes', async () => {
     const group = uniqueName('idle');
     await followViaProxy(

@@ -8,6 +8,8 @@ export type TcpProxy = {
   url: string;
   cut(): void;
   freeze(): void;
+  /** Bytes the proxy holds for clients that are not reading them (TCP backpressure). */
+  queuedToClients(): number;
   restore(): void;
   close(): Promise<void>;
 };
@@ -15,6 +17,7 @@ export type TcpProxy = {
 export async function startTcpProxy(target: string): Promise<TcpProxy> {
   const { hostname, port } = new URL(target);
   const sockets = new Set<Socket>();
+  const clients = new Set<Socket>();
   let mode: 'open' | 'cut' | 'frozen' = 'open';
   const server = createServer((client) => {
     if (mode === 'cut') {
@@ -22,6 +25,8 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
       return;
     }
     const upstream = connect(Number(port), hostname);
+    clients.add(client);
+    client.on('close', () => clients.delete(client));
     for (const socket of [client, upstream]) {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
@@ -50,6 +55,9 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
     },
     freeze() {
       mode = 'frozen';
+    },
+    queuedToClients() {
+      return [...clients].reduce((sum, socket) => sum + socket.writableLength, 0);
     },
     restore() {
       mode = 'open';
