@@ -17,7 +17,8 @@ export type EventKey = { uid: string; resourceVersion: string; type: ChangeType 
 export type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 export type WatcherEvent<T extends KubeObject = KubeObject> =
-  | { type: ChangeType; object: T; key: EventKey }
+  /** `initial`: from a list or relist (a diff against the store), not from the watch stream. */
+  | { type: ChangeType; object: T; key: EventKey; initial: boolean }
   /** The server's progress without a change: a safe point to resume from. */
   | { type: 'BOOKMARK'; resourceVersion: string }
   /** The store matches the server as of `resourceVersion` (after the first list and each relist). */
@@ -170,7 +171,7 @@ export class Watcher<T extends KubeObject = KubeObject> implements AsyncIterable
       const key = storeKey(event.object);
       if (event.type === 'DELETED') this.store.delete(key);
       else this.#remember(key, event.object);
-      yield change(event.type, event.object);
+      yield change(event.type, event.object, false);
     }
     // The server ended the watch (its timeout): resume from this.resourceVersion.
     if (syncing)
@@ -216,13 +217,13 @@ export class Watcher<T extends KubeObject = KubeObject> implements AsyncIterable
   }
 }
 
-function change<T extends KubeObject>(type: ChangeType, object: T): WatcherEvent<T> {
+function change<T extends KubeObject>(type: ChangeType, object: T, initial = true): WatcherEvent<T> {
   const key = {
     uid: object.metadata?.uid ?? '',
     resourceVersion: object.metadata?.resourceVersion ?? '',
     type,
   };
-  return { type, object, key };
+  return { type, object, key, initial };
 }
 
 function isUnsupported(error: KubeError): boolean {

@@ -1,0 +1,48 @@
+// Publishes change messages with @google-cloud/pubsub, retrying until Pub/Sub acknowledges: the
+// relay advances its resume point only after that, so nothing is dropped while Pub/Sub is slow
+// or down (the relay's bounded window holds the watch back meanwhile).
+import { PubSub, type Topic } from '@google-cloud/pubsub';
+import { Backoff } from '../../shared/kube/backoff.ts';
+import type { Logger } from '../../shared/log.ts';
+import type { ChangeMessage } from './message.ts';
+
+export type Publish = (message: ChangeMessage, signal?: AbortSignal) => Promise<string>;
+
+export function createPublisher(options: { projectId: string; topic: string; log: Logger }): {
+  publish: Publish;
+  close(): Promise<void>;
+} {
+  const pubsub = new PubSub({ projectId: options.projectId });
+  const topic: Topic = pubsub.topic(options.topic, {
+    messageOrdering: true,
+    // Small batches, sent quickly: changes are small and latency matters more than throughput;
+    // the relay's window (not the client's flow control) bounds what is in flight.
+    batching: { maxMessages: 100, maxMilliseconds: 10, maxBytes: 1024 * 1024 },
+  });
+  const backoff = new Backoff({ initialMs: 200, maxMs: 10_000 });
+  const publish: Publish = async (message, signal) => {
+    for (;;) {
+      try {
+        return await topic.publishMessage(message);
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        // An ordering key stops after a failure until it is resumed.
+        topic.resumePublishing(message.orderingKey);
+        const delay = backoff.next();
+        options.log('WARNING', 'publish failed; retrying', {
+          reason: (error as { code?: number | string }).code ?? 'unknown',
+          orderingKey: message.orderingKey,
+          delayMs: Math.round(delay),
+        });
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  };
+  return {
+    publish,
+    close: async () => {
+      await topic.flush();
+      await pubsub.close();
+    },
+  };
+}

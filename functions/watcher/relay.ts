@@ -1,0 +1,134 @@
+// Forwards one resource's changes from a list-watch to Pub/Sub, at least once.
+//
+// Changes are published in the order the watch yields them, with at most `window` awaiting
+// Pub/Sub's acknowledgement: when the window is full the relay stops pulling from the Watcher,
+// which stops reading the socket (memory stays bounded while Pub/Sub is slow or down). The
+// checkpoint (resume resourceVersion and uid/resourceVersion per object) advances only over the
+// contiguous prefix of acknowledged changes, so a restart resumes from, or relists and diffs
+// against, what subscribers really received.
+
+import {
+  type KubeObject,
+  type Resource,
+  type StoreEntry,
+  storeKey,
+  Watcher,
+  type WatcherEvent,
+  type WatcherOptions,
+} from '../../shared/kube/index.ts';
+import type { Checkpoint } from './checkpoint.ts';
+import type { ChangeMessage } from './message.ts';
+
+export type RelayOptions = {
+  resource: Resource;
+  scope: Pick<WatcherOptions, 'namespace' | 'labelSelector' | 'fieldSelector'>;
+  checkpoint: Checkpoint;
+  toMessage(change: { type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: KubeObject }): ChangeMessage;
+  publish(message: ChangeMessage): Promise<unknown>;
+  /** Changes awaiting acknowledgement at most. */
+  window: number;
+  signal: AbortSignal;
+  onRetry?: WatcherOptions['onRetry'];
+};
+
+export type RelayStatus = {
+  /** The acknowledged resume point. */
+  resourceVersion: string | undefined;
+  /** The newest resourceVersion read from the watch. */
+  seenResourceVersion: string | undefined;
+  inFlight: number;
+  published: number;
+  synced: boolean;
+};
+
+type Pending = { event: WatcherEvent; done: boolean };
+
+export class Relay {
+  readonly status: RelayStatus;
+  readonly #options: RelayOptions;
+  readonly #pending: Pending[] = [];
+  #wake: (() => void) | undefined;
+
+  constructor(options: RelayOptions) {
+    this.#options = options;
+    this.status = {
+      resourceVersion: options.checkpoint.resourceVersion,
+      seenResourceVersion: undefined,
+      inFlight: 0,
+      published: 0,
+      synced: false,
+    };
+  }
+
+  /** Runs until the signal aborts; then waits for what is in flight. */
+  async run(): Promise<void> {
+    const { checkpoint } = this.#options;
+    // The Watcher gets its own copy of the acknowledged state to diff against.
+    const store = new Map<string, StoreEntry>(
+      [...checkpoint.objects].map(([k, v]) => [k, { ...v }]),
+    );
+    const watcher = new Watcher(this.#options.resource, {
+      ...this.#options.scope,
+      store,
+      resourceVersion: checkpoint.resourceVersion,
+      keepObjects: true,
+      signal: this.#options.signal,
+      onRetry: this.#options.onRetry,
+    });
+    for await (const event of watcher) {
+      if (event.type === 'BOOKMARK' || event.type === 'SYNCED') {
+        this.status.seenResourceVersion = event.resourceVersion;
+        this.#pending.push({ event, done: true });
+        this.#advance();
+        continue;
+      }
+      this.status.seenResourceVersion = event.key.resourceVersion;
+      const pending: Pending = { event, done: false };
+      this.#pending.push(pending);
+      this.status.inFlight++;
+      const message = this.#options.toMessage(event);
+      void this.#options.publish(message).then(
+        () => {
+          pending.done = true;
+          this.status.inFlight--;
+          this.status.published++;
+          this.#advance();
+          this.#wake?.();
+        },
+        () => {
+          // Only a shutdown abandons a publish; the checkpoint stays before it, so the change is
+          // delivered again after the restart.
+          this.status.inFlight--;
+          this.#wake?.();
+        },
+      );
+      while (this.status.inFlight >= this.#options.window)
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+    while (this.status.inFlight > 0) await new Promise<void>((resolve) => (this.#wake = resolve));
+  }
+
+  /** Moves the checkpoint over every acknowledged change at the head of the queue. */
+  #advance(): void {
+    const { checkpoint } = this.#options;
+    while (this.#pending[0]?.done) {
+      const { event } = this.#pending.shift() as Pending;
+      if (event.type === 'SYNCED' || event.type === 'BOOKMARK') {
+        checkpoint.resourceVersion = event.resourceVersion;
+        if (event.type === 'SYNCED') this.status.synced = true;
+      } else {
+        const key = storeKey(event.object);
+        if (event.type === 'DELETED') checkpoint.objects.delete(key);
+        else
+          checkpoint.objects.set(key, {
+            uid: event.key.uid,
+            resourceVersion: event.key.resourceVersion,
+          });
+        // A list's objects carry their own, unordered versions: only the watch stream's are a
+        // resume point (the list's own comes with SYNCED).
+        if (!event.initial) checkpoint.resourceVersion = event.key.resourceVersion;
+      }
+      this.status.resourceVersion = checkpoint.resourceVersion;
+    }
+  }
+}
