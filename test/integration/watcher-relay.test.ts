@@ -167,5 +167,6 @@ test('changes become messages; a restart from the checkpoint delivers what chang
   expect(missed).toEqual(
     expect.arrayContaining(['MODIFIED live', 'DELETED before', 'ADDED while-down']),
   );
+  expect(retries).toContain('gone'); // it really had to relist and diff against the checkpoint
   await second.stop();
 });
