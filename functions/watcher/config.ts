@@ -1,0 +1,72 @@
+// The watcher's settings, from its environment, validated at start:
+//   KUBEFN_WATCH          JSON list of {apiVersion, kind, namespace?, labelSelector?}; default:
+//                         kubefn-managed Namespaces and Ingresses
+//   KUBEFN_TOPIC          Pub/Sub topic (default kubefn-changes); project from PUBSUB_PROJECT_ID
+//                         or GOOGLE_CLOUD_PROJECT
+//   KUBEFN_CLUSTER_NAME   put on every message (default "local")
+//   KUBEFN_WINDOW         changes awaiting Pub/Sub's acknowledgement at most (default 500)
+//   KUBEFN_SYSTEM_NAMESPACE, KUBEFN_LEASE_SECONDS (default kubefn-system, 15)
+//   PORT                  health and status endpoints (default 8080)
+import * as v from 'valibot';
+
+const managed = 'app.kubernetes.io/managed-by=kubefn';
+const WatchSchema = v.array(
+  v.strictObject({
+    apiVersion: v.pipe(v.string(), v.minLength(1)),
+    kind: v.pipe(v.string(), v.minLength(1)),
+    namespace: v.optional(v.string()),
+    labelSelector: v.optional(v.string()),
+  }),
+);
+const number = (fallback: string) =>
+  v.pipe(v.optional(v.string(), fallback), v.transform(Number), v.integer(), v.minValue(1));
+
+const EnvSchema = v.object({
+  KUBEFN_WATCH: v.optional(v.string()),
+  KUBEFN_TOPIC: v.optional(v.string(), 'kubefn-changes'),
+  PUBSUB_PROJECT_ID: v.optional(v.string()),
+  GOOGLE_CLOUD_PROJECT: v.optional(v.string()),
+  KUBEFN_CLUSTER_NAME: v.optional(v.string(), 'local'),
+  KUBEFN_WINDOW: number('500'),
+  KUBEFN_SYSTEM_NAMESPACE: v.optional(v.string(), 'kubefn-system'),
+  KUBEFN_LEASE_SECONDS: number('15'),
+  PORT: number('8080'),
+});
+
+export type WatchTarget = v.InferOutput<typeof WatchSchema>[number];
+export type WatcherConfig = ReturnType<typeof watcherConfig>;
+
+export function watcherConfig(env: NodeJS.ProcessEnv) {
+  const parsed = v.safeParse(EnvSchema, env);
+  if (!parsed.success)
+    throw new Error(
+      `watcher configuration: ${parsed.issues.map((i) => `${i.path?.map((p) => String(p.key)).join('.')}: ${i.message}`).join('; ')}`,
+    );
+  const e = parsed.output;
+  const targets = e.KUBEFN_WATCH
+    ? v.parse(WatchSchema, JSON.parse(e.KUBEFN_WATCH))
+    : [
+        { apiVersion: 'v1', kind: 'Namespace', labelSelector: managed },
+        { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', labelSelector: managed },
+      ];
+  const projectId = e.PUBSUB_PROJECT_ID ?? e.GOOGLE_CLOUD_PROJECT;
+  if (!projectId)
+    throw new Error('watcher configuration: set PUBSUB_PROJECT_ID or GOOGLE_CLOUD_PROJECT');
+  return {
+    targets,
+    topic: e.KUBEFN_TOPIC,
+    projectId,
+    cluster: e.KUBEFN_CLUSTER_NAME,
+    window: e.KUBEFN_WINDOW,
+    systemNamespace: e.KUBEFN_SYSTEM_NAMESPACE,
+    leaseSeconds: e.KUBEFN_LEASE_SECONDS,
+    port: e.PORT,
+  };
+}
+
+/** The checkpoint's key for a target: its kind, scope and selector. */
+export function targetKey(target: WatchTarget): string {
+  return [target.apiVersion, target.kind, target.namespace ?? '*', target.labelSelector ?? ''].join(
+    '|',
+  );
+}
