@@ -12,7 +12,10 @@ const { dependencies } = JSON.parse(await readFile(join(root, 'package.json'), '
   dependencies: Record<string, string>;
 };
 const runtimeDependencies = Object.fromEntries(
-  ['@google-cloud/functions-framework', '@google-cloud/pubsub', 'yaml'].map((name) => [name, dependencies[name] ?? '*']),
+  ['@google-cloud/functions-framework', '@google-cloud/pubsub', 'yaml'].map((name) => [
+    name,
+    dependencies[name] ?? '*',
+  ]),
 );
 
 export async function buildFunctions(names?: string[]): Promise<Record<string, string>> {

@@ -217,7 +217,11 @@ export class Watcher<T extends KubeObject = KubeObject> implements AsyncIterable
   }
 }
 
-function change<T extends KubeObject>(type: ChangeType, object: T, initial = true): WatcherEvent<T> {
+function change<T extends KubeObject>(
+  type: ChangeType,
+  object: T,
+  initial = true,
+): WatcherEvent<T> {
   const key = {
     uid: object.metadata?.uid ?? '',
     resourceVersion: object.metadata?.resourceVersion ?? '',
