@@ -48,13 +48,13 @@ form.addEventListener('submit', async (event) => {
     const body = await res.json();
     if (!res.ok) throw new Error(body.message || body.error || res.statusText);
     show(body.created ? 'Created. Bringing it up...' : 'Already signed up. Checking it...');
-    follow(customerId);
+    follow(customerId, body.created);
   } catch (error) {
     show('Sign-up failed: ' + error.message, 'error');
     button.disabled = false;
   }
 });
-async function follow(customerId) {
+async function follow(customerId, created) {
   const res = await fetch('/api/tenants/' + encodeURIComponent(customerId));
   if (res.ok) {
     const tenant = await res.json();
@@ -72,9 +72,13 @@ async function follow(customerId) {
       item.append(state);
       return item;
     }));
-    if (tenant.phase === 'Ready') { show('Your namespace is ready.', 'Ready'); button.disabled = false; return; }
+    if (tenant.phase === 'Ready') {
+      show(created ? 'Your namespace is ready.' : 'Already signed up: your namespace is ready.', 'Ready');
+      button.disabled = false;
+      return;
+    }
   }
-  setTimeout(() => follow(customerId), 500);
+  setTimeout(() => follow(customerId, created), 500);
 }
 </script>
 </body>

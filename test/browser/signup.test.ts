@@ -48,7 +48,10 @@ test('clicking "Sign up" brings a namespace up, shown live on the page', async (
   await page.fill('#customerId', customerId);
   await page.selectOption('#plan', 'pro');
   await page.click('#submit');
-  await page.locator('#phase', { hasText: 'Ready' }).waitFor({ timeout: 30_000 });
+  await page
+    .locator('#message', { hasText: 'Your namespace is ready.' })
+    .waitFor({ timeout: 30_000 });
+  expect(await page.textContent('#phase')).toBe('Ready');
   expect(await page.textContent('#namespace')).toBe(`tenant-${customerId}`);
   expect(await page.locator('#objects li').count()).toBe(10);
   await page.screenshot({
@@ -62,9 +65,11 @@ test('clicking "Sign up" brings a namespace up, shown live on the page', async (
   expect(ns.status).toMatchObject({ phase: 'Active' });
   expect(ns.metadata?.labels).toMatchObject({ 'kubefn.dev/plan': 'pro' });
 
-  // Signing up again says so instead of failing.
+  // Signing up again says so instead of failing (the final message, not a transient one).
   await page.click('#submit');
-  await page.locator('#message', { hasText: 'Already signed up' }).waitFor({ timeout: 10_000 });
+  await page
+    .locator('#message', { hasText: 'Already signed up: your namespace is ready.' })
+    .waitFor({ timeout: 10_000 });
   await page.close();
 });
 
