@@ -7,6 +7,7 @@
 //   KUBEFN_WINDOW         changes awaiting Pub/Sub's acknowledgement at most (default 500)
 //   KUBEFN_SYSTEM_NAMESPACE, KUBEFN_LEASE_SECONDS (default kubefn-system, 15)
 //   PORT                  health and status endpoints (default 8080)
+import { createHash } from 'node:crypto';
 import * as v from 'valibot';
 
 const managed = 'app.kubernetes.io/managed-by=kubefn';
@@ -64,9 +65,13 @@ export function watcherConfig(env: NodeJS.ProcessEnv) {
   };
 }
 
-/** The checkpoint's key for a target: its kind, scope and selector. */
+/**
+ * The checkpoint's key for a target: readable, and a valid ConfigMap data key ([-._a-zA-Z0-9]),
+ * so the selector, which may hold any character, is represented by a short hash.
+ */
 export function targetKey(target: WatchTarget): string {
-  return [target.apiVersion, target.kind, target.namespace ?? '*', target.labelSelector ?? ''].join(
-    '|',
-  );
+  const parts = [target.kind, target.apiVersion.replace('/', '.'), target.namespace ?? '_all'];
+  if (target.labelSelector)
+    parts.push(createHash('sha256').update(target.labelSelector).digest('hex').slice(0, 12));
+  return parts.join('.');
 }

@@ -18,6 +18,8 @@ const identity = `${hostname()}-${process.pid}`;
 const cluster = await Cluster.connect();
 const stopping = new AbortController();
 const relays = new Map<string, Relay>();
+// When the checkpoint was last saved, and the last error since: shown on /status.
+let checkpointStatus: { savedAt?: string; error?: string } = {};
 // Set once this instance leads; a standby that is stopped has nothing to flush or save.
 let active:
   | {
@@ -46,6 +48,7 @@ const health = createServer((req, res) => {
     return answer(200, {
       identity,
       leader: elector.leader,
+      checkpoint: checkpointStatus,
       resources: Object.fromEntries([...relays].map(([key, r]) => [key, r.status])),
     });
   }
@@ -100,8 +103,12 @@ const save = async (): Promise<void> => {
   await store.save(checkpoints).then(
     () => {
       saved = now;
+      checkpointStatus = { savedAt: new Date().toISOString() };
     },
-    (error: Error) => log('ERROR', 'checkpoint not saved', { detail: error.message }),
+    (error: Error) => {
+      checkpointStatus = { ...checkpointStatus, error: error.message };
+      log('ERROR', 'checkpoint not saved', { detail: error.message });
+    },
   );
 };
 active = {

@@ -56,7 +56,8 @@ export class Relay {
       seenResourceVersion: undefined,
       inFlight: 0,
       published: 0,
-      synced: false,
+      // Resuming from a checkpoint needs no list: the watch picks up where it left off.
+      synced: options.checkpoint.resourceVersion !== undefined,
     };
   }
 

@@ -104,6 +104,21 @@ test('one leader forwards changes; a standby takes over when it is killed; SIGTE
     (await pulled()).includes(`ADDED ${a}`) ? true : undefined,
   );
 
+  // The resume point is saved where a successor finds it.
+  await eventually('checkpoint saved', 30_000, async () => {
+    const status = (await (await fetch(`${first.url}/status`)).json()) as {
+      checkpoint: { savedAt?: string; error?: string };
+    };
+    return status.checkpoint.savedAt ? true : undefined;
+  });
+  const state = await admin
+    .resource({ apiVersion: 'v1', kind: 'ConfigMap' })
+    .get('kubefn-watcher-state', { namespace: 'kubefn-system' });
+  const saved = Object.entries((state.data ?? {}) as Record<string, string>).find(([key]) =>
+    key.startsWith('Namespace.v1._all.'),
+  );
+  expect(JSON.parse(saved?.[1] ?? '{}').objects).toHaveProperty(`/${a}`);
+
   const second = await startWatcher('watcher-2');
   expect((await fetch(`${second.url}/readyz`)).status).toBe(503); // standing by
   expect(await (await fetch(`${second.url}/status`)).json()).toMatchObject({ leader: false });
