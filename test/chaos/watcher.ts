@@ -1,9 +1,12 @@
-// chaos watcher: at least CHAOS_CHANGES changes to ConfigMaps while kube-apiserver restarts
-// several times, etcd is compacted (forcing 410s), the Pub/Sub emulator is frozen with SIGSTOP
-// (it keeps its in-memory state) and the watcher process is killed with SIGKILL once. Then every
-// object's final state must have been delivered, and every change either delivered or, where a
-// 410 relist merged it into a later version of the same object, covered by that version.
-// Prints counts and, last, `lost <n>`. All on 127.0.0.1; bounded in count and time.
+// chaos watcher: at least CHAOS_CHANGES changes to ConfigMaps while, in turn, kube-apiserver
+// restarts several times, etcd is compacted (forcing 410s), the watcher process is killed with
+// SIGKILL while changes go on (Cloud Run-like supervision starts it again; it waits for the Lease
+// to expire) and the Pub/Sub emulator is frozen with SIGSTOP (it keeps its in-memory state).
+// Then every object's final state must have been delivered, and every change either delivered
+// or, where a relist merged it into a later version of the same object, covered by that version
+// (a relist sees only current state: no watcher anywhere can report a compacted intermediate).
+// Prints counts and, last, `lost <n>`; fails too if the watcher's memory passed its bound.
+// All on 127.0.0.1; bounded in count and time.
 
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -202,16 +205,18 @@ try {
     }
     await stack.restartApiserver();
   }
+  // The watcher dies while changes are still being made: its successor waits for the Lease to
+  // expire, then resumes from the checkpoint.
   await at((restarts + 1) / (restarts + 3));
+  log(`killing the watcher (SIGKILL; ${done} changes so far); it is started again`);
+  process.kill(watcher?.pid ?? 0, 'SIGKILL');
+  await at((restarts + 2) / (restarts + 3));
   const emulator = stack.processes.find((p) => p.name === 'pubsub-emulator');
   log(`freezing the Pub/Sub emulator for ${pauseSeconds} s (SIGSTOP; ${done} changes so far)`);
   process.kill(emulator?.pid ?? 0, 'SIGSTOP');
   await sleep(pauseSeconds * 1000);
   process.kill(emulator?.pid ?? 0, 'SIGCONT');
   log(`the emulator is back (${done} changes so far)`);
-  await at((restarts + 2) / (restarts + 3));
-  log(`killing the watcher (SIGKILL) and starting it again (${done} changes so far)`);
-  process.kill(watcher?.pid ?? 0, 'SIGKILL');
   await writer;
   log(`${done} changes made; waiting for delivery`);
 
