@@ -49,7 +49,9 @@ const health = createServer((req, res) => {
       identity,
       leader: elector.leader,
       checkpoint: checkpointStatus,
-      resources: Object.fromEntries([...relays].map(([key, r]) => [key, r.status])),
+      resources: Object.fromEntries(
+        [...relays].map(([key, r]) => [key, { ...r.status, lagMs: r.lagMs }]),
+      ),
     });
   }
   answer(404, { error: 'not-found' });

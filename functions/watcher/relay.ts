@@ -41,7 +41,7 @@ export type RelayStatus = {
   synced: boolean;
 };
 
-type Pending = { event: WatcherEvent; done: boolean };
+type Pending = { event: WatcherEvent; done: boolean; readAt: number };
 
 export class Relay {
   readonly status: RelayStatus;
@@ -59,6 +59,12 @@ export class Relay {
       // Resuming from a checkpoint needs no list: the watch picks up where it left off.
       synced: options.checkpoint.resourceVersion !== undefined,
     };
+  }
+
+  /** How long the oldest change read but not yet acknowledged has waited (0: none waiting). */
+  get lagMs(): number {
+    const oldest = this.#pending.find((p) => !p.done);
+    return oldest ? Date.now() - oldest.readAt : 0;
   }
 
   /** Runs until the signal aborts; then waits for what is in flight. */
@@ -79,12 +85,12 @@ export class Relay {
     for await (const event of watcher) {
       if (event.type === 'BOOKMARK' || event.type === 'SYNCED') {
         this.status.seenResourceVersion = event.resourceVersion;
-        this.#pending.push({ event, done: true });
+        this.#pending.push({ event, done: true, readAt: Date.now() });
         this.#advance();
         continue;
       }
       this.status.seenResourceVersion = event.key.resourceVersion;
-      const pending: Pending = { event, done: false };
+      const pending: Pending = { event, done: false, readAt: Date.now() };
       this.#pending.push(pending);
       this.status.inFlight++;
       const message = this.#options.toMessage(event);
