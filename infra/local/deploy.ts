@@ -4,8 +4,16 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Cluster } from '../../shared/kube/index.ts';
 import { buildFunctions } from '../build-functions.ts';
+import { installGkeCrds } from './crds.ts';
 import { type RunningFunction, startFunction } from './functions.ts';
-import { applyIdentities, kubeconfigFor, mintToken, signupAccount } from './identities.ts';
+import {
+  applyIdentities,
+  kubeconfigFor,
+  mintToken,
+  pushAccount,
+  schedulerAccount,
+  signupAccount,
+} from './identities.ts';
 
 export const provisionAudience = 'https://provision.kubefn.local';
 
@@ -63,6 +71,39 @@ export async function startSignupFunction(
       KUBEFN_PROVISION_URL: provisionUrl,
       KUBEFN_PROVISION_AUDIENCE: provisionAudience,
       KUBEFN_CALLER_TOKEN_FILE: tokenFile,
+    },
+  });
+}
+
+export const ingressTimeoutAudience = 'https://ingress-timeout.kubefn.local';
+
+/** The ingress-timeout function; tests pass the mode and, for compute mode, the fakes' URLs. */
+export async function startIngressTimeoutFunction(
+  admin: Cluster,
+  stack: StackPaths,
+  options: { port?: number; env?: Record<string, string> } = {},
+): Promise<RunningFunction> {
+  await applyIdentities(admin);
+  await installGkeCrds(admin);
+  const [outputs, kubeconfig] = await Promise.all([
+    buildFunctions(['ingress-timeout']),
+    kubeconfigFor(admin, stack, 'kubefn-ingress-timeout'),
+  ]);
+  const caller = (account: string) => `system:serviceaccount:kubefn-system:${account}`;
+  return startFunction({
+    stateDir: stack.dir,
+    target: 'ingress-timeout',
+    source: outputs['ingress-timeout'] ?? '',
+    ...(options.port ? { port: options.port } : {}),
+    env: {
+      KUBECONFIG: kubeconfig,
+      KUBEFN_AUTH_AUDIENCE: ingressTimeoutAudience,
+      KUBEFN_AUTH_GOOGLE: 'false',
+      KUBEFN_AUTH_KUBERNETES: 'true',
+      KUBEFN_ALLOW_INGRESS_TIMEOUT: caller(schedulerAccount),
+      KUBEFN_ALLOW_PUSH: caller(pushAccount),
+      KUBEFN_ALLOW_RESYNC: caller(schedulerAccount),
+      ...options.env,
     },
   });
 }

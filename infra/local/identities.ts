@@ -7,15 +7,18 @@ import type { Cluster } from '../../shared/kube/index.ts';
 import { applyManifests } from '../k8s/apply.ts';
 
 export const systemNamespace = 'kubefn-system';
-/** Local stand-in for the signup backend's Google service account. */
+/** Local stand-ins for Google service accounts that only call functions (no cluster rights):
+ * the signup backend, the Pub/Sub push subscription, and Cloud Scheduler. */
 export const signupAccount = 'kubefn-signup';
+export const pushAccount = 'kubefn-pubsub-push';
+export const schedulerAccount = 'kubefn-scheduler';
 
 export async function applyIdentities(admin: Cluster): Promise<void> {
   await applyManifests(admin, join(import.meta.dirname, '../k8s/rbac.yaml'));
-  await admin
-    .resource({ apiVersion: 'v1', kind: 'ServiceAccount' })
-    .apply(
-      { metadata: { name: signupAccount, namespace: systemNamespace } },
+  const accounts = admin.resource({ apiVersion: 'v1', kind: 'ServiceAccount' });
+  for (const name of [signupAccount, pushAccount, schedulerAccount])
+    await accounts.apply(
+      { metadata: { name, namespace: systemNamespace } },
       { fieldManager: 'kubefn-local', force: true },
     );
 }

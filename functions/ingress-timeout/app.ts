@@ -1,0 +1,85 @@
+// The ingress-timeout function's HTTP surface: route -> auth -> validation -> reconcile -> answer.
+//   POST /ingresses/:namespace/:name   reconcile one Ingress now (an operator, a script)
+//   POST /resync                       Cloud Scheduler: reconcile every annotated Ingress
+// Each route has its own allow-list (KUBEFN_ALLOW_INGRESS_TIMEOUT, _RESYNC).
+import { Hono } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { type AuthVariables, type CallerRule, requireCaller } from '../../shared/auth/index.ts';
+import { HttpError, renderError } from '../../shared/http/errors.ts';
+import { jsonLogger as log } from '../../shared/log.ts';
+import type { AppDeps } from './config.ts';
+import { type ReconcileResult, reconcileIngress } from './reconcile.ts';
+import { resyncAll } from './resync.ts';
+
+type Env = { Variables: AuthVariables };
+const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const dnsSubdomain = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+const statusOf: Partial<Record<ReconcileResult['outcome'], ContentfulStatusCode>> = {
+  'not-found': 404,
+  invalid: 422,
+  failed: 502,
+};
+
+export function createApp(ready: Promise<AppDeps>): Hono<Env> {
+  const app = new Hono<Env>();
+  ready.catch(() => {});
+  // Each route's auth is built once, on first use, from the loaded configuration.
+  const guard = (pick: (callers: AppDeps['callers']) => CallerRule) => {
+    let middleware: ReturnType<typeof requireCaller> | undefined;
+    return async (
+      c: Parameters<ReturnType<typeof requireCaller>>[0],
+      next: () => Promise<void>,
+    ) => {
+      middleware ??= requireCaller(pick((await ready).callers));
+      return middleware(c, next);
+    };
+  };
+  app.onError((error, c) => renderError(c, error));
+  app.notFound((c) => c.json({ error: 'not-found' }, 404));
+
+  app.post(
+    '/ingresses/:namespace/:name',
+    guard((callers) => callers.one),
+    async (c) => {
+      const { namespace, name } = c.req.param();
+      if (!dnsLabel.test(namespace) || !dnsSubdomain.test(name))
+        throw new HttpError(400, 'invalid-input', 'namespace and name must be Kubernetes names', {
+          fields: [
+            { field: 'namespace', expected: 'a DNS label' },
+            { field: 'name', expected: 'a DNS subdomain' },
+          ],
+        });
+      const result = await reconcileIngress(namespace, name, await ready);
+      logResult(result);
+      return c.json(result, statusOf[result.outcome] ?? 200);
+    },
+  );
+
+  app.post(
+    '/resync',
+    guard((callers) => callers.resync),
+    async (c) => {
+      const summary = await resyncAll(await ready);
+      log('INFO', 'resync done', { ...summary.counts });
+      return c.json(summary);
+    },
+  );
+  return app;
+}
+
+export function logResult(result: ReconcileResult): void {
+  const severity =
+    result.outcome === 'failed' ? 'ERROR' : result.outcome === 'invalid' ? 'WARNING' : 'INFO';
+  log(severity, `ingress ${result.outcome}`, {
+    namespace: result.namespace,
+    name: result.name,
+    timeoutSec: result.timeoutSec,
+    message: result.message,
+    failed:
+      result.backends
+        .filter((b) => b.outcome === 'failed')
+        .map((b) => `${b.service}: ${b.detail}`)
+        .join('; ') || undefined,
+  });
+}

@@ -1,0 +1,92 @@
+// Mode "backendconfig", GKE's own way: the timeout lives in a BackendConfig (cloud.google.com/v1)
+// that each backing Service names in its `cloud.google.com/backend-config` annotation, so
+// ingress-gce applies it and keeps it applied. A Service that already names a BackendConfig for
+// the port keeps it: only its timeoutSec changes (server-side apply owns that one field, so any
+// other settings stay as they are). Otherwise kubefn creates `kubefn-<service>-<port>` and adds
+// that port to the Service's annotation, keeping the annotation's other entries.
+import { type Cluster, KubeError } from '../../shared/kube/index.ts';
+import { type IngressBackend, type Service, servicePort } from './backends.ts';
+import type { BackendResult } from './reconcile.ts';
+
+const annotation = 'cloud.google.com/backend-config';
+const betaAnnotation = 'beta.cloud.google.com/backend-config';
+const fieldManager = 'kubefn-ingress-timeout';
+type Reference = { default?: string; ports?: Record<string, string> };
+type BackendConfig = { spec?: { timeoutSec?: number } };
+
+export async function applyWithBackendConfig(
+  cluster: Cluster,
+  namespace: string,
+  backend: IngressBackend,
+  timeoutSec: number,
+): Promise<BackendResult> {
+  const services = cluster.resource<Service>({ apiVersion: 'v1', kind: 'Service' });
+  const configs = cluster.resource({ apiVersion: 'cloud.google.com/v1', kind: 'BackendConfig' });
+  const result = { service: backend.service, port: backend.port.name ?? backend.port.number };
+  for (let attempt = 1; ; attempt++) {
+    const service = await services.get(backend.service, { namespace });
+    const port = servicePort(service, backend.port);
+    if (!port)
+      return { ...result, outcome: 'failed', detail: 'the Service has no such port' } as const;
+    const reference = readReference(service);
+    const named =
+      (port.name ? reference.ports?.[port.name] : undefined) ??
+      reference.ports?.[String(port.port)] ??
+      reference.default;
+    const name = named ?? `kubefn-${backend.service}-${port.name ?? port.port}`.slice(0, 253);
+
+    let changed = false;
+    const current = (await configs.get(name, { namespace }).catch(notFound)) as
+      | BackendConfig
+      | undefined;
+    if (current?.spec?.timeoutSec !== timeoutSec) {
+      await configs.apply(
+        {
+          apiVersion: 'cloud.google.com/v1',
+          kind: 'BackendConfig',
+          metadata: { name, namespace },
+          spec: { timeoutSec },
+        } as never,
+        { fieldManager, force: true },
+      );
+      changed = true;
+    }
+    if (!named) {
+      const ports = { ...reference.ports, [port.name ?? String(port.port)]: name };
+      try {
+        await services.patch(
+          backend.service,
+          {
+            metadata: {
+              resourceVersion: service.metadata?.resourceVersion,
+              annotations: { [annotation]: JSON.stringify({ ...reference, ports }) },
+            },
+          },
+          { namespace, fieldManager },
+        );
+      } catch (error) {
+        // The Service changed since we read it: read it again (bounded).
+        if (error instanceof KubeError && error.code === 'conflict' && attempt < 5) continue;
+        throw error;
+      }
+      changed = true;
+    }
+    return { ...result, backendConfig: name, outcome: changed ? 'updated' : 'unchanged' } as const;
+  }
+}
+
+function readReference(service: Service): Reference {
+  const annotations = service.metadata?.annotations ?? {};
+  const raw = annotations[annotation] ?? annotations[betaAnnotation];
+  if (!raw) return {};
+  try {
+    return JSON.parse(raw) as Reference;
+  } catch {
+    return {}; // GKE ignores an unparsable reference too; ours replaces it
+  }
+}
+
+function notFound(error: unknown): undefined {
+  if (error instanceof KubeError && error.code === 'not-found') return undefined;
+  throw error;
+}

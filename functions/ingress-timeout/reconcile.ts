@@ -1,0 +1,189 @@
+// One Ingress, level-triggered: read it as it is now, work out the timeout it asks for, apply it
+// to every backing Service's load balancer backend in the configured mode, and record what was
+// applied on the Ingress. Nothing is written when everything is already right, so repeats,
+// duplicates and older events are harmless; an event older than the recorded state is skipped.
+import { type Cluster, KubeError } from '../../shared/kube/index.ts';
+import { applyWithBackendConfig } from './backendconfig.ts';
+import { type Ingress, ingressBackends, syncedBackends } from './backends.ts';
+import { applyWithCompute, type ComputeTarget } from './compute.ts';
+import {
+  type AppliedRecord,
+  appliedAnnotation,
+  defaultTimeoutSec,
+  parseTimeout,
+  readAppliedRecord,
+  timeoutAnnotation,
+} from './timeout.ts';
+
+export type Mode = 'backendconfig' | 'compute';
+
+export type BackendResult = {
+  service: string;
+  port: string | number | undefined;
+  outcome: 'updated' | 'unchanged' | 'waiting' | 'failed';
+  backendConfig?: string;
+  backendService?: string;
+  detail?: string;
+};
+
+export type ReconcileResult = {
+  namespace: string;
+  name: string;
+  outcome:
+    | 'applied'
+    | 'unchanged'
+    | 'not-annotated'
+    | 'invalid'
+    | 'not-found'
+    | 'stale'
+    | 'waiting'
+    | 'failed';
+  timeoutSec?: number;
+  source?: AppliedRecord['source'];
+  message?: string;
+  backends: BackendResult[];
+};
+
+export type ReconcileDeps = {
+  cluster: Cluster;
+  mode: Mode;
+  /** Compute mode: the API client and project; internal (gce-internal) Ingresses use `region`. */
+  compute?: (ComputeTarget & { internalRegion?: string | undefined }) | undefined;
+  now?: () => Date;
+};
+
+export async function reconcileIngress(
+  namespace: string,
+  name: string,
+  deps: ReconcileDeps,
+  options: { eventResourceVersion?: string | undefined } = {},
+): Promise<ReconcileResult> {
+  const ingresses = deps.cluster.resource<Ingress>({
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+  });
+  const base = { namespace, name, backends: [] as BackendResult[] };
+  for (let attempt = 1; ; attempt++) {
+    const ingress = await ingresses.get(name, { namespace }).catch((error: unknown) => {
+      if (error instanceof KubeError && error.code === 'not-found') return undefined;
+      throw error;
+    });
+    if (!ingress) return { ...base, outcome: 'not-found' };
+    const annotations = ingress.metadata?.annotations ?? {};
+    const record = readAppliedRecord(annotations);
+    if (isOlder(options.eventResourceVersion, record?.ingressResourceVersion))
+      return { ...base, outcome: 'stale', message: 'an older event than the applied state' };
+
+    const raw = annotations[timeoutAnnotation];
+    let timeoutSec: number;
+    let source: AppliedRecord['source'];
+    if (raw === undefined) {
+      // Removing the annotation writes the default back explicitly: removing timeoutSec from a
+      // BackendConfig or a backend service would leave the old value in place.
+      if (!record || record.source === 'default')
+        return { ...base, outcome: record ? 'unchanged' : 'not-annotated' };
+      timeoutSec = defaultTimeoutSec;
+      source = 'default';
+    } else {
+      const parsed = parseTimeout(raw);
+      if (!parsed.ok)
+        return { ...base, outcome: 'invalid', message: `${timeoutAnnotation}: ${parsed.message}` };
+      timeoutSec = parsed.seconds;
+      source = 'annotation';
+    }
+
+    const backends = await Promise.all(
+      ingressBackends(ingress).map((backend) =>
+        applyOne(deps, ingress, namespace, backend, timeoutSec).catch(
+          (error: unknown): BackendResult => {
+            if (isRetryable(error)) throw error;
+            return {
+              service: backend.service,
+              port: backend.port.name ?? backend.port.number,
+              outcome: 'failed',
+              detail: (error as Error).message,
+            };
+          },
+        ),
+      ),
+    );
+    const result = { ...base, timeoutSec, source, backends };
+    if (backends.length === 0)
+      return { ...result, outcome: 'failed', message: 'the Ingress has no Service backends' };
+    if (backends.some((b) => b.outcome === 'failed')) return { ...result, outcome: 'failed' };
+    if (backends.some((b) => b.outcome === 'waiting')) return { ...result, outcome: 'waiting' };
+
+    const changed = backends.some((b) => b.outcome === 'updated');
+    const recorded =
+      record?.timeoutSec === timeoutSec && record.source === source && record.mode === deps.mode;
+    if (!changed && recorded) return { ...result, outcome: 'unchanged' };
+    const next: AppliedRecord = {
+      timeoutSec,
+      mode: deps.mode,
+      source,
+      appliedAt: (deps.now?.() ?? new Date()).toISOString(),
+      ingressResourceVersion: ingress.metadata?.resourceVersion ?? '',
+    };
+    try {
+      // Guarded by the resourceVersion read: if the Ingress changed meanwhile (a new value), the
+      // record must not claim this one; start over from the new state.
+      await ingresses.patch(
+        name,
+        {
+          metadata: {
+            resourceVersion: ingress.metadata?.resourceVersion,
+            annotations: { [appliedAnnotation]: JSON.stringify(next) },
+          },
+        },
+        { namespace, fieldManager: 'kubefn-ingress-timeout' },
+      );
+    } catch (error) {
+      if (error instanceof KubeError && error.code === 'conflict' && attempt < 3) continue;
+      throw error;
+    }
+    return { ...result, outcome: 'applied' };
+  }
+}
+
+function applyOne(
+  deps: ReconcileDeps,
+  ingress: Ingress,
+  namespace: string,
+  backend: ReturnType<typeof ingressBackends>[number],
+  timeoutSec: number,
+): Promise<BackendResult> {
+  if (deps.mode === 'backendconfig')
+    return applyWithBackendConfig(deps.cluster, namespace, backend, timeoutSec);
+  if (!deps.compute) throw new Error('compute mode needs a Compute client and project');
+  const internal =
+    ingress.spec?.ingressClassName === 'gce-internal' ||
+    ingress.metadata?.annotations?.['kubernetes.io/ingress.class'] === 'gce-internal';
+  const target = { ...deps.compute, region: internal ? deps.compute.internalRegion : undefined };
+  return applyWithCompute(
+    deps.cluster,
+    namespace,
+    backend,
+    syncedBackends(ingress),
+    timeoutSec,
+    target,
+  );
+}
+
+/** Errors a later try can fix: the cluster's or Compute's trouble, throttling, no answer. */
+export function isRetryable(error: unknown): boolean {
+  return (
+    (error instanceof KubeError && error.retryable) ||
+    (typeof (error as { retryable?: unknown })?.retryable === 'boolean' &&
+      (error as { retryable: boolean }).retryable)
+  );
+}
+
+/**
+ * resourceVersions are formally opaque; an etcd-backed kube-apiserver's are increasing integers,
+ * and only then is an order read from them (otherwise: not older, and the level-triggered read
+ * above decides).
+ */
+function isOlder(event: string | undefined, applied: string | undefined): boolean {
+  if (!event || !applied || !/^\d+$/.test(event) || !/^\d+$/.test(applied)) return false;
+  return BigInt(event) < BigInt(applied);
+}
