@@ -1,17 +1,31 @@
 // The ingress-timeout function's HTTP surface: route -> auth -> validation -> reconcile -> answer.
 //   POST /ingresses/:namespace/:name   reconcile one Ingress now (an operator, a script)
+//   POST /pubsub                       Pub/Sub push of the watcher's Ingress changes
 //   POST /resync                       Cloud Scheduler: reconcile every annotated Ingress
-// Each route has its own allow-list (KUBEFN_ALLOW_INGRESS_TIMEOUT, _RESYNC).
+// Each route has its own allow-list (KUBEFN_ALLOW_INGRESS_TIMEOUT, _PUSH, _RESYNC).
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import * as v from 'valibot';
 import { type AuthVariables, type CallerRule, requireCaller } from '../../shared/auth/index.ts';
 import { HttpError, renderError } from '../../shared/http/errors.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
+import { pushRoute } from '../../shared/pubsub/push.ts';
 import type { AppDeps } from './config.ts';
 import { type ReconcileResult, reconcileIngress } from './reconcile.ts';
 import { resyncAll } from './resync.ts';
 
 type Env = { Variables: AuthVariables };
+const ChangeSchema = v.object({
+  type: v.picklist(['ADDED', 'MODIFIED', 'DELETED']),
+  object: v.object({
+    kind: v.optional(v.string()),
+    metadata: v.object({
+      namespace: v.optional(v.string()),
+      name: v.optional(v.string()),
+      resourceVersion: v.optional(v.string()),
+    }),
+  }),
+});
 const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const dnsSubdomain = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
@@ -54,6 +68,24 @@ export function createApp(ready: Promise<AppDeps>): Hono<Env> {
       logResult(result);
       return c.json(result, statusOf[result.outcome] ?? 200);
     },
+  );
+
+  // The watcher's change messages: the event names the Ingress; its current state decides.
+  app.post(
+    '/pubsub',
+    guard((callers) => callers.push),
+    pushRoute(ChangeSchema, async ({ data, attributes }) => {
+      const { namespace = '', name = '', resourceVersion } = data.object.metadata;
+      if ((attributes.kind ?? data.object.kind) !== 'Ingress' || data.type === 'DELETED')
+        return { outcome: 'ignored' };
+      if (!dnsLabel.test(namespace) || !dnsSubdomain.test(name))
+        return { outcome: 'ignored', reason: 'the event names no valid Ingress' };
+      const result = await reconcileIngress(namespace, name, await ready, {
+        eventResourceVersion: resourceVersion,
+      });
+      logResult(result);
+      return result;
+    }),
   );
 
   app.post(

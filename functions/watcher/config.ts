@@ -6,6 +6,8 @@
 //   KUBEFN_CLUSTER_NAME   put on every message (default "local")
 //   KUBEFN_WINDOW         changes awaiting Pub/Sub's acknowledgement at most (default 500)
 //   KUBEFN_SYSTEM_NAMESPACE, KUBEFN_LEASE_SECONDS (default kubefn-system, 15)
+//   KUBEFN_WATCHER_NAME   its Lease's name, and NAME-state its checkpoint's (default
+//                         kubefn-watcher): two watchers (other topics) need two names
 //   PORT                  health and status endpoints (default 8080)
 import { createHash } from 'node:crypto';
 import * as v from 'valibot';
@@ -30,6 +32,10 @@ const EnvSchema = v.object({
   KUBEFN_CLUSTER_NAME: v.optional(v.string(), 'local'),
   KUBEFN_WINDOW: number('500'),
   KUBEFN_SYSTEM_NAMESPACE: v.optional(v.string(), 'kubefn-system'),
+  KUBEFN_WATCHER_NAME: v.optional(
+    v.pipe(v.string(), v.regex(/^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/)),
+    'kubefn-watcher',
+  ),
   KUBEFN_LEASE_SECONDS: number('15'),
   PORT: number('8080'),
 });
@@ -60,6 +66,7 @@ export function watcherConfig(env: NodeJS.ProcessEnv) {
     cluster: e.KUBEFN_CLUSTER_NAME,
     window: e.KUBEFN_WINDOW,
     systemNamespace: e.KUBEFN_SYSTEM_NAMESPACE,
+    name: e.KUBEFN_WATCHER_NAME,
     leaseSeconds: e.KUBEFN_LEASE_SECONDS,
     port: e.PORT,
   };

@@ -31,7 +31,7 @@ let active:
   | undefined;
 const elector = new LeaderElector(cluster, {
   namespace: config.systemNamespace,
-  name: 'kubefn-watcher',
+  name: config.name,
   identity,
   leaseDurationSeconds: config.leaseSeconds,
   log,
@@ -62,7 +62,7 @@ process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 
 await elector.acquire(stopping.signal).catch(() => process.exit(0));
-const store = new CheckpointStore(cluster, config.systemNamespace, 'kubefn-watcher-state');
+const store = new CheckpointStore(cluster, config.systemNamespace, `${config.name}-state`);
 const checkpoints: Map<string, Checkpoint> = await store.load();
 const publisher = createPublisher({ projectId: config.projectId, topic: config.topic, log });
 const runs = config.targets.map(async (target) => {

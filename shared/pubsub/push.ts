@@ -1,0 +1,151 @@
+// Pub/Sub push, the same for every function: the envelope is validated, its data decoded and
+// checked against the handler's schema, duplicates are recognised by the event key, and the
+// answer tells Pub/Sub what to do:
+//   2xx  done, a duplicate, or a permanent failure (bad envelope or data, refused by Kubernetes'
+//        rules or RBAC): retrying cannot help, so it is acknowledged and logged at ERROR (a
+//        dead-letter topic is for messages that keep failing with 5xx)
+//   503  a failure a retry can fix (the cluster or an API unavailable, throttled, no answer):
+//        Pub/Sub redelivers with backoff
+// Push is at least once: handlers are idempotent; the recent-keys memory only saves work.
+import type { Context } from 'hono';
+import * as v from 'valibot';
+import { jsonLogger, type Logger } from '../log.ts';
+
+const EnvelopeSchema = v.object({
+  message: v.object({
+    data: v.optional(v.string()),
+    attributes: v.optional(v.record(v.string(), v.string())),
+    messageId: v.optional(v.string()),
+    message_id: v.optional(v.string()),
+    publishTime: v.optional(v.string()),
+    orderingKey: v.optional(v.string()),
+  }),
+  subscription: v.string(),
+  deliveryAttempt: v.optional(v.number()),
+});
+
+export type PushMessage<T> = {
+  data: T;
+  attributes: Record<string, string>;
+  messageId: string;
+  /** The watcher's `eventKey` (uid/resourceVersion/type) when present, else the messageId. */
+  eventKey: string;
+  subscription: string;
+  deliveryAttempt: number | undefined;
+};
+
+export type PushOutcome = { outcome: string; [detail: string]: unknown };
+
+/** Thrown by a handler for a failure worth retrying (anything with `retryable: true` is too). */
+export class RetryableError extends Error {
+  override readonly name = 'RetryableError';
+  readonly retryable = true;
+}
+
+/**
+ * Keys of recently finished events, per instance, bounded: a redelivery that reaches the same
+ * instance is answered at once. Correctness does not depend on it (instances come and go).
+ */
+export class RecentKeys {
+  readonly #keys = new Set<string>();
+  constructor(readonly capacity = 10_000) {}
+  has(key: string): boolean {
+    return this.#keys.has(key);
+  }
+  add(key: string): void {
+    this.#keys.delete(key);
+    this.#keys.add(key);
+    if (this.#keys.size > this.capacity) {
+      const oldest = this.#keys.values().next().value;
+      if (oldest !== undefined) this.#keys.delete(oldest);
+    }
+  }
+}
+
+export function pushRoute<T>(
+  dataSchema: v.GenericSchema<unknown, T>,
+  handle: (message: PushMessage<T>) => Promise<PushOutcome>,
+  options: { log?: Logger; recent?: RecentKeys } = {},
+) {
+  const log = options.log ?? jsonLogger;
+  const recent = options.recent ?? new RecentKeys();
+  return async (c: Context): Promise<Response> => {
+    const decoded = decode(await c.req.text(), dataSchema);
+    if (!decoded.ok) {
+      // Never retried: it cannot get better. Logged with what identifies it, not its content.
+      log('ERROR', 'push message rejected', {
+        reason: decoded.reason,
+        messageId: decoded.messageId,
+      });
+      return c.json({ outcome: 'rejected', reason: decoded.reason }, 200);
+    }
+    const message = decoded.message;
+    const ids = { messageId: message.messageId, eventKey: message.eventKey };
+    if (recent.has(message.eventKey)) return c.json({ outcome: 'duplicate' }, 200);
+    try {
+      const result = await handle(message);
+      recent.add(message.eventKey);
+      return c.json(result, 200);
+    } catch (error) {
+      const retryable = (error as { retryable?: unknown })?.retryable === true;
+      log(retryable ? 'WARNING' : 'ERROR', 'push message failed', {
+        ...ids,
+        retryable,
+        deliveryAttempt: message.deliveryAttempt,
+        detail: (error as Error).message,
+      });
+      if (retryable) return c.json({ outcome: 'retry' }, 503);
+      recent.add(message.eventKey);
+      return c.json({ outcome: 'failed' }, 200);
+    }
+  };
+}
+
+type Decoded<T> =
+  | { ok: true; message: PushMessage<T> }
+  | { ok: false; reason: string; messageId?: string | undefined };
+
+export function decode<T>(body: string, dataSchema: v.GenericSchema<unknown, T>): Decoded<T> {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { ok: false, reason: 'the body is not JSON' };
+  }
+  const envelope = v.safeParse(EnvelopeSchema, json);
+  if (!envelope.success) return { ok: false, reason: 'not a Pub/Sub push envelope' };
+  const { message, subscription, deliveryAttempt } = envelope.output;
+  const messageId = message.messageId ?? message.message_id;
+  if (!messageId) return { ok: false, reason: 'the message has no id' };
+  let data: unknown;
+  try {
+    data = JSON.parse(Buffer.from(message.data ?? '', 'base64').toString('utf8'));
+  } catch {
+    return { ok: false, reason: 'the data is not base64 JSON', messageId };
+  }
+  const parsed = v.safeParse(dataSchema, data);
+  if (!parsed.success)
+    return {
+      ok: false,
+      reason: `the data does not match: ${parsed.issues
+        .slice(0, 3)
+        // What was expected, never what was received: the data may hold anything.
+        .map(
+          (i) => `${i.path?.map((p) => String(p.key)).join('.') || 'data'}: expected ${i.expected}`,
+        )
+        .join('; ')}`,
+      messageId,
+    };
+  const attributes = message.attributes ?? {};
+  return {
+    ok: true,
+    message: {
+      data: parsed.output,
+      attributes,
+      messageId,
+      eventKey: attributes.eventKey ?? messageId,
+      subscription,
+      deliveryAttempt,
+    },
+  };
+}
