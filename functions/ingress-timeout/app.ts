@@ -6,7 +6,11 @@
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import * as v from 'valibot';
-import { type AuthVariables, type CallerRule, requireCaller } from '../../shared/auth/index.ts';
+import {
+  type AuthVariables,
+  type CallerRule,
+  requireCallerWhenReady,
+} from '../../shared/auth/index.ts';
 import { HttpError, renderError } from '../../shared/http/errors.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
 import { pushRoute } from '../../shared/pubsub/push.ts';
@@ -39,16 +43,8 @@ export function createApp(ready: Promise<AppDeps>): Hono<Env> {
   const app = new Hono<Env>();
   ready.catch(() => {});
   // Each route's auth is built once, on first use, from the loaded configuration.
-  const guard = (pick: (callers: AppDeps['callers']) => CallerRule) => {
-    let middleware: ReturnType<typeof requireCaller> | undefined;
-    return async (
-      c: Parameters<ReturnType<typeof requireCaller>>[0],
-      next: () => Promise<void>,
-    ) => {
-      middleware ??= requireCaller(pick((await ready).callers));
-      return middleware(c, next);
-    };
-  };
+  const guard = (pick: (callers: AppDeps['callers']) => CallerRule) =>
+    requireCallerWhenReady(async () => pick((await ready).callers));
   app.onError((error, c) => renderError(c, error));
   app.notFound((c) => c.json({ error: 'not-found' }, 404));
 

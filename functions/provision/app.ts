@@ -4,7 +4,11 @@
 //   DELETE /tenants/:customerId?confirm=ID  deprovision (&dryRun=true to only check)
 import { Hono } from 'hono';
 import * as v from 'valibot';
-import { type AuthVariables, type CallerRule, requireCaller } from '../../shared/auth/index.ts';
+import {
+  type AuthVariables,
+  type CallerRule,
+  requireCallerWhenReady,
+} from '../../shared/auth/index.ts';
 import { HttpError, renderError } from '../../shared/http/errors.ts';
 import { readJson } from '../../shared/http/json-body.ts';
 import { deprovisionTenant, type ProvisionDeps, provisionTenant, tenantStatus } from './handler.ts';
@@ -17,12 +21,10 @@ export function createApp(ready: Promise<AppDeps>): Hono<{ Variables: AuthVariab
   // Dependencies (configuration, issuers' keys) start loading when the module loads and are
   // awaited by the first request, so a cold start overlaps them with the framework's own start.
   ready.catch(() => {});
-  let caller: ReturnType<typeof requireCaller> | undefined;
-  app.use('*', async (c, next) => {
-    const deps = await ready;
-    caller ??= requireCaller(deps.caller);
-    return caller(c, next);
-  });
+  app.use(
+    '*',
+    requireCallerWhenReady(async () => (await ready).caller),
+  );
   app.onError((error, c) => renderError(c, error));
   app.notFound((c) => c.json({ error: 'not-found' }, 404));
 

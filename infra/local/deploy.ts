@@ -107,3 +107,33 @@ export async function startIngressTimeoutFunction(
     },
   });
 }
+
+export const labelAudience = 'https://label.kubefn.local';
+
+export async function startLabelFunction(
+  admin: Cluster,
+  stack: StackPaths,
+  options: { port?: number; env?: Record<string, string> } = {},
+): Promise<RunningFunction> {
+  await applyIdentities(admin);
+  const [outputs, kubeconfig] = await Promise.all([
+    buildFunctions(['label']),
+    kubeconfigFor(admin, stack, 'kubefn-label'),
+  ]);
+  const caller = (account: string) => `system:serviceaccount:kubefn-system:${account}`;
+  return startFunction({
+    stateDir: stack.dir,
+    target: 'label',
+    source: outputs.label ?? '',
+    ...(options.port ? { port: options.port } : {}),
+    env: {
+      KUBECONFIG: kubeconfig,
+      KUBEFN_AUTH_AUDIENCE: labelAudience,
+      KUBEFN_AUTH_GOOGLE: 'false',
+      KUBEFN_AUTH_KUBERNETES: 'true',
+      KUBEFN_ALLOW_LABEL: caller(schedulerAccount),
+      KUBEFN_ALLOW_PUSH: caller(pushAccount),
+      ...options.env,
+    },
+  });
+}

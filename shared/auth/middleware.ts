@@ -46,3 +46,17 @@ export function requireCaller(rule: CallerRule): MiddlewareHandler<{ Variables: 
     await next();
   };
 }
+
+/**
+ * requireCaller for a rule that comes with the function's configuration, loaded while the
+ * function starts: the middleware is built on the first request, once.
+ */
+export function requireCallerWhenReady(
+  rule: () => Promise<CallerRule>,
+): MiddlewareHandler<{ Variables: AuthVariables }> {
+  let middleware: MiddlewareHandler<{ Variables: AuthVariables }> | undefined;
+  return async (c, next) => {
+    middleware ??= requireCaller(await rule());
+    return middleware(c, next);
+  };
+}

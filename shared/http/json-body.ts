@@ -31,8 +31,9 @@ export async function readJson<TSchema extends v.GenericSchema>(
   if (!result.success) {
     const fields = result.issues.map((issue) => ({
       field: issue.path?.map((p) => String(p.key)).join('.') ?? '',
-      // `expected` comes from the schema; the message would quote the submitted value.
-      expected: issue.expected ?? issue.type,
+      // `expected` comes from the schema; the message would quote the submitted value, except a
+      // check's, which is the schema's own sentence.
+      expected: issue.expected ?? (issue.type === 'check' ? issue.message : issue.type),
     }));
     throw new HttpError(400, 'invalid-input', 'the body has invalid fields', { fields });
   }

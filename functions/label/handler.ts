@@ -1,0 +1,170 @@
+// Sets and removes labels on one object, or on every object a selector matches, in namespaces
+// kubefn manages. Each write is a merge patch carrying the resourceVersion it was computed from:
+// a concurrent change gets 409, and the object is read again and the change recomputed (bounded).
+// Nothing is written when the labels are already as asked.
+
+import { HttpError } from '../../shared/http/errors.ts';
+import {
+  type Cluster,
+  KubeError,
+  type KubeObject,
+  type Resource,
+} from '../../shared/kube/index.ts';
+import { isManaged } from '../../shared/labels.ts';
+import { isReservedKey, type LabelRequest } from './schema.ts';
+
+export type LabelPolicy = {
+  /** Allow kubernetes.io/ and k8s.io/ keys (KUBEFN_LABEL_ALLOW_RESERVED). */
+  allowReserved: boolean;
+  /** Namespaces allowed besides managed ones (KUBEFN_LABEL_NAMESPACES); system ones only here. */
+  extraNamespaces: string[];
+};
+export type LabelDeps = { cluster: Cluster; policy: LabelPolicy };
+
+export type ObjectResult = {
+  namespace?: string;
+  name: string;
+  outcome: 'updated' | 'unchanged' | 'would-update' | 'conflict' | 'not-found' | 'forbidden';
+  labels?: Record<string, string>;
+};
+
+const systemNamespaces = new Set([
+  'kube-system',
+  'kube-public',
+  'kube-node-lease',
+  'default',
+  'kubefn-system',
+]);
+const concurrency = 8;
+// Writers racing on one object each lose at most once per other writer; jitter spreads them out.
+const attempts = 8;
+
+export async function applyLabels(
+  request: LabelRequest,
+  deps: LabelDeps,
+): Promise<{ dryRun: boolean; results: ObjectResult[] }> {
+  const reservedKeys = [...Object.keys(request.set), ...request.remove].filter(isReservedKey);
+  if (reservedKeys.length && !deps.policy.allowReserved)
+    throw new HttpError(400, 'reserved-key', 'kubernetes.io/ and k8s.io/ keys are reserved', {
+      keys: reservedKeys,
+    });
+  const resource = deps.cluster.resource({
+    apiVersion: request.target.apiVersion,
+    kind: request.target.kind,
+  });
+  const info = await resource.info().catch((error: unknown) => {
+    if (error instanceof KubeError && error.code === 'not-found')
+      throw new HttpError(
+        400,
+        'unknown-kind',
+        'the cluster does not serve this apiVersion and kind',
+      );
+    throw error;
+  });
+  const namespace = request.target.namespace;
+  if (info.namespaced) {
+    if (!namespace) throw new HttpError(400, 'invalid-input', 'target.namespace is required');
+    await checkNamespace(deps, namespace);
+  } else if (info.kind !== 'Namespace') {
+    throw new HttpError(403, 'not-allowed', 'of cluster-scoped kinds only Namespaces are labeled');
+  }
+
+  const names = request.target.name
+    ? [request.target.name]
+    : await matching(resource, namespace, request.target.labelSelector ?? '');
+  if (!info.namespaced) for (const name of names) await checkNamespace(deps, name);
+  const results: ObjectResult[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, names.length) }, async () => {
+      for (let i = next++; i < names.length; i = next++)
+        results.push(await labelOne(resource, names[i] ?? '', namespace, request));
+    }),
+  );
+  results.sort((a, b) => a.name.localeCompare(b.name));
+  return { dryRun: request.dryRun, results };
+}
+
+async function labelOne(
+  resource: Resource,
+  name: string,
+  namespace: string | undefined,
+  request: LabelRequest,
+): Promise<ObjectResult> {
+  const where = namespace ? { namespace, name } : { name };
+  for (let attempt = 1; ; attempt++) {
+    let object: KubeObject;
+    try {
+      object = await resource.get(name, { namespace });
+    } catch (error) {
+      return { ...where, outcome: outcomeOf(error) };
+    }
+    const labels = { ...object.metadata?.labels };
+    const patch: Record<string, string | null> = {};
+    for (const [key, value] of Object.entries(request.set))
+      if (labels[key] !== value) patch[key] = labels[key] = value;
+    for (const key of request.remove)
+      if (key in labels) {
+        patch[key] = null;
+        delete labels[key];
+      }
+    if (Object.keys(patch).length === 0) return { ...where, outcome: 'unchanged', labels };
+    if (request.dryRun) return { ...where, outcome: 'would-update', labels };
+    try {
+      const updated = await resource.patch(
+        name,
+        { metadata: { resourceVersion: object.metadata?.resourceVersion, labels: patch } },
+        { namespace, fieldManager: 'kubefn-label' },
+      );
+      return { ...where, outcome: 'updated', labels: updated.metadata?.labels ?? {} };
+    } catch (error) {
+      if (error instanceof KubeError && error.code === 'conflict' && attempt < attempts) {
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+        continue;
+      }
+      return { ...where, outcome: outcomeOf(error) };
+    }
+  }
+}
+
+/** Per-object outcomes for what a retry cannot fix; anything else fails the whole request. */
+function outcomeOf(error: unknown): ObjectResult['outcome'] {
+  if (error instanceof KubeError) {
+    if (error.code === 'not-found') return 'not-found';
+    if (error.code === 'forbidden') return 'forbidden';
+    if (error.code === 'conflict') return 'conflict';
+  }
+  throw error;
+}
+
+async function matching(
+  resource: Resource,
+  namespace: string | undefined,
+  labelSelector: string,
+): Promise<string[]> {
+  const names: string[] = [];
+  for await (const object of resource.items({ namespace, labelSelector, limit: 500 }))
+    names.push(object.metadata?.name ?? '');
+  return names;
+}
+
+/** Managed namespaces, or ones configuration names; system namespaces only when named. */
+async function checkNamespace(deps: LabelDeps, namespace: string): Promise<void> {
+  if (deps.policy.extraNamespaces.includes(namespace)) return;
+  const refuse = () => {
+    throw new HttpError(
+      403,
+      'namespace-not-allowed',
+      `namespace ${namespace} is not managed by kubefn`,
+    );
+  };
+  if (systemNamespaces.has(namespace)) refuse();
+  const ns = await deps.cluster
+    .resource({ apiVersion: 'v1', kind: 'Namespace' })
+    .get(namespace)
+    .catch((error: unknown) => {
+      if (error instanceof KubeError && error.code === 'not-found') return undefined;
+      throw error;
+    });
+  if (!isManaged(ns)) refuse();
+}
