@@ -2,6 +2,7 @@
 //   POST   /tenants                         create or confirm a tenant (dryRun in the body)
 //   GET    /tenants/:customerId             the tenant's phase and each object's state
 //   DELETE /tenants/:customerId?confirm=ID  deprovision (&dryRun=true to only check)
+//   POST   /resync                          Cloud Scheduler: check every tenant against its template
 import { Hono } from 'hono';
 import * as v from 'valibot';
 import {
@@ -12,19 +13,19 @@ import {
 import { HttpError, renderError } from '../../shared/http/errors.ts';
 import { readJson } from '../../shared/http/json-body.ts';
 import { deprovisionTenant, type ProvisionDeps, provisionTenant, tenantStatus } from './handler.ts';
+import { resyncTenants } from './resync.ts';
 import { CustomerIdSchema, signupSchema } from './schema.ts';
 
-export type AppDeps = ProvisionDeps & { caller: CallerRule };
+export type AppDeps = ProvisionDeps & { caller: CallerRule; resyncCaller: CallerRule };
 
 export function createApp(ready: Promise<AppDeps>): Hono<{ Variables: AuthVariables }> {
   const app = new Hono<{ Variables: AuthVariables }>();
   // Dependencies (configuration, issuers' keys) start loading when the module loads and are
   // awaited by the first request, so a cold start overlaps them with the framework's own start.
   ready.catch(() => {});
-  app.use(
-    '*',
-    requireCallerWhenReady(async () => (await ready).caller),
-  );
+  const caller = requireCallerWhenReady(async () => (await ready).caller);
+  app.use('/tenants', caller);
+  app.use('/tenants/*', caller);
   app.onError((error, c) => renderError(c, error));
   app.notFound((c) => c.json({ error: 'not-found' }, 404));
 
@@ -44,6 +45,12 @@ export function createApp(ready: Promise<AppDeps>): Hono<{ Variables: AuthVariab
     const options = { confirm: c.req.query('confirm'), dryRun: c.req.query('dryRun') === 'true' };
     return c.json(await deprovisionTenant(id, options, await ready), 202);
   });
+  // Cloud Scheduler: every tenant checked against its template; what was put back is listed.
+  app.post(
+    '/resync',
+    requireCallerWhenReady(async () => (await ready).resyncCaller),
+    async (c) => c.json(await resyncTenants(await ready)),
+  );
   return app;
 }
 

@@ -2,6 +2,7 @@
 //   KUBEFN_NAMESPACE_PREFIX   tenant namespaces are PREFIX + customer id (default "tenant-")
 //   KUBEFN_TEMPLATES_DIR      a folder with bundle.json and plans.json replacing the built-in ones
 //   KUBEFN_ALLOW_PROVISION    who may call it (the signup backend), see shared/auth/config.ts
+//   KUBEFN_ALLOW_RESYNC       who may run the scheduled tenant check (Cloud Scheduler)
 //   plus the Kubernetes connection (KUBECONFIG, or the pod's service account) and KUBEFN_AUTH_*.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -36,6 +37,7 @@ export async function depsFromEnv(env: NodeJS.ProcessEnv): Promise<AppDeps> {
     templates,
     namespacePrefix: env.KUBEFN_NAMESPACE_PREFIX ?? 'tenant-',
     caller: callerRule(settings, issuers, allow),
+    resyncCaller: callerRule(settings, issuers, allowListFromEnv(env, 'resync')),
   };
 }
 

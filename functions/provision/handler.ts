@@ -205,7 +205,7 @@ async function objectState(cluster: Cluster, object: KubeObject): Promise<Object
   return { ...base, state: 'ready' };
 }
 
-function ref(object: KubeObject): ObjectRef {
+export function ref(object: KubeObject): ObjectRef {
   return {
     apiVersion: object.apiVersion ?? '',
     kind: object.kind ?? '',
@@ -213,6 +213,6 @@ function ref(object: KubeObject): ObjectRef {
   };
 }
 
-function typeRef(object: KubeObject) {
+export function typeRef(object: KubeObject) {
   return { apiVersion: object.apiVersion ?? 'v1', kind: object.kind ?? '' };
 }

@@ -42,6 +42,7 @@ export async function startProvisionFunction(
       KUBEFN_AUTH_GOOGLE: 'false',
       KUBEFN_AUTH_KUBERNETES: 'true',
       KUBEFN_ALLOW_PROVISION: `system:serviceaccount:kubefn-system:${signupAccount}`,
+      KUBEFN_ALLOW_RESYNC: `system:serviceaccount:kubefn-system:${schedulerAccount}`,
       ...options.env,
     },
   });

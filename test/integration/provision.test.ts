@@ -1,10 +1,11 @@
 // The provisioning function under the real Functions Framework, acting as its own RBAC identity
 // on the real kube-apiserver, called by the signup backend's identity.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { mintToken, schedulerAccount } from '../../infra/local/identities.ts';
 import type { Cluster, KubeError } from '../../shared/kube/index.ts';
 import { adminCluster } from '../support/cluster.ts';
 import { eventually, uniqueName } from '../support/kube.ts';
-import { type ProvisionFixture, startProvision } from '../support/provision.ts';
+import { type ProvisionFixture, provisionAudience, startProvision } from '../support/provision.ts';
 
 let admin: Cluster;
 let fx: ProvisionFixture;
@@ -119,6 +120,59 @@ describe.sequential('provisioning', () => {
       (await call('POST', '/tenants', { body: { customerId: id, plan: 'free' } })).status,
     ).toBe(200);
     expect((await call('GET', `/tenants/${id}`)).body.phase).toBe('Ready');
+  });
+
+  test('the scheduled check puts back what was deleted or edited, keeps the owners, and says so', async () => {
+    const ns = namespaceOf(id);
+    await call('POST', '/tenants', {
+      body: { customerId: id, plan: 'free', owners: ['owner@acme.example'] },
+    });
+    const quotas = admin.resource({ apiVersion: 'v1', kind: 'ResourceQuota' });
+    const bindings = admin.resource({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+    });
+    const owners = (await bindings.get('tenant-owners', { namespace: ns })).subjects;
+    expect(owners).toEqual([expect.objectContaining({ kind: 'User', name: 'owner@acme.example' })]);
+    const [quota] = (await quotas.list({ namespace: ns })).items;
+    await quotas.patch(
+      quota?.metadata?.name ?? '',
+      { spec: { hard: { pods: '999' } } },
+      { namespace: ns },
+    );
+    await admin
+      .resource({ apiVersion: 'v1', kind: 'LimitRange' })
+      .delete(
+        (await admin.resource({ apiVersion: 'v1', kind: 'LimitRange' }).list({ namespace: ns }))
+          .items[0]?.metadata?.name ?? '',
+        { namespace: ns },
+      );
+    const scheduler = await mintToken(admin, schedulerAccount, { audiences: [provisionAudience] });
+    expect((await call('POST', '/resync', { token: fx.callerToken })).status).toBe(403);
+    const first = await call('POST', '/resync', { token: scheduler });
+    expect(first.status).toBe(200);
+    const mine = (
+      first.body.tenants as {
+        namespace: string;
+        outcome: string;
+        repaired: { kind: string; was: string }[];
+      }[]
+    ).find((t) => t.namespace === ns);
+    expect(mine?.outcome).toBe('repaired');
+    expect(mine?.repaired).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: 'ResourceQuota', was: 'different' }),
+        expect.objectContaining({ kind: 'LimitRange', was: 'missing' }),
+      ]),
+    );
+    expect(mine?.repaired).toHaveLength(2);
+    const restored = await quotas.get(quota?.metadata?.name ?? '', { namespace: ns });
+    expect((restored.spec as { hard: Record<string, string> }).hard.pods).toBe('10');
+    expect((await bindings.get('tenant-owners', { namespace: ns })).subjects).toEqual(owners);
+    const second = await call('POST', '/resync', { token: scheduler });
+    expect((second.body.tenants as { namespace: string }[]).some((t) => t.namespace === ns)).toBe(
+      false,
+    );
   });
 
   test('DELETE needs the customer id as confirmation; dry run deletes nothing; then it terminates and is gone', async () => {

@@ -1,0 +1,83 @@
+// The scheduled tenant check (Cloud Scheduler, over HTTP with an OIDC token): every tenant
+// namespace is compared with its template by applying its bundle again (server-side apply, so an
+// object already as the template says is not written) and the answer lists what was missing or
+// had drifted and was put back. The owners come from the live binding: the template cannot know
+// them, and the check must not drop them.
+import { KubeError, type KubeObject } from '../../shared/kube/index.ts';
+import { customerLabel, managedByLabel, managedByValue, planLabel } from '../../shared/labels.ts';
+import { fieldManager, type ObjectRef, type ProvisionDeps, ref, typeRef } from './handler.ts';
+import { type RenderValues, renderBundle } from './render.ts';
+
+export type TenantCheck = {
+  customerId: string;
+  namespace: string;
+  outcome: 'unchanged' | 'repaired' | 'failed';
+  repaired: (ObjectRef & { was: 'missing' | 'different' })[];
+  detail?: string;
+};
+
+export async function resyncTenants(deps: ProvisionDeps): Promise<{
+  counts: Record<TenantCheck['outcome'], number>;
+  tenants: TenantCheck[];
+}> {
+  const namespaces = await deps.cluster
+    .resource({ apiVersion: 'v1', kind: 'Namespace' })
+    .list({ labelSelector: `${managedByLabel}=${managedByValue},${customerLabel}` });
+  const tenants: TenantCheck[] = [];
+  for (const ns of namespaces.items) {
+    if ((ns.status as { phase?: string } | undefined)?.phase === 'Terminating') continue;
+    tenants.push(await checkTenant(ns, deps));
+  }
+  const counts = { unchanged: 0, repaired: 0, failed: 0 };
+  for (const t of tenants) counts[t.outcome]++;
+  return { counts, tenants: tenants.filter((t) => t.outcome !== 'unchanged') };
+}
+
+async function checkTenant(ns: KubeObject, deps: ProvisionDeps): Promise<TenantCheck> {
+  const namespace = ns.metadata?.name ?? '';
+  const customerId = ns.metadata?.labels?.[customerLabel] ?? '';
+  const result = { customerId, namespace, repaired: [] as TenantCheck['repaired'] };
+  try {
+    const bundle = renderBundle(deps.templates, {
+      namespace,
+      customerId,
+      plan: deps.templates.plans[ns.metadata?.labels?.[planLabel] ?? ''] ?? {},
+      owners: await currentOwners(deps, namespace),
+    });
+    for (const object of bundle) {
+      const resource = deps.cluster.resource(typeRef(object));
+      const name = object.metadata?.name ?? '';
+      const before = await resource.get(name, { namespace }).catch((error: unknown) => {
+        if (error instanceof KubeError && error.code === 'not-found') return undefined;
+        throw error;
+      });
+      const after = await resource.apply(object, { fieldManager, force: true });
+      if (before?.metadata?.resourceVersion !== after.metadata?.resourceVersion)
+        result.repaired.push({ ...ref(object), was: before ? 'different' : 'missing' });
+    }
+    return { ...result, outcome: result.repaired.length ? 'repaired' : 'unchanged' };
+  } catch (error) {
+    if (error instanceof KubeError && error.retryable) throw error;
+    return { ...result, outcome: 'failed', detail: (error as Error).message };
+  }
+}
+
+/** The owners as bound now, in the template's binding whose subjects are `${owners}`. */
+async function currentOwners(
+  deps: ProvisionDeps,
+  namespace: string,
+): Promise<RenderValues['owners']> {
+  const template = deps.templates.bundle.find(
+    (o) => (o as { subjects?: unknown }).subjects === '${owners}',
+  );
+  if (!template) return [];
+  const live = await deps.cluster
+    .resource(typeRef(template))
+    .get(template.metadata?.name ?? '', { namespace })
+    .catch(() => undefined);
+  const subjects =
+    (live as { subjects?: { kind: string; name: string }[] } | undefined)?.subjects ?? [];
+  return subjects
+    .filter((s) => s.kind === 'User')
+    .map((s) => ({ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: s.name }));
+}
