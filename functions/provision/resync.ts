@@ -68,6 +68,7 @@ async function currentOwners(
   namespace: string,
 ): Promise<RenderValues['owners']> {
   const template = deps.templates.bundle.find(
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the template's own placeholder text
     (o) => (o as { subjects?: unknown }).subjects === '${owners}',
   );
   if (!template) return [];
