@@ -3,7 +3,7 @@
 //   POST /pubsub                       Pub/Sub push of the watcher's Ingress changes
 //   POST /resync                       Cloud Scheduler: reconcile every annotated Ingress
 // Each route has its own allow-list (KUBEFN_ALLOW_INGRESS_TIMEOUT, _PUSH, _RESYNC).
-import { Hono } from 'hono';
+import type { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import * as v from 'valibot';
 import {
@@ -11,7 +11,8 @@ import {
   type CallerRule,
   requireCallerWhenReady,
 } from '../../shared/auth/index.ts';
-import { HttpError, renderError } from '../../shared/http/errors.ts';
+import { functionApp } from '../../shared/http/app.ts';
+import { HttpError } from '../../shared/http/errors.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
 import { pushRoute } from '../../shared/pubsub/push.ts';
 import type { AppDeps } from './config.ts';
@@ -40,13 +41,11 @@ const statusOf: Partial<Record<ReconcileResult['outcome'], ContentfulStatusCode>
 };
 
 export function createApp(ready: Promise<AppDeps>): Hono<Env> {
-  const app = new Hono<Env>();
+  const app = functionApp();
   ready.catch(() => {});
   // Each route's auth is built once, on first use, from the loaded configuration.
   const guard = (pick: (callers: AppDeps['callers']) => CallerRule) =>
     requireCallerWhenReady(async () => pick((await ready).callers));
-  app.onError((error, c) => renderError(c, error));
-  app.notFound((c) => c.json({ error: 'not-found' }, 404));
 
   app.post(
     '/ingresses/:namespace/:name',

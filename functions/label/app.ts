@@ -1,13 +1,13 @@
 // The label function's HTTP surface: route -> auth -> validation -> labels -> answer.
 //   POST /labels   a LabelRequest (schema.ts); the result per object
 //   POST /pubsub   the same request as a Pub/Sub push message's data
-import { Hono } from 'hono';
+import type { Hono } from 'hono';
 import {
   type AuthVariables,
   type CallerRule,
   requireCallerWhenReady,
 } from '../../shared/auth/index.ts';
-import { renderError } from '../../shared/http/errors.ts';
+import { functionApp } from '../../shared/http/app.ts';
 import { readJson } from '../../shared/http/json-body.ts';
 import { pushRoute } from '../../shared/pubsub/push.ts';
 import type { AppDeps } from './config.ts';
@@ -17,12 +17,10 @@ import { LabelRequestSchema } from './schema.ts';
 type Env = { Variables: AuthVariables };
 
 export function createApp(ready: Promise<AppDeps>): Hono<Env> {
-  const app = new Hono<Env>();
+  const app = functionApp();
   ready.catch(() => {});
   const guard = (pick: (callers: AppDeps['callers']) => CallerRule) =>
     requireCallerWhenReady(async () => pick((await ready).callers));
-  app.onError((error, c) => renderError(c, error));
-  app.notFound((c) => c.json({ error: 'not-found' }, 404));
 
   app.post(
     '/labels',

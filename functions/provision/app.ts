@@ -3,14 +3,15 @@
 //   GET    /tenants/:customerId             the tenant's phase and each object's state
 //   DELETE /tenants/:customerId?confirm=ID  deprovision (&dryRun=true to only check)
 //   POST   /resync                          Cloud Scheduler: check every tenant against its template
-import { Hono } from 'hono';
+import type { Hono } from 'hono';
 import * as v from 'valibot';
 import {
   type AuthVariables,
   type CallerRule,
   requireCallerWhenReady,
 } from '../../shared/auth/index.ts';
-import { HttpError, renderError } from '../../shared/http/errors.ts';
+import { functionApp } from '../../shared/http/app.ts';
+import { HttpError } from '../../shared/http/errors.ts';
 import { readJson } from '../../shared/http/json-body.ts';
 import { deprovisionTenant, type ProvisionDeps, provisionTenant, tenantStatus } from './handler.ts';
 import { resyncTenants } from './resync.ts';
@@ -19,15 +20,13 @@ import { CustomerIdSchema, signupSchema } from './schema.ts';
 export type AppDeps = ProvisionDeps & { caller: CallerRule; resyncCaller: CallerRule };
 
 export function createApp(ready: Promise<AppDeps>): Hono<{ Variables: AuthVariables }> {
-  const app = new Hono<{ Variables: AuthVariables }>();
+  const app = functionApp();
   // Dependencies (configuration, issuers' keys) start loading when the module loads and are
   // awaited by the first request, so a cold start overlaps them with the framework's own start.
   ready.catch(() => {});
   const caller = requireCallerWhenReady(async () => (await ready).caller);
   app.use('/tenants', caller);
   app.use('/tenants/*', caller);
-  app.onError((error, c) => renderError(c, error));
-  app.notFound((c) => c.json({ error: 'not-found' }, 404));
 
   app.post('/tenants', async (c) => {
     const deps = await ready;

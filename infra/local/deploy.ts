@@ -19,33 +19,54 @@ export const provisionAudience = 'https://provision.kubefn.local';
 
 type StackPaths = { dir: string; server: string; caFile: string };
 
-export async function startProvisionFunction(
+type DeployOptions = { port?: number; env?: Record<string, string> };
+const principal = (account: string) => `system:serviceaccount:kubefn-system:${account}`;
+
+/**
+ * One function on the local stack: bundled, run under the Functions Framework as the
+ * ServiceAccount kubefn-<target>, trusting the cluster's tokens for the given audience. Locally
+ * callers prove themselves with Kubernetes tokens; on Google Cloud, with Google ID tokens
+ * (KUBEFN_AUTH_GOOGLE).
+ */
+async function startAs(
   admin: Cluster,
   stack: StackPaths,
-  options: { port?: number; env?: Record<string, string> } = {},
+  target: string,
+  audience: string,
+  env: Record<string, string>,
+  options: DeployOptions,
 ): Promise<RunningFunction> {
   await applyIdentities(admin);
   const [outputs, kubeconfig] = await Promise.all([
-    buildFunctions(['provision']),
-    kubeconfigFor(admin, stack, 'kubefn-provision'),
+    buildFunctions([target]),
+    kubeconfigFor(admin, stack, `kubefn-${target}`),
   ]);
   return startFunction({
     stateDir: stack.dir,
-    target: 'provision',
-    source: outputs.provision ?? '',
+    target,
+    source: outputs[target] ?? '',
     ...(options.port ? { port: options.port } : {}),
     env: {
       KUBECONFIG: kubeconfig,
-      KUBEFN_AUTH_AUDIENCE: provisionAudience,
-      // Locally the signup backend proves itself with a Kubernetes token; on Google Cloud, with a
-      // Google ID token (KUBEFN_AUTH_GOOGLE).
+      KUBEFN_AUTH_AUDIENCE: audience,
       KUBEFN_AUTH_GOOGLE: 'false',
       KUBEFN_AUTH_KUBERNETES: 'true',
-      KUBEFN_ALLOW_PROVISION: `system:serviceaccount:kubefn-system:${signupAccount}`,
-      KUBEFN_ALLOW_RESYNC: `system:serviceaccount:kubefn-system:${schedulerAccount}`,
+      ...env,
       ...options.env,
     },
   });
+}
+
+export function startProvisionFunction(
+  admin: Cluster,
+  stack: StackPaths,
+  options: DeployOptions = {},
+): Promise<RunningFunction> {
+  const env = {
+    KUBEFN_ALLOW_PROVISION: principal(signupAccount),
+    KUBEFN_ALLOW_RESYNC: principal(schedulerAccount),
+  };
+  return startAs(admin, stack, 'provision', provisionAudience, env, options);
 }
 
 /** A token the signup backend presents to provision, written to a file in the state folder. */
@@ -82,59 +103,27 @@ export const ingressTimeoutAudience = 'https://ingress-timeout.kubefn.local';
 export async function startIngressTimeoutFunction(
   admin: Cluster,
   stack: StackPaths,
-  options: { port?: number; env?: Record<string, string> } = {},
+  options: DeployOptions = {},
 ): Promise<RunningFunction> {
-  await applyIdentities(admin);
   await installGkeCrds(admin);
-  const [outputs, kubeconfig] = await Promise.all([
-    buildFunctions(['ingress-timeout']),
-    kubeconfigFor(admin, stack, 'kubefn-ingress-timeout'),
-  ]);
-  const caller = (account: string) => `system:serviceaccount:kubefn-system:${account}`;
-  return startFunction({
-    stateDir: stack.dir,
-    target: 'ingress-timeout',
-    source: outputs['ingress-timeout'] ?? '',
-    ...(options.port ? { port: options.port } : {}),
-    env: {
-      KUBECONFIG: kubeconfig,
-      KUBEFN_AUTH_AUDIENCE: ingressTimeoutAudience,
-      KUBEFN_AUTH_GOOGLE: 'false',
-      KUBEFN_AUTH_KUBERNETES: 'true',
-      KUBEFN_ALLOW_INGRESS_TIMEOUT: caller(schedulerAccount),
-      KUBEFN_ALLOW_PUSH: caller(pushAccount),
-      KUBEFN_ALLOW_RESYNC: caller(schedulerAccount),
-      ...options.env,
-    },
-  });
+  const env = {
+    KUBEFN_ALLOW_INGRESS_TIMEOUT: principal(schedulerAccount),
+    KUBEFN_ALLOW_PUSH: principal(pushAccount),
+    KUBEFN_ALLOW_RESYNC: principal(schedulerAccount),
+  };
+  return startAs(admin, stack, 'ingress-timeout', ingressTimeoutAudience, env, options);
 }
 
 export const labelAudience = 'https://label.kubefn.local';
 
-export async function startLabelFunction(
+export function startLabelFunction(
   admin: Cluster,
   stack: StackPaths,
-  options: { port?: number; env?: Record<string, string> } = {},
+  options: DeployOptions = {},
 ): Promise<RunningFunction> {
-  await applyIdentities(admin);
-  const [outputs, kubeconfig] = await Promise.all([
-    buildFunctions(['label']),
-    kubeconfigFor(admin, stack, 'kubefn-label'),
-  ]);
-  const caller = (account: string) => `system:serviceaccount:kubefn-system:${account}`;
-  return startFunction({
-    stateDir: stack.dir,
-    target: 'label',
-    source: outputs.label ?? '',
-    ...(options.port ? { port: options.port } : {}),
-    env: {
-      KUBECONFIG: kubeconfig,
-      KUBEFN_AUTH_AUDIENCE: labelAudience,
-      KUBEFN_AUTH_GOOGLE: 'false',
-      KUBEFN_AUTH_KUBERNETES: 'true',
-      KUBEFN_ALLOW_LABEL: caller(schedulerAccount),
-      KUBEFN_ALLOW_PUSH: caller(pushAccount),
-      ...options.env,
-    },
-  });
+  const env = {
+    KUBEFN_ALLOW_LABEL: principal(schedulerAccount),
+    KUBEFN_ALLOW_PUSH: principal(pushAccount),
+  };
+  return startAs(admin, stack, 'label', labelAudience, env, options);
 }

@@ -11,7 +11,7 @@ import { adminCluster, stack } from '../support/cluster.ts';
 import { type FakeCompute, startFakeCompute } from '../support/fake-compute.ts';
 import { type FakeGoogle, startFakeGoogle } from '../support/fake-google.ts';
 import { uniqueName } from '../support/kube.ts';
-import { type ProvisionFixture, startProvision } from '../support/provision.ts';
+import { createTenant, type ProvisionFixture, startProvision } from '../support/provision.ts';
 
 const project = 'kubefn-test';
 const region = 'europe-west1';
@@ -45,15 +45,7 @@ beforeAll(async () => {
   compute.addBackendService({ name: defaultBackend });
   compute.addBackendService({ name: neg, region });
   provision = await startProvision(admin);
-  const customerId = uniqueName('cm');
-  const created = await httpRequest(
-    `${provision.fn.url}/tenants`,
-    provision.callerToken,
-    'POST',
-    JSON.stringify({ customerId, plan: 'free' }),
-  );
-  expect(created.status).toBe(201);
-  ns = `tenant-${customerId}`;
+  ns = await createTenant(provision, uniqueName('cm'));
   // What GKE writes: the Service's NEG, by port.
   await admin.resource({ apiVersion: 'v1', kind: 'Service' }).patch(
     'monitoring',

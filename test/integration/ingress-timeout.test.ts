@@ -10,7 +10,7 @@ import type { Cluster, KubeObject } from '../../shared/kube/index.ts';
 import { httpRequest } from '../bench/http.ts';
 import { adminCluster, closeTestNamespace, openTestNamespace, stack } from '../support/cluster.ts';
 import { uniqueName } from '../support/kube.ts';
-import { type ProvisionFixture, startProvision } from '../support/provision.ts';
+import { createTenant, type ProvisionFixture, startProvision } from '../support/provision.ts';
 
 let admin: Cluster;
 let provision: ProvisionFixture;
@@ -47,14 +47,7 @@ const spec = (o: KubeObject) => o.spec as Record<string, unknown>;
 beforeAll(async () => {
   admin = await adminCluster();
   provision = await startProvision(admin);
-  const created = await httpRequest(
-    `${provision.fn.url}/tenants`,
-    provision.callerToken,
-    'POST',
-    JSON.stringify({ customerId, plan: 'free' }),
-  );
-  expect(created.status).toBe(201);
-  ns = `tenant-${customerId}`;
+  ns = await createTenant(provision, customerId);
   fn = await startIngressTimeoutFunction(admin, stack);
   token = await mintToken(admin, schedulerAccount, { audiences: [ingressTimeoutAudience] });
   // An annotation of someone else's on the Service, which must survive.

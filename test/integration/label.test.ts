@@ -9,7 +9,7 @@ import type { Cluster, KubeObject } from '../../shared/kube/index.ts';
 import { httpRequest } from '../bench/http.ts';
 import { adminCluster, stack } from '../support/cluster.ts';
 import { uniqueName } from '../support/kube.ts';
-import { type ProvisionFixture, startProvision } from '../support/provision.ts';
+import { createTenant, type ProvisionFixture, startProvision } from '../support/provision.ts';
 
 let admin: Cluster;
 let provision: ProvisionFixture;
@@ -53,15 +53,7 @@ const target = (name: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', namespa
 beforeAll(async () => {
   admin = await adminCluster();
   provision = await startProvision(admin);
-  const customerId = uniqueName('lbl');
-  const created = await httpRequest(
-    `${provision.fn.url}/tenants`,
-    provision.callerToken,
-    'POST',
-    JSON.stringify({ customerId, plan: 'free' }),
-  );
-  expect(created.status).toBe(201);
-  ns = `tenant-${customerId}`;
+  ns = await createTenant(provision, uniqueName('lbl'));
   for (const name of ['a', 'b', 'c', 'other'])
     await configMaps().create({
       metadata: { name, namespace: ns, labels: { group: name === 'other' ? 'no' : 'yes' } },

@@ -4,6 +4,7 @@ import { provisionAudience, startProvisionFunction } from '../../infra/local/dep
 import type { RunningFunction } from '../../infra/local/functions.ts';
 import { mintToken, signupAccount } from '../../infra/local/identities.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
+import { httpRequest } from '../bench/http.ts';
 import { stack } from './cluster.ts';
 
 export { provisionAudience };
@@ -17,4 +18,17 @@ export async function startProvision(
   const mint = (account: string) =>
     mintToken(admin, account, { audiences: [provisionAudience], expirationSeconds: 3600 });
   return { fn, callerToken: await mint(signupAccount), strangerToken: await mint('kubefn-label') };
+}
+
+/** A new tenant through the real function; returns its namespace. */
+export async function createTenant(fx: ProvisionFixture, customerId: string): Promise<string> {
+  const created = await httpRequest(
+    `${fx.fn.url}/tenants`,
+    fx.callerToken,
+    'POST',
+    JSON.stringify({ customerId, plan: 'free' }),
+  );
+  if (created.status !== 201)
+    throw new Error(`provision answered ${created.status}: ${created.body}`);
+  return `tenant-${customerId}`;
 }
