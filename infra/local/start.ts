@@ -1,16 +1,25 @@
 // `npm start`: the main job on the local stack. Brings up etcd, kube-apiserver,
 // kube-controller-manager and the Pub/Sub emulator, applies kubefn's identities, runs the
-// provisioning function and the signup page under the Functions Framework, prints how to reach
-// them, and keeps everything running until Ctrl-C (or SIGTERM), then stops all it started.
+// provisioning function and the signup page, the label and ingress-timeout functions under the
+// Functions Framework, and the watcher forwarding kubefn-managed Namespaces and Ingresses to
+// Pub/Sub, pushed to ingress-timeout; prints how to reach them, and keeps everything running
+// until Ctrl-C (or SIGTERM), then stops all it started.
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Cluster, fromKubeconfig } from '../../shared/kube/index.ts';
+import { startChangeFlow } from './change-flow.ts';
 import {
+  ingressTimeoutAudience,
+  labelAudience,
   provisionAudience,
   signupTokenFile,
+  startIngressTimeoutFunction,
+  startLabelFunction,
   startProvisionFunction,
   startSignupFunction,
 } from './deploy.ts';
 import { freePort } from './functions.ts';
+import { mintToken, schedulerAccount } from './identities.ts';
 import { type Stack, startStack } from './stack.ts';
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
@@ -41,6 +50,24 @@ try {
     port: await preferredPort(8080),
   });
   step(`signup page up at ${signup.url}`);
+  const ingressTimeout = await startIngressTimeoutFunction(admin, stack);
+  step(`ingress-timeout function up at ${ingressTimeout.url} (backendconfig mode)`);
+  const label = await startLabelFunction(admin, stack);
+  step(`label function up at ${label.url}`);
+  const flow = await startChangeFlow(admin, stack, {
+    topic: 'kubefn-changes',
+    pushTo: { url: `${ingressTimeout.url}/pubsub`, audience: ingressTimeoutAudience },
+  });
+  step(
+    `watcher forwarding to topic kubefn-changes, pushed to ingress-timeout (${flow.watcherUrl}/status)`,
+  );
+  // The operator's token (locally kubefn-scheduler, as Cloud Scheduler would call) for label.
+  const labelTokenFile = join(stack.dir, 'label-caller.token');
+  await writeFile(
+    labelTokenFile,
+    await mintToken(admin, schedulerAccount, { audiences: [labelAudience] }),
+    { mode: 0o600 },
+  );
   await admin.close();
 
   const memory = await stack.memory();
@@ -50,6 +77,9 @@ kubefn is running on the local stack (${((performance.now() - begun) / 1000).toF
 
   Sign-up page      ${signup.url}
   provision         ${provision.url}   (audience ${provisionAudience})
+  label             ${label.url}
+  ingress-timeout   ${ingressTimeout.url}
+  watcher status    ${flow.watcherUrl}/status
   Kubernetes API    ${stack.server}   (kubeconfig ${stack.kubeconfig})
   Pub/Sub emulator  ${stack.pubsubEmulatorHost}   (project ${stack.pubsubProject})
   memory (RSS)      ${mib(total)}: ${Object.entries(memory)
@@ -61,6 +91,13 @@ Open the sign-up page, or provision a tenant from a shell:
 
 Then:
   source ${join(stack.dir, 'stack.env')} && kubectl get all,quota,networkpolicy -n tenant-acme
+
+Set the tenant's load-balancer timeout; the watcher, Pub/Sub and ingress-timeout apply it:
+  kubectl -n tenant-acme annotate ingress monitoring kubefn.dev/backend-timeout=90s --overwrite
+  kubectl -n tenant-acme get backendconfig kubefn-monitoring-http -o jsonpath='{.spec}'
+
+Label everything of a kind in the tenant:
+  curl -s -X POST ${label.url}/labels -H "authorization: Bearer $(cat ${labelTokenFile})" -H 'content-type: application/json' -d '{"target":{"apiVersion":"v1","kind":"Service","namespace":"tenant-acme","labelSelector":"app.kubernetes.io/managed-by=kubefn"},"set":{"tier":"gold"}}'
 
 Press Ctrl-C to stop.`);
 } catch (error) {

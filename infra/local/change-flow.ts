@@ -1,0 +1,128 @@
+// The event path on the local stack: the watcher process forwards changes to a topic on the
+// Pub/Sub emulator, whose push subscription reaches a function's /pubsub route through the push
+// forwarder (push-forwarder.ts). What `npm start` runs, and what the end-to-end tests run.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Cluster } from '../../shared/kube/index.ts';
+import { buildFunctions } from '../build-functions.ts';
+import { freePort } from './functions.ts';
+import { kubeconfigFor, mintToken, pushAccount, systemNamespace } from './identities.ts';
+import { type Managed, startProcess } from './processes.ts';
+import { startPushForwarder } from './push-forwarder.ts';
+import type { StackInfo } from './stack.ts';
+
+export type ChangeFlow = {
+  watcher: Managed;
+  /** The watcher's health and status endpoints. */
+  watcherUrl: string;
+  stop(): Promise<void>;
+};
+
+export async function startChangeFlow(
+  admin: Cluster,
+  stack: StackInfo,
+  options: {
+    topic: string;
+    /** The function route pushes go to, and the audience its tokens must carry. */
+    pushTo: { url: string; audience: string };
+    /** Another name than kubefn-watcher gets its own Lease and checkpoint (and RBAC for them). */
+    watcherName?: string;
+    /** KUBEFN_WATCH; the watcher's default (kubefn-managed Namespaces and Ingresses) if absent. */
+    watch?: { apiVersion: string; kind: string; namespace?: string; labelSelector?: string }[];
+    onPushAnswer?: (status: number) => void;
+  },
+): Promise<ChangeFlow> {
+  const stops: (() => Promise<unknown>)[] = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch(() => {});
+  };
+  try {
+    const token = await mintToken(admin, pushAccount, {
+      audiences: [options.pushTo.audience],
+      expirationSeconds: 24 * 3600,
+    });
+    const forwarder = await startPushForwarder(options.pushTo.url, token, options.onPushAnswer);
+    stops.push(() => forwarder.close());
+    await emulator(stack, `topics/${options.topic}`);
+    await emulator(stack, `subscriptions/${options.topic}-push`, {
+      topic: `projects/${stack.pubsubProject}/topics/${options.topic}`,
+      pushConfig: { pushEndpoint: forwarder.url },
+      ackDeadlineSeconds: 30,
+    });
+
+    const name = options.watcherName ?? 'kubefn-watcher';
+    if (name !== 'kubefn-watcher') await grantWatcherName(admin, name);
+    const source = (await buildFunctions(['watcher'])).watcher ?? '';
+    const port = await freePort();
+    const watcher = startProcess(stack.dir, name, process.execPath, [source], {
+      ...process.env,
+      KUBECONFIG: await kubeconfigFor(admin, stack, 'kubefn-watcher'),
+      ...(options.watch ? { KUBEFN_WATCH: JSON.stringify(options.watch) } : {}),
+      KUBEFN_TOPIC: options.topic,
+      KUBEFN_WATCHER_NAME: name,
+      PUBSUB_EMULATOR_HOST: stack.pubsubEmulatorHost,
+      PUBSUB_PROJECT_ID: stack.pubsubProject,
+      METADATA_SERVER_DETECTION: 'none',
+      PORT: String(port),
+    });
+    stops.push(() => watcher.stop());
+    const watcherUrl = `http://127.0.0.1:${port}`;
+    for (const deadline = Date.now() + 30_000; ; await sleep(100)) {
+      const ready = await fetch(`${watcherUrl}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ready) break;
+      if (Date.now() > deadline)
+        throw new Error(`the watcher was not ready in 30 s; see ${watcher.logFile}`);
+    }
+    return { watcher, watcherUrl, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function emulator(stack: StackInfo, path: string, body?: unknown): Promise<void> {
+  const base = `http://${stack.pubsubEmulatorHost}/v1/projects/${stack.pubsubProject}`;
+  const res = await fetch(`${base}/${path}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  // 409: it exists already (a second start on kept state).
+  if (!res.ok && res.status !== 409)
+    throw new Error(`Pub/Sub emulator PUT ${path}: ${res.status} ${await res.text()}`);
+}
+
+/** The watcher's RBAC names its own Lease and checkpoint; a second watcher needs its names too. */
+async function grantWatcherName(admin: Cluster, name: string): Promise<void> {
+  const metadata = { name, namespace: systemNamespace };
+  await admin.resource({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role' }).apply(
+    {
+      metadata,
+      rules: [
+        {
+          apiGroups: ['coordination.k8s.io'],
+          resources: ['leases'],
+          resourceNames: [name],
+          verbs: ['get', 'update', 'patch'],
+        },
+        {
+          apiGroups: [''],
+          resources: ['configmaps'],
+          resourceNames: [`${name}-state`],
+          verbs: ['get', 'update', 'patch'],
+        },
+      ],
+    } as never,
+    { fieldManager: 'kubefn-local', force: true },
+  );
+  await admin.resource({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding' }).apply(
+    {
+      metadata,
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [{ kind: 'ServiceAccount', name: 'kubefn-watcher', namespace: systemNamespace }],
+    } as never,
+    { fieldManager: 'kubefn-local', force: true },
+  );
+}
