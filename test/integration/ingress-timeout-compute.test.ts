@@ -162,3 +162,33 @@ test('an internal (gce-internal) Ingress patches the regional backend service', 
   expect(compute.backendService(neg, region)?.timeoutSec).toBe(45);
   expect(compute.calls.some((c) => c.includes(`/regions/${region}/operations/`))).toBe(true);
 });
+
+test('an instance-group backend is found by its NodePort', async () => {
+  const service = await admin.resource({ apiVersion: 'v1', kind: 'Service' }).create({
+    metadata: { name: 'legacy', namespace: ns },
+    spec: { type: 'NodePort', selector: { app: 'legacy' }, ports: [{ name: 'web', port: 80 }] },
+  } as KubeObject);
+  const nodePort = (service.spec as { ports: { nodePort: number }[] }).ports[0]?.nodePort;
+  const backend = `k8s-be-${nodePort}--0a1b2c3d4e5f6a7b`;
+  compute.addBackendService({ name: backend });
+  await ingresses().create({
+    metadata: {
+      name: 'legacy',
+      namespace: ns,
+      annotations: {
+        'kubefn.dev/backend-timeout': '1h',
+        'ingress.kubernetes.io/backends': JSON.stringify({
+          [backend]: 'HEALTHY',
+          'k8s-be-29999--0a1b2c3d4e5f6a7b': 'HEALTHY', // outside the NodePort range: never ours
+        }),
+      },
+    },
+    spec: { defaultBackend: { service: { name: 'legacy', port: { name: 'web' } } } },
+  } as KubeObject);
+  const answer = await call(`/ingresses/${ns}/legacy`);
+  expect(answer.body).toMatchObject({
+    outcome: 'applied',
+    backends: [{ backendService: backend, outcome: 'updated' }],
+  });
+  expect(compute.backendService(backend)?.timeoutSec).toBe(3600);
+});
