@@ -35,6 +35,9 @@ export async function buildFunctions(names?: string[]): Promise<Record<string, s
       minify: true,
       sourcemap: 'linked',
       external: Object.keys(runtimeDependencies),
+      // Request, Response and Headers inside the bundle are kubefn's small ones: Node's load
+      // undici on first use (25-35 ms of a cold start); see shared/http/web-lite.ts.
+      inject: [join(root, 'shared/http/web-lite.ts')],
       // Some dependencies are CommonJS and call require(); give the ESM bundle one.
       banner: {
         js: "import { createRequire as __kubefnRequire } from 'node:module'; const require = __kubefnRequire(import.meta.url);",

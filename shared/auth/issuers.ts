@@ -52,33 +52,30 @@ export function googleIssuer(
 /**
  * A Kubernetes service-account issuer. Its discovery document and keys are read through the
  * cluster's own client (its CA and a token), since by default only service accounts may read
- * them; on GKE the keys live at a public Google URL, which is fetched directly.
+ * them. The keys come from the API server's /openid/v1/jwks, which serves them whatever
+ * jwks_uri the document advertises (GKE's is a public Google URL with the same keys), so both
+ * are fetched at once: one round trip less on a cold start.
  */
 export async function kubernetesIssuer(
   client: KubeClient,
   options: { issuer?: string; maxTokenAgeSeconds?: number } = {},
 ): Promise<TrustedIssuer> {
-  const discovery = await client.request<{
-    issuer: string;
-    jwks_uri: string;
-    id_token_signing_alg_values_supported?: string[];
-  }>('/.well-known/openid-configuration');
-  const jwksUri = new URL(discovery.jwks_uri);
-  const viaCluster = jwksUri.origin === new URL(client.server).origin;
-  const keys = createRemoteJWKSet(jwksUri, {
-    ...(viaCluster
-      ? {
-          [customFetch]: async (url: string) => {
-            const res = await client.raw(new URL(url).pathname, {
-              accept: 'application/jwk-set+json, application/json',
-            });
-            return new Response(await res.text(), { status: res.status });
-          },
-        }
-      : {}),
+  const jwksPath = '/openid/v1/jwks';
+  const keys = createRemoteJWKSet(new URL(jwksPath, client.server), {
+    [customFetch]: async () => {
+      const res = await client.raw(jwksPath, {
+        accept: 'application/jwk-set+json, application/json',
+      });
+      return new Response(await res.text(), { status: res.status });
+    },
   });
-  // Fetch the keys now, while the function is still starting, not on the first request.
-  await keys.reload().catch(() => {});
+  const [discovery] = await Promise.all([
+    client.request<{ issuer: string; id_token_signing_alg_values_supported?: string[] }>(
+      '/.well-known/openid-configuration',
+    ),
+    // Fetched now, while the function is still starting, not on the first request.
+    keys.reload().catch(() => {}),
+  ]);
   return {
     names: [options.issuer ?? discovery.issuer],
     keys,

@@ -1,6 +1,6 @@
 // The Hono app every function starts from: failures rendered by one function (errors.ts), and a
 // JSON 404 for unknown routes.
-import { Hono } from 'hono';
+import { Hono } from 'hono/quick';
 import type { AuthVariables } from '../auth/index.ts';
 import { renderError } from './errors.ts';
 

@@ -239,12 +239,17 @@ export class KubeClient {
     const { ca, cert, key, insecureSkipTlsVerify } = this.#config;
     const keepAlive = { keepAlive: true, maxSockets: 64 };
     if (this.server.startsWith('http:')) return new (await import('node:http')).Agent(keepAlive);
-    const https = await import('node:https');
-    return new https.Agent({
-      ...keepAlive,
+    const [https, tls] = await Promise.all([import('node:https'), import('node:tls')]);
+    // One TLS context for every connection: given only `ca`, `cert` and `key`, each new socket
+    // parses them into a context of its own (~1.5 ms each, ten sockets on a cold start).
+    const secureContext = tls.createSecureContext({
       ...(ca === undefined ? {} : { ca }),
       ...(cert === undefined ? {} : { cert }),
       ...(key === undefined ? {} : { key }),
+    });
+    return new https.Agent({
+      ...keepAlive,
+      secureContext,
       rejectUnauthorized: insecureSkipTlsVerify !== true,
     });
   }

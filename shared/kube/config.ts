@@ -1,7 +1,7 @@
 // Where the cluster is and how to prove who we are: from a kubeconfig, from inside a pod, or
 // given explicitly (server, CA, token provider: a Google access token plugs in here).
 import { execFile } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { cachedToken, type RefreshingProvider } from './cached-token.ts';
@@ -42,9 +42,7 @@ export async function fromKubeconfig(options: KubeconfigOptions = {}): Promise<C
     options.path ??
     process.env.KUBECONFIG?.split(':').find(Boolean) ??
     join(homedir(), '.kube', 'config');
-  const text = await readFile(path, 'utf8').catch(() => {
-    throw fail(`cannot read kubeconfig ${path}`);
-  });
+  const text = readText(path, () => fail(`cannot read kubeconfig ${path}`));
   // JSON (which tools and kubefn itself write) is parsed natively; YAML by the `yaml` package,
   // loaded only then: in-cluster code and JSON kubeconfigs never pay for it (~25 ms).
   const doc = (
@@ -56,7 +54,7 @@ export async function fromKubeconfig(options: KubeconfigOptions = {}): Promise<C
   const cluster = named(doc.clusters, context?.cluster, 'cluster', path).cluster ?? {};
   const user = context?.user ? (named(doc.users, context.user, 'user', path).user ?? {}) : {};
   const base = dirname(path);
-  const file = (p: string) => readFile(isAbsolute(p) ? p : join(base, p), 'utf8');
+  const file = (p: string) => readText(isAbsolute(p) ? p : join(base, p));
   const data = (b64: string) => Buffer.from(b64, 'base64').toString('utf8');
 
   if (!cluster.server) throw fail(`cluster of context ${contextName} has no server`);
@@ -69,12 +67,11 @@ export async function fromKubeconfig(options: KubeconfigOptions = {}): Promise<C
   if (cluster['insecure-skip-tls-verify']) config.insecureSkipTlsVerify = true;
   if (cluster['certificate-authority-data'])
     config.ca = data(cluster['certificate-authority-data']);
-  else if (cluster['certificate-authority'])
-    config.ca = await file(cluster['certificate-authority']);
+  else if (cluster['certificate-authority']) config.ca = file(cluster['certificate-authority']);
   if (user['client-certificate-data']) config.cert = data(user['client-certificate-data']);
-  else if (user['client-certificate']) config.cert = await file(user['client-certificate']);
+  else if (user['client-certificate']) config.cert = file(user['client-certificate']);
   if (user['client-key-data']) config.key = data(user['client-key-data']);
-  else if (user['client-key']) config.key = await file(user['client-key']);
+  else if (user['client-key']) config.key = file(user['client-key']);
   if (user.token) {
     const token = user.token;
     config.token = () => token;
@@ -103,9 +100,9 @@ export async function inCluster(options: InClusterOptions = {}): Promise<Cluster
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT ?? '443';
   if (!host) throw fail('not in a pod: KUBERNETES_SERVICE_HOST is not set');
-  const ca = await readFile(join(dir, 'ca.crt'), 'utf8').catch(() => {
-    throw fail(`cannot read the cluster CA at ${join(dir, 'ca.crt')}`);
-  });
+  const ca = readText(join(dir, 'ca.crt'), () =>
+    fail(`cannot read the cluster CA at ${join(dir, 'ca.crt')}`),
+  );
   const provider = tokenFile(join(dir, 'token'));
   const hostPart = host.includes(':') ? `[${host}]` : host; // IPv6 service addresses
   return {
@@ -131,11 +128,12 @@ export async function loadConfig(options: KubeconfigOptions = {}): Promise<Clust
 export function tokenFile(path: string): RefreshingProvider {
   let cached: { token: string; mtimeMs: number } | undefined;
   const provider = async () => {
-    const { mtimeMs } = await stat(path).catch(() => {
+    let mtimeMs: number;
+    try {
+      mtimeMs = statSync(path).mtimeMs;
+      if (cached?.mtimeMs !== mtimeMs) cached = { token: readText(path).trim(), mtimeMs };
+    } catch {
       throw fail(`cannot read token file ${path}`);
-    });
-    if (cached?.mtimeMs !== mtimeMs) {
-      cached = { token: (await readFile(path, 'utf8')).trim(), mtimeMs };
     }
     return cached.token;
   };
@@ -223,4 +221,17 @@ function named<T extends { name: string }>(
   const found = list?.find((entry) => entry.name === name);
   if (!found) throw fail(`kubeconfig ${path} has no ${what} named ${name ?? '(none)'}`);
   return found;
+}
+
+/**
+ * Kubeconfig, CA, key and token files are small and local, so they are read synchronously: on a
+ * cold start each asynchronous read is several thread-pool round trips, and each waits for a
+ * main thread that is busy starting the framework (connecting took 38 ms that way).
+ */
+function readText(path: string, error?: () => KubeError): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw error ? error() : cause;
+  }
 }
