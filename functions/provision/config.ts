@@ -14,7 +14,7 @@ import {
 } from '../../shared/auth/index.ts';
 import { Cluster } from '../../shared/kube/index.ts';
 import type { AppDeps } from './app.ts';
-import type { Templates } from './render.ts';
+import { bundleRefs, type Templates } from './render.ts';
 import builtInBundle from './templates/bundle.json' with { type: 'json' };
 import builtInPlans from './templates/plans.json' with { type: 'json' };
 
@@ -23,15 +23,16 @@ export async function depsFromEnv(env: NodeJS.ProcessEnv): Promise<AppDeps> {
   const allow = allowListFromEnv(env, 'provision');
   const cluster = await Cluster.connect();
   const templates = await loadTemplates(env.KUBEFN_TEMPLATES_DIR);
-  const [issuers] = await Promise.all([
-    trustedIssuers(settings, cluster.client),
-    // Resolve the bundle's kinds while the function starts; a failure here is retried on use.
-    Promise.all(
-      templates.bundle.map((o) =>
-        cluster.discovery.resolve({ apiVersion: o.apiVersion ?? '', kind: o.kind ?? '' }),
-      ),
-    ).catch(() => {}),
-  ]);
+  // The issuers' keys first: the first request's token check waits for them.
+  const loadingIssuers = trustedIssuers(settings, cluster.client);
+  // Then the bundle's kinds, resolved while the function starts without holding up that check:
+  // discovery keeps the answers, and a failure is retried on use.
+  for (const o of templates.bundle) {
+    cluster.discovery
+      .resolve({ apiVersion: o.apiVersion ?? '', kind: o.kind ?? '' })
+      .catch(() => {});
+  }
+  const issuers = await loadingIssuers;
   return {
     cluster,
     templates,
@@ -45,8 +46,16 @@ async function loadTemplates(dir: string | undefined): Promise<Templates> {
   if (!dir) return { bundle: builtInBundle, plans: builtInPlans } as Templates;
   const read = async (file: string) =>
     JSON.parse(await readFile(join(dir, file), 'utf8')) as unknown;
-  return {
+  const templates = {
     bundle: (await read('bundle.json')) as Templates['bundle'],
     plans: (await read('plans.json')) as Templates['plans'],
   };
+  try {
+    bundleRefs(templates, { namespace: 'check', customerId: 'check' });
+  } catch (error) {
+    throw new Error(
+      `${dir}/bundle.json: object names may use \${customerId} and \${namespace} only (${(error as Error).message})`,
+    );
+  }
+  return templates;
 }

@@ -11,7 +11,7 @@ import {
   managedByValue,
   planLabel,
 } from '../../shared/labels.ts';
-import { renderBundle, type Templates } from './render.ts';
+import { bundleRefs, renderBundle, type Templates } from './render.ts';
 import type { SignupInput } from './schema.ts';
 
 export type ProvisionDeps = {
@@ -98,15 +98,17 @@ export type TenantStatus = {
 
 /** The tenant's phase and each bundle object's state. */
 export async function tenantStatus(customerId: string, deps: ProvisionDeps): Promise<TenantStatus> {
-  const ns = await ownTenant(deps, customerId, { allowTerminating: true });
-  const plan = ns.metadata?.labels?.[planLabel] ?? '';
-  const bundle = renderBundle(deps.templates, {
-    namespace: ns.metadata?.name ?? '',
-    customerId,
-    plan: deps.templates.plans[plan] ?? {},
-    owners: [],
-  });
-  const objects = await Promise.all(bundle.map((object) => objectState(deps.cluster, object)));
+  const namespace = deps.namespacePrefix + customerId;
+  // The bundle's objects are read alongside their namespace, one round trip less; nothing is
+  // shown unless the namespace turns out to be this customer's.
+  const [ns, objects] = await Promise.all([
+    ownTenant(deps, customerId, { allowTerminating: true }),
+    Promise.all(
+      bundleRefs(deps.templates, { namespace, customerId }).map((object) =>
+        objectState(deps.cluster, object, namespace),
+      ),
+    ),
+  ]);
   const terminating = Boolean(ns.metadata?.deletionTimestamp);
   // Pods need nodes, which a cluster may not have yet; the tenant is Ready when its namespace is
   // Active and every object exists and has been acted on by its controller (quota counted).
@@ -115,8 +117,8 @@ export async function tenantStatus(customerId: string, deps: ProvisionDeps): Pro
   );
   return {
     customerId,
-    namespace: ns.metadata?.name ?? '',
-    plan,
+    namespace,
+    plan: ns.metadata?.labels?.[planLabel] ?? '',
     phase: terminating ? 'Terminating' : ready ? 'Ready' : 'Provisioning',
     objects,
   };
@@ -180,23 +182,26 @@ async function ownTenant(
   return ns;
 }
 
-async function objectState(cluster: Cluster, object: KubeObject): Promise<ObjectState> {
-  const base = ref(object);
+async function objectState(
+  cluster: Cluster,
+  base: ObjectRef,
+  namespace: string,
+): Promise<ObjectState> {
   const live = await cluster
-    .resource(typeRef(object))
-    .get(base.name, { namespace: object.metadata?.namespace })
+    .resource({ apiVersion: base.apiVersion, kind: base.kind })
+    .get(base.name, { namespace })
     .catch((error: unknown) => {
       if (error instanceof KubeError && error.code === 'not-found') return undefined;
       throw error;
     });
   if (!live) return { ...base, state: 'missing' };
   const status = (live.status ?? {}) as Record<string, unknown>;
-  if (object.kind === 'ResourceQuota') {
+  if (base.kind === 'ResourceQuota') {
     return status.hard
       ? { ...base, state: 'ready' }
       : { ...base, state: 'waiting', detail: 'quota not counted yet' };
   }
-  if (object.kind === 'Deployment') {
+  if (base.kind === 'Deployment') {
     const wanted = Number((live.spec as { replicas?: number } | undefined)?.replicas ?? 1);
     const available = Number(status.availableReplicas ?? 0);
     const detail = `${available}/${wanted} replicas available`;

@@ -36,6 +36,23 @@ export function renderBundle(templates: Templates, values: RenderValues): KubeOb
   });
 }
 
+/**
+ * Each bundle object's apiVersion, kind and name, without its plan. Names may use ${customerId}
+ * and ${namespace} but not the plan: a name that changed with the plan would leave the old
+ * object behind when a tenant changes plan. Throws on a name that uses anything else.
+ */
+export function bundleRefs(
+  templates: Templates,
+  ids: { namespace: string; customerId: string },
+): { apiVersion: string; kind: string; name: string }[] {
+  const values = { ...ids, plan: {}, owners: [] };
+  return templates.bundle.map((template) => ({
+    apiVersion: template.apiVersion ?? '',
+    kind: template.kind ?? '',
+    name: String(substitute(template.metadata?.name ?? '', values)),
+  }));
+}
+
 function substitute(node: unknown, values: RenderValues): unknown {
   if (typeof node === 'string') {
     const exact = whole.exec(node);

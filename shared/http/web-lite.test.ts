@@ -17,7 +17,9 @@ function headerOps(make: (init?: never) => AnyHeaders) {
   h.append('x-gone', '1');
   h.delete('X-Gone');
   const seen: string[] = [];
-  h.forEach((value, name) => seen.push(`${name}=${value}`));
+  h.forEach((value, name) => {
+    seen.push(`${name}=${value}`);
+  });
   return {
     get: [h.get('content-type'), h.get('X-MANY'), h.get('set-cookie'), h.get('missing')],
     has: [h.has('Www-Authenticate'), h.has('x-gone')],
