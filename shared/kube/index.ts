@@ -4,7 +4,8 @@
 // to a cold start (55 ms bundled); its typed list decoding costs 2.6-3x a plain JSON.parse and
 // silently drops fields its models lack; 2.x does not load on Node 20; its informer requests no
 // bookmarks, does not await handlers, and either hangs or cuts every watch at 30 s. Here objects
-// stay plain JSON, kinds are found through discovery (no generated code), and the list-watch
+// stay plain JSON, kinds are found through discovery (no generated code; stable built-in kinds
+// are known without asking, see discovery.ts), and the list-watch
 // (Watcher) resumes, relists and diffs so that no change is lost.
 export {
   type ClientOptions,
@@ -24,7 +25,7 @@ export {
   type TokenProvider,
   tokenFile,
 } from './config.ts';
-export { collectionPath, Discovery } from './discovery.ts';
+export { builtInKinds, collectionPath, Discovery } from './discovery.ts';
 export { type FieldCause, KubeError, type KubeErrorCode } from './errors.ts';
 export * from './resources.ts';
 export type * from './types.ts';

@@ -72,7 +72,7 @@ export class Resource<T extends KubeObject = KubeObject> {
     this.#ref = ref;
   }
 
-  /** What discovery says about this resource (plural, scope, verbs). */
+  /** What discovery says about this resource (plural, scope). */
   info(): Promise<ResourceInfo> {
     this.#info ??= this.#discovery.resolve(this.#ref);
     this.#info.catch(() => {

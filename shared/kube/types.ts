@@ -42,5 +42,4 @@ export type ResourceInfo = {
   kind: string;
   plural: string;
   namespaced: boolean;
-  verbs: string[];
 };

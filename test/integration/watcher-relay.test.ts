@@ -88,7 +88,6 @@ function startRelay(checkpoint: {
           kind: 'ConfigMap',
           plural: 'configmaps',
           namespaced: true,
-          verbs: [],
         },
         change,
         'local',
