@@ -1,5 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
+// Integration and fault tests each start their own real local stack (global setup runs once per
+// project). Fault tests restart kube-apiserver and compact etcd; on a shared stack that left
+// kube-controller-manager's informers backing off for up to a minute, and a namespace waiting
+// to be finalized in another test file waited past its deadline.
+const againstStack = {
+  globalSetup: ['test/support/global-setup.ts'],
+  testTimeout: 90_000,
+  hookTimeout: 90_000,
+};
+
 export default defineConfig({
   test: {
     projects: [
@@ -12,10 +22,13 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          globalSetup: ['test/support/global-setup.ts'],
-          testTimeout: 90_000,
-          hookTimeout: 90_000,
+          exclude: ['test/faults/**'],
+          ...againstStack,
         },
+      },
+      {
+        // Tests that break the stack on purpose, on a stack of their own.
+        test: { name: 'faults', include: ['test/faults/**/*.test.ts'], ...againstStack },
       },
     ],
   },
