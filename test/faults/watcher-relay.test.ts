@@ -6,7 +6,7 @@ import { CheckpointStore } from '../../functions/watcher/checkpoint.ts';
 import { toMessage } from '../../functions/watcher/message.ts';
 import { createPublisher } from '../../functions/watcher/publisher.ts';
 import { Relay } from '../../functions/watcher/relay.ts';
-import type { Cluster, KubeObject } from '../../shared/kube/index.ts';
+import type { Cluster, KubeObject, ResourceInfo } from '../../shared/kube/index.ts';
 import { closeTestNamespace, openTestNamespace, stack } from '../support/cluster.ts';
 import { uniqueName } from '../support/kube.ts';
 import { pubsub, topicPath } from '../support/pubsub.ts';
@@ -14,6 +14,7 @@ import { compactEtcd, restartApiserver } from '../support/stack-control.ts';
 
 let cluster: Cluster;
 let ns: string;
+let configMapInfo: ResourceInfo;
 const topic = uniqueName('changes');
 const subscription = uniqueName('sub');
 process.env.PUBSUB_EMULATOR_HOST = stack.pubsubEmulatorHost;
@@ -23,6 +24,7 @@ const configMaps = () => cluster.resource({ apiVersion: 'v1', kind: 'ConfigMap' 
 
 beforeAll(async () => {
   ({ cluster, ns } = await openTestNamespace('relay'));
+  configMapInfo = await configMaps().info();
   expect((await pubsub('PUT', `topics/${topic}`)).status).toBe(200);
   const sub = await pubsub('PUT', `subscriptions/${subscription}`, {
     topic: topicPath(topic),
@@ -79,19 +81,7 @@ function startRelay(checkpoint: {
     resource,
     scope: { namespace: ns, labelSelector: 'relay=yes' },
     checkpoint,
-    toMessage: (change) =>
-      toMessage(
-        {
-          group: '',
-          version: 'v1',
-          apiVersion: 'v1',
-          kind: 'ConfigMap',
-          plural: 'configmaps',
-          namespaced: true,
-        },
-        change,
-        'local',
-      ),
+    toMessage: (change) => toMessage(configMapInfo, change, 'local'),
     publish: publisher.publish,
     window: 50,
     signal: controller.signal,
