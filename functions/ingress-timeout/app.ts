@@ -11,8 +11,8 @@ import {
   type CallerRule,
   requireCallerWhenReady,
 } from '../../shared/auth/index.ts';
+import { DomainError } from '../../shared/errors.ts';
 import { functionApp } from '../../shared/http/app.ts';
-import { HttpError } from '../../shared/http/errors.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
 import { pushRoute } from '../../shared/pubsub/push.ts';
 import type { AppDeps } from './config.ts';
@@ -53,7 +53,7 @@ export function createApp(ready: Promise<AppDeps>): Hono<Env> {
     async (c) => {
       const { namespace, name } = c.req.param();
       if (!dnsLabel.test(namespace) || !dnsSubdomain.test(name))
-        throw new HttpError(400, 'invalid-input', 'namespace and name must be Kubernetes names', {
+        throw new DomainError('invalid-input', 'namespace and name must be Kubernetes names', {
           fields: [
             { field: 'namespace', expected: 'a DNS label' },
             { field: 'name', expected: 'a DNS subdomain' },

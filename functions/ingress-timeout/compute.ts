@@ -41,7 +41,7 @@ export async function applyWithCompute(
       return { ...result, backendService: name, outcome: 'updated' };
     } catch (error) {
       // Someone else changed it since we read it: read again.
-      if (error instanceof ComputeError && error.status === 412 && attempt < 5) continue;
+      if (error instanceof ComputeError && error.code === 'conflict' && attempt < 5) continue;
       throw error;
     }
   }

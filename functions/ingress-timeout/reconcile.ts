@@ -2,6 +2,7 @@
 // to every backing Service's load balancer backend in the configured mode, and record what was
 // applied on the Ingress. Nothing is written when everything is already right, so repeats,
 // duplicates and older events are harmless; an event older than the recorded state is skipped.
+import { isRetryable } from '../../shared/errors.ts';
 import { type Cluster, KubeError } from '../../shared/kube/index.ts';
 import { applyWithBackendConfig } from './backendconfig.ts';
 import { type Ingress, ingressBackends, syncedBackends } from './backends.ts';
@@ -166,15 +167,6 @@ function applyOne(
     syncedBackends(ingress),
     timeoutSec,
     target,
-  );
-}
-
-/** Errors a later try can fix: the cluster's or Compute's trouble, throttling, no answer. */
-export function isRetryable(error: unknown): boolean {
-  return (
-    (error instanceof KubeError && error.retryable) ||
-    (typeof (error as { retryable?: unknown })?.retryable === 'boolean' &&
-      (error as { retryable: boolean }).retryable)
   );
 }
 

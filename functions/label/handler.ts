@@ -3,7 +3,7 @@
 // a concurrent change gets 409, and the object is read again and the change recomputed (bounded).
 // Nothing is written when the labels are already as asked.
 
-import { HttpError } from '../../shared/http/errors.ts';
+import { DomainError } from '../../shared/errors.ts';
 import {
   type Cluster,
   KubeError,
@@ -45,7 +45,7 @@ export async function applyLabels(
 ): Promise<{ dryRun: boolean; results: ObjectResult[] }> {
   const reservedKeys = [...Object.keys(request.set), ...request.remove].filter(isReservedKey);
   if (reservedKeys.length && !deps.policy.allowReserved)
-    throw new HttpError(400, 'reserved-key', 'kubernetes.io/ and k8s.io/ keys are reserved', {
+    throw new DomainError('reserved-key', 'kubernetes.io/ and k8s.io/ keys are reserved', {
       keys: reservedKeys,
     });
   const resource = deps.cluster.resource({
@@ -54,19 +54,15 @@ export async function applyLabels(
   });
   const info = await resource.info().catch((error: unknown) => {
     if (error instanceof KubeError && error.code === 'not-found')
-      throw new HttpError(
-        400,
-        'unknown-kind',
-        'the cluster does not serve this apiVersion and kind',
-      );
+      throw new DomainError('unknown-kind', 'the cluster does not serve this apiVersion and kind');
     throw error;
   });
   const namespace = request.target.namespace;
   if (info.namespaced) {
-    if (!namespace) throw new HttpError(400, 'invalid-input', 'target.namespace is required');
+    if (!namespace) throw new DomainError('invalid-input', 'target.namespace is required');
     await checkNamespace(deps, namespace);
   } else if (info.kind !== 'Namespace') {
-    throw new HttpError(403, 'not-allowed', 'of cluster-scoped kinds only Namespaces are labeled');
+    throw new DomainError('not-allowed', 'of cluster-scoped kinds only Namespaces are labeled');
   }
 
   const names = request.target.name
@@ -152,8 +148,7 @@ async function matching(
 async function checkNamespace(deps: LabelDeps, namespace: string): Promise<void> {
   if (deps.policy.extraNamespaces.includes(namespace)) return;
   const refuse = () => {
-    throw new HttpError(
-      403,
+    throw new DomainError(
       'namespace-not-allowed',
       `namespace ${namespace} is not managed by kubefn`,
     );

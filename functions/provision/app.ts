@@ -10,8 +10,8 @@ import {
   type CallerRule,
   requireCallerWhenReady,
 } from '../../shared/auth/index.ts';
+import { DomainError } from '../../shared/errors.ts';
 import { functionApp } from '../../shared/http/app.ts';
-import { HttpError } from '../../shared/http/errors.ts';
 import { readJson } from '../../shared/http/json-body.ts';
 import { deprovisionTenant, type ProvisionDeps, provisionTenant, tenantStatus } from './handler.ts';
 import { resyncTenants } from './resync.ts';
@@ -55,7 +55,7 @@ export function createApp(ready: Promise<AppDeps>): Hono<{ Variables: AuthVariab
 
 function customerId(raw: string): string {
   if (!v.is(CustomerIdSchema, raw)) {
-    throw new HttpError(400, 'invalid-input', 'the customer id is not valid', {
+    throw new DomainError('invalid-input', 'the customer id is not valid', {
       fields: [
         { field: 'customerId', expected: 'lowercase letters, digits and inner dashes, 1-40' },
       ],

@@ -2,7 +2,7 @@
 // Idempotent through server-side apply: the namespace is created with POST (so exactly one of
 // many identical requests reports "created"), then the whole bundle is applied every time, so a
 // request that failed halfway is completed by the next one.
-import { HttpError } from '../../shared/http/errors.ts';
+import { DomainError } from '../../shared/errors.ts';
 import { type Cluster, KubeError, type KubeObject } from '../../shared/kube/index.ts';
 import {
   customerLabel,
@@ -131,8 +131,7 @@ export async function deprovisionTenant(
   deps: ProvisionDeps,
 ): Promise<{ customerId: string; namespace: string; phase: 'Terminating'; dryRun: boolean }> {
   if (options.confirm !== customerId) {
-    throw new HttpError(
-      400,
+    throw new DomainError(
       'confirmation-required',
       'repeat the customer id in ?confirm= to delete the tenant',
     );
@@ -161,20 +160,15 @@ async function ownTenant(
     .get(name)
     .catch((error: unknown) => {
       if (error instanceof KubeError && error.code === 'not-found') {
-        throw new HttpError(404, 'no-such-tenant', `there is no tenant ${customerId}`);
+        throw new DomainError('no-such-tenant', `there is no tenant ${customerId}`);
       }
       throw error;
     });
   if (!isManaged(ns) || ns.metadata?.labels?.[customerLabel] !== customerId) {
-    throw new HttpError(
-      409,
-      'namespace-taken',
-      `namespace ${name} exists and is not this tenant's`,
-    );
+    throw new DomainError('namespace-taken', `namespace ${name} exists and is not this tenant's`);
   }
   if (ns.metadata?.deletionTimestamp && !options.allowTerminating) {
-    throw new HttpError(
-      409,
+    throw new DomainError(
       'tenant-terminating',
       `tenant ${customerId} is being deleted; try again once it is gone`,
     );

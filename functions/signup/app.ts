@@ -5,7 +5,8 @@
 //   GET  /api/tenants/:id      the tenant's status, for the live view
 import { Hono } from 'hono';
 import * as v from 'valibot';
-import { HttpError, renderError } from '../../shared/http/errors.ts';
+import { DomainError } from '../../shared/errors.ts';
+import { renderError } from '../../shared/http/errors.ts';
 import { readJson } from '../../shared/http/json-body.ts';
 import type { TokenProvider } from '../../shared/kube/index.ts';
 import { page } from './page.ts';
@@ -49,15 +50,16 @@ async function forward(
     },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   }).catch(() => {
-    throw new HttpError(
-      503,
+    throw new DomainError(
       'provisioning-unavailable',
       'provisioning is not reachable; try again',
+      undefined,
+      { retryable: true },
     );
   });
   if (res.status === 401 || res.status === 403) {
     // Our own identity was refused: a deployment problem, never the customer's.
-    throw new HttpError(502, 'provisioning-refused', 'provisioning refused this backend');
+    throw new DomainError('provisioning-refused', 'provisioning refused this backend');
   }
   return new Response(await res.text(), {
     status: res.status,

@@ -1,5 +1,6 @@
 // Why a caller was turned away, as a stable code for logs. Responses never carry it: a 401 says
 // only that the token was not accepted, a 403 only that the caller may not do this.
+import { KubefnError } from '../errors.ts';
 
 export type AuthFailureCode =
   | 'missing' // no Authorization header
@@ -17,12 +18,15 @@ export type AuthFailureCode =
   | 'keys-unavailable' // the issuer's keys could not be fetched: our problem, not the caller's
   | 'not-allowed'; // a valid principal outside the route's allow-list
 
-export class AuthError extends Error {
+export class AuthError extends KubefnError<AuthFailureCode> {
   override readonly name = 'AuthError';
   readonly code: AuthFailureCode;
+  /** Only fetching the issuer's keys can succeed later; a bad token stays bad. */
+  readonly retryable: boolean;
   constructor(code: AuthFailureCode, detail?: string) {
     super(detail ? `${code}: ${detail}` : code);
     this.code = code;
+    this.retryable = code === 'keys-unavailable';
   }
   /** 403 for a known caller that may not; 503 when we could not check; 401 otherwise. */
   get status(): 401 | 403 | 503 {

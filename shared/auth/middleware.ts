@@ -25,7 +25,9 @@ export function requireCaller(rule: CallerRule): MiddlewareHandler<{ Variables: 
       principal = await verifyToken(c.req.header('authorization'), rule);
       if (!allowed.has(principal.id)) throw new AuthError('not-allowed');
     } catch (error) {
-      const failure = error instanceof AuthError ? error : new AuthError('keys-unavailable');
+      // Only a token check's failure is answered here; anything else is a bug: 500 via onError.
+      if (!(error instanceof AuthError)) throw error;
+      const failure = error;
       log(failure.status === 503 ? 'ERROR' : 'WARNING', 'caller rejected', {
         reason: failure.code,
         method: c.req.method,

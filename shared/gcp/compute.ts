@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { KubefnError } from '../errors.ts';
 
 export type BackendServiceRef = { project: string; region?: string | undefined; name: string };
 export type BackendService = { name: string; timeoutSec?: number; fingerprint: string };
@@ -18,18 +19,59 @@ export type Operation = {
   error?: { errors?: { code?: string; message?: string }[] };
 };
 
-export class ComputeError extends Error {
+/** Compute failures by code; the codes Kubernetes also has mean the same (412 is a conflict). */
+export type ComputeErrorCode =
+  | 'not-found'
+  | 'forbidden'
+  | 'unauthorized'
+  | 'conflict' // 412 conditionNotMet: the fingerprint is stale; read again
+  | 'bad-request'
+  | 'too-many-requests'
+  | 'unavailable'
+  | 'internal'
+  | 'network'
+  | 'timeout'
+  | 'operation-failed'
+  | 'unknown';
+
+const codeByStatus: Record<number, ComputeErrorCode> = {
+  400: 'bad-request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not-found',
+  409: 'conflict',
+  412: 'conflict',
+  429: 'too-many-requests',
+  500: 'internal',
+  502: 'unavailable',
+  503: 'unavailable',
+  504: 'timeout',
+};
+
+export class ComputeError extends KubefnError<ComputeErrorCode> {
   override readonly name = 'ComputeError';
+  readonly code: ComputeErrorCode;
+  /** Worth trying again later: throttling, the server's trouble, or no answer at all. */
+  readonly retryable: boolean;
   constructor(
     message: string,
+    /** HTTP status, 0 when no answer came back, 200 for a failed Operation. */
     readonly status: number,
     readonly reason: string,
+    code?: ComputeErrorCode,
   ) {
     super(message);
-  }
-  /** Worth trying again later: throttling, the server's trouble, or no answer at all. */
-  get retryable(): boolean {
-    return this.status === 0 || this.status === 429 || this.status >= 500;
+    this.code =
+      code ??
+      codeByStatus[status] ??
+      (status === 0 ? 'network' : status >= 500 ? 'internal' : 'unknown');
+    this.retryable = [
+      'too-many-requests',
+      'unavailable',
+      'internal',
+      'network',
+      'timeout',
+    ].includes(this.code);
   }
 }
 
@@ -108,7 +150,12 @@ export function computeClient(options: {
       let current = operation;
       while (current.status !== 'DONE') {
         if (Date.now() > until)
-          throw new ComputeError(`operation ${operation.name} not done in time`, 0, 'timeout');
+          throw new ComputeError(
+            `operation ${operation.name} not done in time`,
+            0,
+            'timeout',
+            'timeout',
+          );
         current = await call(
           'POST',
           `${scope(ref)}/operations/${encodeURIComponent(operation.name)}/wait`,
@@ -120,6 +167,7 @@ export function computeClient(options: {
           `operation ${operation.name} failed: ${failure.message ?? failure.code ?? 'unknown'}`,
           200,
           failure.code ?? 'operationFailed',
+          'operation-failed',
         );
       return current;
     },

@@ -1,61 +1,97 @@
-// One place that turns failures into HTTP answers: a stable code, a safe message, and whether
-// retrying can help. Kubernetes errors are mapped by their code; nothing else leaks through.
+// One place that turns failures into HTTP answers: one table from every failure code to its
+// status, a safe body, and the retry hint. Handlers throw codes (shared/errors.ts), never
+// statuses; anything that is not a KubefnError is a programming error: 500, its cause logged.
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { AuthFailureCode } from '../auth/errors.ts';
+import { type DomainCode, DomainError, KubefnError } from '../errors.ts';
+import type { ComputeErrorCode } from '../gcp/compute.ts';
 import { KubeError, type KubeErrorCode } from '../kube/errors.ts';
 import { jsonLogger, type Logger } from '../log.ts';
 
-/** An error meant for the caller: its message is safe to show. */
-export class HttpError extends Error {
-  override readonly name = 'HttpError';
-  constructor(
-    readonly status: ContentfulStatusCode,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-  }
-}
+export type FailureCode = DomainCode | KubeErrorCode | AuthFailureCode | ComputeErrorCode;
 
-/** What a Kubernetes failure means for our caller. Our own identity lacking rights is our fault. */
-const kubeStatus: Partial<Record<KubeErrorCode, ContentfulStatusCode>> = {
+// Our own identity lacking rights, or a call we built wrong, is our fault (500), not the caller's.
+export const statusOf: Record<FailureCode, ContentfulStatusCode> = {
+  // The caller's request
+  'invalid-input': 400,
+  'invalid-json': 400,
+  'unsupported-media-type': 415,
+  'too-large': 413,
+  'reserved-key': 400,
+  'unknown-kind': 400,
+  'confirmation-required': 400,
+  'not-allowed': 403,
+  'namespace-not-allowed': 403,
+  'no-such-tenant': 404,
+  'namespace-taken': 409,
+  'tenant-terminating': 409,
+  // Another service kubefn calls
+  'provisioning-refused': 502,
+  'provisioning-unavailable': 503,
+  // Kubernetes (and Compute, which shares these codes)
   'not-found': 404,
   'already-exists': 409,
   conflict: 409,
+  forbidden: 500,
+  unauthorized: 500,
+  invalid: 500, // our bundle or patch was refused: ours to fix
+  gone: 500,
   'too-many-requests': 503,
   'server-timeout': 503,
   unavailable: 503,
-  timeout: 503,
-  network: 503,
+  'bad-request': 500,
+  unsupported: 500,
   internal: 503,
+  timeout: 503,
+  aborted: 500,
+  network: 503,
+  config: 500,
+  unknown: 500,
+  'operation-failed': 502,
+  // Token checks (the auth middleware answers these itself; here for completeness)
+  missing: 401,
+  malformed: 401,
+  'untrusted-issuer': 401,
+  'alg-not-allowed': 401,
+  'unknown-key': 401,
+  'bad-signature': 401,
+  'signature-removed': 401,
+  expired: 401,
+  'not-yet-valid': 401,
+  'too-old': 401,
+  'wrong-audience': 401,
+  'bad-claims': 401,
+  'keys-unavailable': 503,
 };
 
 export function renderError(c: Context, error: unknown, log: Logger = jsonLogger): Response {
-  if (error instanceof HttpError) {
+  if (!(error instanceof KubefnError)) {
+    log('ERROR', 'unexpected failure', {
+      detail: error instanceof Error ? (error.stack ?? error.message) : String(error),
+      path: c.req.path,
+    });
+    return c.json({ error: 'internal' }, 500);
+  }
+  const status = statusOf[error.code as FailureCode] ?? 500;
+  if (error.retryable) c.header('Retry-After', '5');
+  if (error instanceof DomainError) {
     return c.json(
       {
         error: error.code,
         message: error.message,
         ...(error.details ? { details: error.details } : {}),
+        ...(error.retryable ? { retryable: true } : {}),
       },
-      error.status,
+      status,
     );
   }
-  if (error instanceof KubeError) {
-    const status = kubeStatus[error.code] ?? 500;
-    log(status >= 500 ? 'ERROR' : 'WARNING', 'kubernetes call failed', {
-      code: error.code,
-      status: error.status,
-      detail: error.message,
-      path: c.req.path,
-    });
-    if (status === 503) c.header('Retry-After', '5');
-    return c.json({ error: error.code, retryable: error.retryable }, status);
-  }
-  log('ERROR', 'unexpected failure', {
-    detail: error instanceof Error ? error.message : String(error),
+  // A dependency's failure: its message stays in the log (it may name hosts, paths or objects).
+  log(status >= 500 ? 'ERROR' : 'WARNING', 'dependency call failed', {
+    code: error.code,
+    status: error instanceof KubeError ? error.status : undefined,
+    detail: error.message,
     path: c.req.path,
   });
-  return c.json({ error: 'internal' }, 500);
+  return c.json({ error: error.code, retryable: error.retryable }, status);
 }

@@ -3,7 +3,7 @@
 // never the submitted values).
 import type { Context } from 'hono';
 import * as v from 'valibot';
-import { HttpError } from './errors.ts';
+import { DomainError } from '../errors.ts';
 
 export async function readJson<TSchema extends v.GenericSchema>(
   c: Context,
@@ -13,19 +13,19 @@ export async function readJson<TSchema extends v.GenericSchema>(
   const maxBytes = options.maxBytes ?? 16 * 1024;
   const type = c.req.header('content-type') ?? '';
   if (!/^application\/json\s*(;|$)/i.test(type)) {
-    throw new HttpError(415, 'unsupported-media-type', 'send the body as application/json');
+    throw new DomainError('unsupported-media-type', 'send the body as application/json');
   }
   const declared = Number(c.req.header('content-length') ?? 0);
   if (declared > maxBytes)
-    throw new HttpError(413, 'too-large', `the body is limited to ${maxBytes} bytes`);
+    throw new DomainError('too-large', `the body is limited to ${maxBytes} bytes`);
   const text = await c.req.text();
   if (Buffer.byteLength(text) > maxBytes)
-    throw new HttpError(413, 'too-large', `the body is limited to ${maxBytes} bytes`);
+    throw new DomainError('too-large', `the body is limited to ${maxBytes} bytes`);
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    throw new HttpError(400, 'invalid-json', 'the body is not valid JSON');
+    throw new DomainError('invalid-json', 'the body is not valid JSON');
   }
   const result = v.safeParse(schema, body);
   if (!result.success) {
@@ -35,7 +35,7 @@ export async function readJson<TSchema extends v.GenericSchema>(
       // check's, which is the schema's own sentence.
       expected: issue.expected ?? (issue.type === 'check' ? issue.message : issue.type),
     }));
-    throw new HttpError(400, 'invalid-input', 'the body has invalid fields', { fields });
+    throw new DomainError('invalid-input', 'the body has invalid fields', { fields });
   }
   return result.output;
 }

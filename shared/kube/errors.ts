@@ -1,5 +1,6 @@
 // Kubernetes failures as one error type with a stable code, translated once at the transport
 // boundary from a Status object, an HTTP status or a socket failure.
+import { KubefnError } from '../errors.ts';
 
 export type KubeErrorCode =
   | 'not-found'
@@ -87,7 +88,7 @@ const byStatus: Record<number, KubeErrorCode> = {
   504: 'server-timeout',
 };
 
-export class KubeError extends Error {
+export class KubeError extends KubefnError<KubeErrorCode> {
   override readonly name = 'KubeError';
   readonly code: KubeErrorCode;
   /** HTTP status, or 0 when no answer came back. */

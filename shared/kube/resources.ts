@@ -94,6 +94,16 @@ export class Resource<T extends KubeObject = KubeObject> {
     return this.#client.request<T>(await this.path(options.namespace, name), call(options));
   }
 
+  /** The object, or undefined when it does not exist; every other failure is thrown. */
+  async find(name: string, options: CallOptions & Scope = {}): Promise<T | undefined> {
+    try {
+      return await this.get(name, options);
+    } catch (error) {
+      if (error instanceof KubeError && error.code === 'not-found') return undefined;
+      throw error;
+    }
+  }
+
   /** One list request (one page when `limit` is set). */
   async list(options: ListOptions = {}): Promise<KubeList<T>> {
     return this.#client.request<KubeList<T>>(await this.path(options.namespace), {

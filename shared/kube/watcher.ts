@@ -7,7 +7,7 @@
 // It is an async iterator: nothing is read from the server until the consumer asks for the next
 // event, so a slow consumer holds back the socket instead of filling memory.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Backoff, type BackoffOptions } from './backoff.ts';
+import { Backoff, type BackoffOptions } from '../retry/backoff.ts';
 import { KubeError } from './errors.ts';
 import type { Resource } from './resources.ts';
 import type { KubeObject } from './types.ts';

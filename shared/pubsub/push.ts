@@ -6,9 +6,11 @@
 //        dead-letter topic is for messages that keep failing with 5xx)
 //   503  a failure a retry can fix (the cluster or an API unavailable, throttled, no answer):
 //        Pub/Sub redelivers with backoff
+//   500  a bug (not a KubefnError): kept for redelivery and the dead-letter topic
 // Push is at least once: handlers are idempotent; the recent-keys memory only saves work.
 import type { Context } from 'hono';
 import * as v from 'valibot';
+import { isRetryable, KubefnError } from '../errors.ts';
 import { jsonLogger, type Logger } from '../log.ts';
 
 const EnvelopeSchema = v.object({
@@ -35,12 +37,6 @@ export type PushMessage<T> = {
 };
 
 export type PushOutcome = { outcome: string; [detail: string]: unknown };
-
-/** Thrown by a handler for a failure worth retrying (anything with `retryable: true` is too). */
-export class RetryableError extends Error {
-  override readonly name = 'RetryableError';
-  readonly retryable = true;
-}
 
 /**
  * Keys of recently finished events, per instance, bounded: a redelivery that reaches the same
@@ -87,12 +83,23 @@ export function pushRoute<T>(
       recent.add(message.eventKey);
       return c.json(result, 200);
     } catch (error) {
-      const retryable = (error as { retryable?: unknown })?.retryable === true;
+      if (!(error instanceof KubefnError)) {
+        // A bug, not the message's fault: 500, so Pub/Sub keeps the message (redelivered, then
+        // dead-lettered) until a fixed version takes it.
+        log('ERROR', 'push message hit a bug', {
+          ...ids,
+          deliveryAttempt: message.deliveryAttempt,
+          detail: error instanceof Error ? (error.stack ?? error.message) : String(error),
+        });
+        return c.json({ outcome: 'error' }, 500);
+      }
+      const retryable = isRetryable(error);
       log(retryable ? 'WARNING' : 'ERROR', 'push message failed', {
         ...ids,
+        code: error.code,
         retryable,
         deliveryAttempt: message.deliveryAttempt,
-        detail: (error as Error).message,
+        detail: error.message,
       });
       if (retryable) return c.json({ outcome: 'retry' }, 503);
       recent.add(message.eventKey);
