@@ -21,24 +21,28 @@ export type AppliedRecord = {
   ingressResourceVersion: string;
 };
 
-export type ParsedTimeout = { ok: true; seconds: number } | { ok: false; message: string };
+export type TimeoutProblem = 'no-unit' | 'not-a-duration' | 'out-of-range';
+export type ParsedTimeout =
+  | { ok: true; seconds: number }
+  | { ok: false; code: TimeoutProblem; message: string };
 
 const durationPattern = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
 
 export function parseTimeout(raw: string): ParsedTimeout {
   const value = raw.trim();
   if (/^\d+$/.test(value))
-    return { ok: false, message: `"${raw}" has no unit: write it as "${value}s"` };
+    return { ok: false, code: 'no-unit', message: `"${raw}" has no unit: write it as "${value}s"` };
   const match = durationPattern.exec(value);
   if (!value || !match)
     return {
       ok: false,
+      code: 'not-a-duration',
       message: `"${clip(raw)}" is not a duration like "90s", "5m" or "1h30m" (whole seconds)`,
     };
   const [, h = '0', m = '0', s = '0'] = match;
   const seconds = Number(h) * 3600 + Number(m) * 60 + Number(s);
   if (seconds < minTimeoutSec || seconds > maxTimeoutSec)
-    return { ok: false, message: `"${raw}" is outside 1s to 24h` };
+    return { ok: false, code: 'out-of-range', message: `"${raw}" is outside 1s to 24h` };
   return { ok: true, seconds };
 }
 

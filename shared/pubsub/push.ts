@@ -70,10 +70,11 @@ export function pushRoute<T>(
     if (!decoded.ok) {
       // Never retried: it cannot get better. Logged with what identifies it, not its content.
       log('ERROR', 'push message rejected', {
+        code: decoded.code,
         reason: decoded.reason,
         messageId: decoded.messageId,
       });
-      return c.json({ outcome: 'rejected', reason: decoded.reason }, 200);
+      return c.json({ outcome: 'rejected', code: decoded.code, reason: decoded.reason }, 200);
     }
     const message = decoded.message;
     const ids = { messageId: message.messageId, eventKey: message.eventKey };
@@ -110,30 +111,40 @@ export function pushRoute<T>(
 
 type Decoded<T> =
   | { ok: true; message: PushMessage<T> }
-  | { ok: false; reason: string; messageId?: string | undefined };
+  | { ok: false; code: RejectCode; reason: string; messageId?: string | undefined };
+
+/** Why a push was refused before its handler ran (never retried: it cannot get better). */
+export type RejectCode =
+  | 'not-json'
+  | 'not-an-envelope'
+  | 'no-message-id'
+  | 'data-not-json'
+  | 'data-mismatch';
 
 export function decode<T>(body: string, dataSchema: v.GenericSchema<unknown, T>): Decoded<T> {
   let json: unknown;
   try {
     json = JSON.parse(body);
   } catch {
-    return { ok: false, reason: 'the body is not JSON' };
+    return { ok: false, code: 'not-json', reason: 'the body is not JSON' };
   }
   const envelope = v.safeParse(EnvelopeSchema, json);
-  if (!envelope.success) return { ok: false, reason: 'not a Pub/Sub push envelope' };
+  if (!envelope.success)
+    return { ok: false, code: 'not-an-envelope', reason: 'not a Pub/Sub push envelope' };
   const { message, subscription, deliveryAttempt } = envelope.output;
   const messageId = message.messageId ?? message.message_id;
-  if (!messageId) return { ok: false, reason: 'the message has no id' };
+  if (!messageId) return { ok: false, code: 'no-message-id', reason: 'the message has no id' };
   let data: unknown;
   try {
     data = JSON.parse(Buffer.from(message.data ?? '', 'base64').toString('utf8'));
   } catch {
-    return { ok: false, reason: 'the data is not base64 JSON', messageId };
+    return { ok: false, code: 'data-not-json', reason: 'the data is not base64 JSON', messageId };
   }
   const parsed = v.safeParse(dataSchema, data);
   if (!parsed.success)
     return {
       ok: false,
+      code: 'data-mismatch',
       reason: `the data does not match: ${parsed.issues
         .slice(0, 3)
         // What was expected, never what was received: the data may hold anything.
