@@ -15,7 +15,7 @@ import { kubeconfigFor, mintToken, signupAccount } from '../../infra/local/ident
 import { startProcess } from '../../infra/local/processes.ts';
 import { startStack } from '../../infra/local/stack.ts';
 import { Cluster, fromKubeconfig } from '../../shared/kube/index.ts';
-import { httpRequest } from './http.ts';
+import { httpRequest } from '../support/http.ts';
 import { median, ms, percentile } from './stats.ts';
 
 type Variant = {

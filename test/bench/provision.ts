@@ -11,7 +11,7 @@ import { kubeconfigFor, mintToken, signupAccount } from '../../infra/local/ident
 import { startStack } from '../../infra/local/stack.ts';
 import { fromKubeconfig } from '../../shared/kube/config.ts';
 import { Cluster } from '../../shared/kube/index.ts';
-import { httpRequest } from './http.ts';
+import { httpRequest } from '../support/http.ts';
 import { median, ms, percentile } from './stats.ts';
 
 const samples = Number(process.env.PROVISION_SAMPLES ?? 60);

@@ -4,7 +4,7 @@ import { readdir } from 'node:fs/promises';
 
 const name = process.argv[2];
 const available = (await readdir(import.meta.dirname))
-  .filter((file) => file.endsWith('.ts') && !['run.ts', 'stats.ts', 'http.ts'].includes(file))
+  .filter((file) => file.endsWith('.ts') && !['run.ts', 'stats.ts'].includes(file))
   .map((file) => file.replace(/\.ts$/, ''));
 if (!name || !available.includes(name)) {
   console.error(`usage: npm run bench -- NAME   (one of: ${available.join(', ')})`);

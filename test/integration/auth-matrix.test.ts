@@ -1,7 +1,7 @@
 // Every kind of bad token against a real endpoint (a Hono app with shared/auth on 127.0.0.1)
 // whose handler changes the real cluster: each gets the right 401 or 403, and nothing changes.
 // Kubernetes tokens come from the real TokenRequest API; Google-style tokens are signed by the
-// fake Google keys (test/support/fake-google.ts).
+// fake Google keys (test/support/fakes/google.ts).
 import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,7 +23,7 @@ import {
   serviceAccountToken,
   tokenCluster,
 } from '../support/cluster.ts';
-import { type FakeGoogle, googleIssuerUrl, startFakeGoogle } from '../support/fake-google.ts';
+import { type FakeGoogle, googleIssuerUrl, startFakeGoogle } from '../support/fakes/google.ts';
 
 const audience = 'https://kubefn.test/provision';
 const pusher = 'pusher@kubefn-test.iam.gserviceaccount.com';

@@ -1,15 +1,15 @@
 // The ingress-timeout function in compute mode: Kubernetes is the real local apiserver; the
 // Compute API and the metadata server that gives the function its access token are fakes
-// (test/support/fake-compute.ts, fake-google.ts), as no real one can run here.
+// (test/support/fakes/compute.ts, google.ts), as no real one can run here.
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ingressTimeoutAudience, startIngressTimeoutFunction } from '../../infra/local/deploy.ts';
 import type { RunningFunction } from '../../infra/local/functions.ts';
 import { mintToken, schedulerAccount } from '../../infra/local/identities.ts';
 import type { Cluster, KubeObject } from '../../shared/kube/index.ts';
-import { httpRequest } from '../bench/http.ts';
 import { adminCluster, stack } from '../support/cluster.ts';
-import { type FakeCompute, startFakeCompute } from '../support/fake-compute.ts';
-import { type FakeGoogle, startFakeGoogle } from '../support/fake-google.ts';
+import { type FakeCompute, startFakeCompute } from '../support/fakes/compute.ts';
+import { type FakeGoogle, startFakeGoogle } from '../support/fakes/google.ts';
+import { httpRequest } from '../support/http.ts';
 import { uniqueName } from '../support/kube.ts';
 import { createTenant, type ProvisionFixture, startProvision } from '../support/provision.ts';
 

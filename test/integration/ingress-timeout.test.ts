@@ -7,8 +7,8 @@ import { ingressTimeoutAudience, startIngressTimeoutFunction } from '../../infra
 import type { RunningFunction } from '../../infra/local/functions.ts';
 import { mintToken, schedulerAccount } from '../../infra/local/identities.ts';
 import type { Cluster, KubeObject } from '../../shared/kube/index.ts';
-import { httpRequest } from '../bench/http.ts';
 import { adminCluster, closeTestNamespace, openTestNamespace, stack } from '../support/cluster.ts';
+import { httpRequest } from '../support/http.ts';
 import { uniqueName } from '../support/kube.ts';
 import { createTenant, type ProvisionFixture, startProvision } from '../support/provision.ts';
 

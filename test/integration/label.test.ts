@@ -6,8 +6,8 @@ import { labelAudience, startLabelFunction } from '../../infra/local/deploy.ts';
 import type { RunningFunction } from '../../infra/local/functions.ts';
 import { mintToken, pushAccount, schedulerAccount } from '../../infra/local/identities.ts';
 import type { Cluster, KubeObject } from '../../shared/kube/index.ts';
-import { httpRequest } from '../bench/http.ts';
 import { adminCluster, stack } from '../support/cluster.ts';
+import { httpRequest } from '../support/http.ts';
 import { uniqueName } from '../support/kube.ts';
 import { createTenant, type ProvisionFixture, startProvision } from '../support/provision.ts';
 

@@ -16,7 +16,7 @@ import {
   serviceAccountToken,
   stack,
 } from '../support/cluster.ts';
-import { type FakeGoogle, startFakeGoogle } from '../support/fake-google.ts';
+import { type FakeGoogle, startFakeGoogle } from '../support/fakes/google.ts';
 
 let admin: Cluster;
 let ns: string;

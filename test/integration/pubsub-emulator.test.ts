@@ -2,9 +2,10 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { expect, inject, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { uniqueName } from '../support/kube.ts';
 import { pubsub, topicPath } from '../support/pubsub.ts';
+import { stack } from '../support/stack.ts';
 
 const base64 = (text: string) => Buffer.from(text).toString('base64');
 
@@ -77,7 +78,7 @@ test('a push subscription delivers the wrapped message to a local HTTP endpoint'
     expect(first?.request.method).toBe('POST');
     expect(first?.request.url).toBe('/push');
     expect(JSON.parse(first?.body ?? '')).toMatchObject({
-      subscription: `projects/${inject('stack').pubsubProject}/subscriptions/${subscription}`,
+      subscription: `projects/${stack.pubsubProject}/subscriptions/${subscription}`,
       message: { data: base64('pushed'), attributes: { type: 'ADDED' }, messageId },
     });
   } finally {

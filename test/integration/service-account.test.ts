@@ -1,7 +1,8 @@
 // A ServiceAccount token minted by the real TokenRequest API authenticates, and RBAC allows
 // exactly what a Role grants it and answers 403 for the rest.
-import { beforeAll, expect, inject, test } from 'vitest';
+import { beforeAll, expect, test } from 'vitest';
 import { kube, uniqueName } from '../support/kube.ts';
+import { stack } from '../support/stack.ts';
 
 const ns = uniqueName('sa');
 const account = 'reader';
@@ -52,7 +53,7 @@ test('the TokenRequest token authenticates as the ServiceAccount', async () => {
 test('the issuer publishes its discovery document and keys to service accounts', async () => {
   const discovery = await kube('GET', '/.well-known/openid-configuration', { token });
   expect(discovery.status).toBe(200);
-  expect(discovery.body.issuer).toBe(inject('stack').serviceAccountIssuer);
+  expect(discovery.body.issuer).toBe(stack.serviceAccountIssuer);
   const keys = await kube('GET', '/openid/v1/jwks', { token, accept: 'application/jwk-set+json' });
   expect(keys.status).toBe(200);
   expect((keys.body.keys as unknown[]).length).toBeGreaterThan(0);

@@ -1,11 +1,12 @@
 // shared/kube clients for the tests: the admin (the stack's kubeconfig, client certificate) and
 // clients acting as a ServiceAccount with a real TokenRequest token.
 import { readFileSync } from 'node:fs';
-import { inject } from 'vitest';
 import { Cluster, type ClusterConfig, fromKubeconfig } from '../../shared/kube/index.ts';
 import { uniqueName } from './kube.ts';
 
-export const stack = inject('stack');
+export { stack } from './stack.ts';
+
+import { stack } from './stack.ts';
 
 export async function adminConfig(): Promise<ClusterConfig> {
   return fromKubeconfig({ path: stack.kubeconfig });

@@ -2,9 +2,8 @@
 // stack's CA and either the admin client certificate or a bearer token.
 import { readFileSync } from 'node:fs';
 import { Agent, fetch } from 'undici';
-import { inject } from 'vitest';
+import { stack } from './stack.ts';
 
-const stack = inject('stack');
 const ca = readFileSync(stack.caFile, 'utf8');
 const admin = new Agent({
   connect: {

@@ -4,8 +4,8 @@ import { provisionAudience, startProvisionFunction } from '../../infra/local/dep
 import type { RunningFunction } from '../../infra/local/functions.ts';
 import { mintToken, signupAccount } from '../../infra/local/identities.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
-import { httpRequest } from '../bench/http.ts';
 import { stack } from './cluster.ts';
+import { httpRequest } from './http.ts';
 
 export { provisionAudience };
 export type ProvisionFixture = { fn: RunningFunction; callerToken: string; strangerToken: string };

@@ -1,7 +1,6 @@
 // The Pub/Sub emulator's REST API, as the foundation tests use it.
-import { inject } from 'vitest';
+import { stack } from './stack.ts';
 
-const stack = inject('stack');
 const base = `http://${stack.pubsubEmulatorHost}/v1/projects/${stack.pubsubProject}`;
 
 export const topicPath = (topic: string) => `projects/${stack.pubsubProject}/topics/${topic}`;

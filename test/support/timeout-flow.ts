@@ -14,7 +14,7 @@ import type { RunningFunction } from '../../infra/local/functions.ts';
 import { mintToken, signupAccount } from '../../infra/local/identities.ts';
 import type { StackInfo } from '../../infra/local/stack.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
-import { httpRequest } from '../bench/http.ts';
+import { httpRequest } from './http.ts';
 
 export type TimeoutFlow = {
   namespace: string;

@@ -1,0 +1,7 @@
+// The one place tests read the local stack that global-setup.ts started for their project:
+// addresses, credentials' files, the Pub/Sub emulator, and the fault-injection endpoint.
+import { inject } from 'vitest';
+
+export const stack = inject('stack');
+/** Base URL of global-setup's control endpoint (restart kube-apiserver). */
+export const stackControl = inject('stackControl');
