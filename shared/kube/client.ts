@@ -8,6 +8,7 @@
 // client's own agent: nothing process-wide changes.
 import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Backoff } from '../retry/backoff.ts';
 import type { ClusterConfig } from './config.ts';
 import { errorFromResponse, KubeError } from './errors.ts';
 
@@ -127,6 +128,7 @@ export class KubeClient {
     const idempotent = options.idempotent ?? idempotentMethods.has(method);
     const { attempts, baseMs, capMs } = this.#options.retry;
     const { signal, done } = this.#deadline(options);
+    const backoff = new Backoff({ initialMs: baseMs, maxMs: capMs });
     let refreshedToken = false;
     try {
       for (let n = 1; ; n++) {
@@ -143,10 +145,8 @@ export class KubeClient {
           // 429 means the server did not process the request, so any verb may repeat it.
           const safe = error.code === 'too-many-requests' || idempotent;
           if (!error.retryable || !safe || n >= attempts || signal.aborted) throw error;
-          const backoff = Math.min(capMs, baseMs * 2 ** (n - 1));
-          const jittered = backoff / 2 + Math.random() * (backoff / 2);
           const wait =
-            error.retryAfterSeconds === undefined ? jittered : error.retryAfterSeconds * 1000;
+            error.retryAfterSeconds === undefined ? backoff.next() : error.retryAfterSeconds * 1000;
           await sleep(Math.min(wait, capMs * 6), undefined, { signal }).catch(() => {
             throw this.#transportError(signal.reason, options, signal, path);
           });

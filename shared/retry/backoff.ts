@@ -1,5 +1,7 @@
 // Capped exponential backoff with jitter, reset after a healthy period (client-go's defaults:
-// 0.8 s doubling to 30 s, reset after 2 minutes without a failure).
+// 0.8 s doubling to 30 s, reset after 2 minutes without a failure). The one formula for every
+// retry in kubefn: the Kubernetes client's, the list-watch's, the Pub/Sub publisher's, and
+// retryOnConflict's.
 
 export type BackoffOptions = { initialMs?: number; maxMs?: number; resetAfterMs?: number };
 
