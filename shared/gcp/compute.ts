@@ -1,15 +1,14 @@
 // The few Compute Engine v1 calls the ingress-timeout function makes: read a backend service,
 // patch its timeoutSec with the fingerprint it was read with, and wait for the Operation.
-// Global and regional backend services alike. node:https rather than fetch: the first fetch
-// loads undici (75-95 ms on a cold start, measured for shared/kube).
+// Global and regional backend services alike, on shared/kube's node:https transport rather than
+// fetch: the first fetch loads undici (75-95 ms on a cold start, measured for shared/kube).
 //   GET   {base}/projects/P/global/backendServices/NAME        (or regions/R/backendServices)
 //   PATCH same, ?requestId=UUID   body {timeoutSec, fingerprint} -> Operation
 //   POST  {base}/projects/P/global/operations/OP/wait          (or regions/R/operations)
 // A stale fingerprint answers 412 (conditionNotMet): the caller re-reads and tries again.
 import { randomUUID } from 'node:crypto';
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { KubefnError } from '../errors.ts';
+import { KubeClient } from '../kube/client.ts';
 
 export type BackendServiceRef = { project: string; region?: string | undefined; name: string };
 export type BackendService = { name: string; timeoutSec?: number; fingerprint: string };
@@ -53,6 +52,8 @@ export class ComputeError extends KubefnError<ComputeErrorCode> {
   readonly code: ComputeErrorCode;
   /** Worth trying again later: throttling, the server's trouble, or no answer at all. */
   readonly retryable: boolean;
+  /** Seconds a 429 or 503 asked us to wait (Retry-After). */
+  retryAfterSeconds: number | undefined;
   constructor(
     message: string,
     /** HTTP status, 0 when no answer came back, 200 for a failed Operation. */
@@ -83,45 +84,25 @@ export function computeClient(options: {
   timeoutMs?: number;
 }) {
   const base = new URL(options.baseUrl ?? 'https://compute.googleapis.com/compute/v1');
-  const secure = base.protocol === 'https:';
-  const agent = secure ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+  const prefix = base.pathname.replace(/\/$/, '');
+  // The Kubernetes client's transport: keep-alive agent, whole-request deadline, the caller's
+  // abort, retries with the one Backoff (429 honouring Retry-After, 5xx and no answer). Every
+  // call here may be repeated: GET and wait read, and a PATCH
+  // carries its requestId, which Compute applies at most once.
+  const transport = new KubeClient(
+    { server: base.origin, token: options.token },
+    { timeoutMs: options.timeoutMs ?? 30_000, errorFromResponse: errorFrom },
+  );
   const scope = (ref: { project: string; region?: string | undefined }) =>
     `projects/${encodeURIComponent(ref.project)}/${ref.region ? `regions/${encodeURIComponent(ref.region)}` : 'global'}`;
 
-  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const token = await options.token();
-    const url = new URL(`${base.pathname.replace(/\/$/, '')}/${path}`, base);
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise<T>((resolve, reject) => {
-      const req = (secure ? httpsRequest : httpRequest)(
-        url,
-        {
-          method,
-          agent,
-          timeout: options.timeoutMs ?? 30_000,
-          headers: {
-            authorization: `Bearer ${token}`,
-            accept: 'application/json',
-            ...(payload ? { 'content-type': 'application/json' } : {}),
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString();
-            const status = res.statusCode ?? 0;
-            if (status >= 200 && status < 300) return resolve(JSON.parse(text) as T);
-            reject(errorFrom(status, text, `${method} ${url.pathname}`));
-          });
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('timed out')));
-      req.on('error', (error) =>
-        reject(new ComputeError(`${method} ${url.pathname}: ${error.message}`, 0, 'network')),
-      );
-      req.end(payload);
-    });
+  function call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    extra: { timeoutMs?: number; signal?: AbortSignal | undefined } = {},
+  ): Promise<T> {
+    return transport.request<T>(`${prefix}/${path}`, { method, body, idempotent: true, ...extra });
   }
 
   return {
@@ -159,6 +140,8 @@ export function computeClient(options: {
         current = await call(
           'POST',
           `${scope(ref)}/operations/${encodeURIComponent(operation.name)}/wait`,
+          undefined,
+          { timeoutMs: waitCallMs },
         );
       }
       const failure = current.error?.errors?.[0];
@@ -174,7 +157,15 @@ export function computeClient(options: {
   };
 }
 
-function errorFrom(status: number, text: string, what: string): ComputeError {
+/** A wait call returns after at most ~2 minutes, DONE or not: its deadline is longer. */
+const waitCallMs = 150_000;
+
+function errorFrom(
+  status: number,
+  text: string,
+  request: { method: string; path: string; retryAfter?: string | undefined },
+): ComputeError {
+  const what = `${request.method} ${request.path}`;
   let reason = 'unknown';
   let message = `answered ${status}`;
   try {
@@ -186,5 +177,9 @@ function errorFrom(status: number, text: string, what: string): ComputeError {
   } catch {
     // Not JSON (a proxy's page): the status says enough.
   }
-  return new ComputeError(`${what}: ${message}`, status, reason);
+  const error = new ComputeError(`${what}: ${message}`, status, reason);
+  const retryAfter = Number(request.retryAfter);
+  if (request.retryAfter !== undefined && Number.isFinite(retryAfter) && retryAfter >= 0)
+    error.retryAfterSeconds = retryAfter;
+  return error;
 }

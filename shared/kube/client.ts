@@ -8,6 +8,7 @@
 // client's own agent: nothing process-wide changes.
 import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { KubefnError } from '../errors.ts';
 import { Backoff } from '../retry/backoff.ts';
 import type { ClusterConfig } from './config.ts';
 import { errorFromResponse, KubeError } from './errors.ts';
@@ -35,10 +36,19 @@ export type RetryPolicy = {
   capMs: number;
 };
 
+/** A failure answer, as the API behind this client spells it (Kubernetes' Status by default). */
+export type ErrorTranslator = (
+  status: number,
+  body: string,
+  request: { method: string; path: string; retryAfter?: string | undefined },
+) => KubefnError & { retryAfterSeconds?: number | undefined };
+
 export type ClientOptions = {
   timeoutMs?: number | undefined;
   retry?: RetryPolicy | undefined;
   userAgent?: string | undefined;
+  /** Another JSON API on the same transport (Compute): its own error codes. */
+  errorFromResponse?: ErrorTranslator | undefined;
 };
 
 export type RawResponse = {
@@ -60,7 +70,12 @@ const idempotentMethods = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 export class KubeClient {
   readonly server: string;
   readonly #config: ClusterConfig;
-  readonly #options: { timeoutMs: number; retry: RetryPolicy; userAgent: string };
+  readonly #options: {
+    timeoutMs: number;
+    retry: RetryPolicy;
+    userAgent: string;
+    errorFromResponse: ErrorTranslator;
+  };
   #transport: Promise<Transport> | undefined;
 
   constructor(config: ClusterConfig, options: ClientOptions = {}) {
@@ -70,6 +85,7 @@ export class KubeClient {
       timeoutMs: options.timeoutMs ?? 30_000,
       retry: options.retry ?? defaultRetry,
       userAgent: options.userAgent ?? 'kubefn',
+      errorFromResponse: options.errorFromResponse ?? errorFromResponse,
     };
   }
 
@@ -180,9 +196,9 @@ export class KubeClient {
     };
   }
 
-  #error(res: RawResponse, text: string, options: RequestOptions, path: string): KubeError {
+  #error(res: RawResponse, text: string, options: RequestOptions, path: string) {
     const retryAfter = res.headers['retry-after'];
-    return errorFromResponse(res.status, text, {
+    return this.#options.errorFromResponse(res.status, text, {
       method: options.method ?? 'GET',
       path: pathOnly(path),
       retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
@@ -194,8 +210,8 @@ export class KubeClient {
     options: RequestOptions,
     signal: AbortSignal,
     path: string,
-  ): KubeError {
-    if (error instanceof KubeError) return error;
+  ): KubefnError & { retryAfterSeconds?: number | undefined } {
+    if (error instanceof KubefnError) return error;
     if (signal.aborted && signal.reason instanceof KubeError) return signal.reason;
     const code = (error as { code?: string }).code ?? 'unknown';
     return new KubeError(
