@@ -5,13 +5,13 @@
 // Each route has its own allow-list (KUBEFN_ALLOW_INGRESS_TIMEOUT, _PUSH, _RESYNC).
 import type { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import * as v from 'valibot';
 import {
   type AuthVariables,
   type CallerRule,
   requireCallerWhenReady,
 } from '../../shared/auth/index.ts';
 import { DomainError } from '../../shared/errors.ts';
+import { ChangeSchema } from '../../shared/events/change.ts';
 import { functionApp } from '../../shared/http/app.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
 import { pushRoute } from '../../shared/pubsub/push.ts';
@@ -20,17 +20,6 @@ import { type ReconcileResult, reconcileIngress } from './reconcile.ts';
 import { resyncAll } from './resync.ts';
 
 type Env = { Variables: AuthVariables };
-const ChangeSchema = v.object({
-  type: v.picklist(['ADDED', 'MODIFIED', 'DELETED']),
-  object: v.object({
-    kind: v.optional(v.string()),
-    metadata: v.object({
-      namespace: v.optional(v.string()),
-      name: v.optional(v.string()),
-      resourceVersion: v.optional(v.string()),
-    }),
-  }),
-});
 const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const dnsSubdomain = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 

@@ -2,9 +2,9 @@
 // relay advances its resume point only after that, so nothing is dropped while Pub/Sub is slow
 // or down (the relay's bounded window holds the watch back meanwhile).
 import { PubSub, type Topic } from '@google-cloud/pubsub';
+import type { ChangeMessage } from '../../shared/events/change.ts';
 import type { Logger } from '../../shared/log.ts';
 import { Backoff } from '../../shared/retry/backoff.ts';
-import type { ChangeMessage } from './message.ts';
 
 export type Publish = (message: ChangeMessage, signal?: AbortSignal) => Promise<string>;
 

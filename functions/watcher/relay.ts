@@ -1,34 +1,41 @@
 // Forwards one resource's changes from a list-watch to Pub/Sub, at least once.
 //
 // Changes are published in the order the watch yields them, with at most `window` awaiting
-// Pub/Sub's acknowledgement: when the window is full the relay stops pulling from the Watcher,
-// which stops reading the socket (memory stays bounded while Pub/Sub is slow or down). The
-// checkpoint (resume resourceVersion and uid/resourceVersion per object) advances only over the
-// contiguous prefix of acknowledged changes, so a restart resumes from, or relists and diffs
-// against, what subscribers really received.
+// Pub/Sub's acknowledgement: when the window is full the relay stops pulling from the list-watch
+// (shared/kube's Watcher), which stops reading the socket (memory stays bounded while Pub/Sub is
+// slow or down). The checkpoint (resume resourceVersion and uid/resourceVersion per object)
+// advances only over the contiguous prefix of acknowledged changes, so a restart resumes from, or
+// relists and diffs against, what subscribers really received.
 
+import type { ChangeMessage, ChangeType } from '../../shared/events/change.ts';
 import {
   type KubeObject,
   type Resource,
   type StoreEntry,
-  storeKey,
   Watcher,
   type WatcherEvent,
   type WatcherOptions,
 } from '../../shared/kube/index.ts';
-import type { Checkpoint } from './checkpoint.ts';
-import type { ChangeMessage } from './message.ts';
+import type { ResourceCheckpoint } from './checkpoint.ts';
+
+/** Where the events come from: by default shared/kube's list-watch of `resource`. */
+export type EventSource = (from: {
+  store: Map<string, StoreEntry>;
+  resourceVersion: string | undefined;
+}) => AsyncIterable<WatcherEvent>;
 
 export type RelayOptions = {
   resource: Resource;
   scope: Pick<WatcherOptions, 'namespace' | 'labelSelector' | 'fieldSelector'>;
-  checkpoint: Checkpoint;
-  toMessage(change: { type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: KubeObject }): ChangeMessage;
+  checkpoint: ResourceCheckpoint;
+  toMessage(change: { type: ChangeType; object: KubeObject }): ChangeMessage;
   publish(message: ChangeMessage): Promise<unknown>;
   /** Changes awaiting acknowledgement at most. */
   window: number;
   signal: AbortSignal;
   onRetry?: WatcherOptions['onRetry'];
+  /** Replaces the list-watch (tests feed events of their own). */
+  events?: EventSource | undefined;
 };
 
 export type RelayStatus = {
@@ -70,19 +77,18 @@ export class Relay {
   /** Runs until the signal aborts; then waits for what is in flight. */
   async run(): Promise<void> {
     const { checkpoint } = this.#options;
-    // The Watcher gets its own copy of the acknowledged state to diff against.
-    const store = new Map<string, StoreEntry>(
-      [...checkpoint.objects].map(([k, v]) => [k, { ...v }]),
-    );
-    const watcher = new Watcher(this.#options.resource, {
-      ...this.#options.scope,
-      store,
-      resourceVersion: checkpoint.resourceVersion,
-      keepObjects: true,
-      signal: this.#options.signal,
-      onRetry: this.#options.onRetry,
-    });
-    for await (const event of watcher) {
+    // The list-watch gets its own copy of the acknowledged state to diff against.
+    const from = { store: checkpoint.objects(), resourceVersion: checkpoint.resourceVersion };
+    const events =
+      this.#options.events?.(from) ??
+      new Watcher(this.#options.resource, {
+        ...this.#options.scope,
+        ...from,
+        keepObjects: true,
+        signal: this.#options.signal,
+        onRetry: this.#options.onRetry,
+      });
+    for await (const event of events) {
       if (event.type === 'BOOKMARK' || event.type === 'SYNCED') {
         this.status.seenResourceVersion = event.resourceVersion;
         this.#pending.push({ event, done: true, readAt: Date.now() });
@@ -120,21 +126,8 @@ export class Relay {
     const { checkpoint } = this.#options;
     while (this.#pending[0]?.done) {
       const { event } = this.#pending.shift() as Pending;
-      if (event.type === 'SYNCED' || event.type === 'BOOKMARK') {
-        checkpoint.resourceVersion = event.resourceVersion;
-        if (event.type === 'SYNCED') this.status.synced = true;
-      } else {
-        const key = storeKey(event.object);
-        if (event.type === 'DELETED') checkpoint.objects.delete(key);
-        else
-          checkpoint.objects.set(key, {
-            uid: event.key.uid,
-            resourceVersion: event.key.resourceVersion,
-          });
-        // A list's objects carry their own, unordered versions: only the watch stream's are a
-        // resume point (the list's own comes with SYNCED).
-        if (!event.initial) checkpoint.resourceVersion = event.key.resourceVersion;
-      }
+      checkpoint.acknowledge(event);
+      if (event.type === 'SYNCED') this.status.synced = true;
       this.status.resourceVersion = checkpoint.resourceVersion;
     }
   }

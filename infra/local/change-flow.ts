@@ -1,6 +1,7 @@
-// The event path on the local stack: the watcher process forwards changes to a topic on the
-// Pub/Sub emulator, whose push subscription reaches a function's /pubsub route through the push
-// forwarder (push-forwarder.ts). What `npm start` runs, and what the end-to-end tests run.
+// The event path on the local stack: the relay process (the watcher deployable, functions/watcher,
+// run locally as a child process) forwards changes to a topic on the Pub/Sub emulator, whose push
+// subscription reaches a function's /pubsub route through the push forwarder (push-forwarder.ts).
+// What `npm start` runs, and what the end-to-end tests run.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cluster } from '../../shared/kube/index.ts';
 import { buildFunctions } from '../build-functions.ts';
@@ -11,8 +12,11 @@ import { startPushForwarder } from './push-forwarder.ts';
 import type { StackInfo } from './stack.ts';
 
 export type ChangeFlow = {
-  watcher: Managed;
-  /** The watcher's health and status endpoints. */
+  /** The relay process (functions/watcher's bundle). */
+  relay: Managed;
+  /** The relay process's health and status endpoints. */
+  relayUrl: string;
+  /** The same as relayUrl, under its former name (infra/local/start.ts reads it). */
   watcherUrl: string;
   stop(): Promise<void>;
 };
@@ -24,9 +28,12 @@ export async function startChangeFlow(
     topic: string;
     /** The function route pushes go to, and the audience its tokens must carry. */
     pushTo: { url: string; audience: string };
-    /** Another name than kubefn-watcher gets its own Lease and checkpoint (and RBAC for them). */
+    /**
+     * KUBEFN_WATCHER_NAME: another name than kubefn-watcher gets its own Lease and checkpoint (and
+     * RBAC for them).
+     */
     watcherName?: string;
-    /** KUBEFN_WATCH; the watcher's default (kubefn-managed Namespaces and Ingresses) if absent. */
+    /** KUBEFN_WATCH; the relay's default (kubefn-managed Namespaces and Ingresses) if absent. */
     watch?: { apiVersion: string; kind: string; namespace?: string; labelSelector?: string }[];
     onPushAnswer?: (status: number) => void;
   },
@@ -53,7 +60,7 @@ export async function startChangeFlow(
     if (name !== 'kubefn-watcher') await grantWatcherName(admin, name);
     const source = (await buildFunctions(['watcher'])).watcher ?? '';
     const port = await freePort();
-    const watcher = startProcess(stack.dir, name, process.execPath, [source], {
+    const relay = startProcess(stack.dir, name, process.execPath, [source], {
       ...process.env,
       KUBECONFIG: await kubeconfigFor(admin, stack, 'kubefn-watcher'),
       ...(options.watch ? { KUBEFN_WATCH: JSON.stringify(options.watch) } : {}),
@@ -64,18 +71,18 @@ export async function startChangeFlow(
       METADATA_SERVER_DETECTION: 'none',
       PORT: String(port),
     });
-    stops.push(() => watcher.stop());
-    const watcherUrl = `http://127.0.0.1:${port}`;
+    stops.push(() => relay.stop());
+    const relayUrl = `http://127.0.0.1:${port}`;
     for (const deadline = Date.now() + 30_000; ; await sleep(100)) {
-      const ready = await fetch(`${watcherUrl}/readyz`).then(
+      const ready = await fetch(`${relayUrl}/readyz`).then(
         (r) => r.ok,
         () => false,
       );
       if (ready) break;
       if (Date.now() > deadline)
-        throw new Error(`the watcher was not ready in 30 s; see ${watcher.logFile}`);
+        throw new Error(`the relay process was not ready in 30 s; see ${relay.logFile}`);
     }
-    return { watcher, watcherUrl, stop };
+    return { relay, relayUrl, watcherUrl: relayUrl, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -94,7 +101,7 @@ async function emulator(stack: StackInfo, path: string, body?: unknown): Promise
     throw new Error(`Pub/Sub emulator PUT ${path}: ${res.status} ${await res.text()}`);
 }
 
-/** The watcher's RBAC names its own Lease and checkpoint; a second watcher needs its names too. */
+/** The relay's RBAC names its own Lease and checkpoint; a second relay needs its names too. */
 async function grantWatcherName(admin: Cluster, name: string): Promise<void> {
   const metadata = { name, namespace: systemNamespace };
   await admin.resource({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role' }).apply(

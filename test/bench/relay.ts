@@ -1,4 +1,4 @@
-// relay: how fast the watcher forwards changes, against the same Pub/Sub client publishing the
+// relay: how fast the watcher deployable's relay forwards changes, against the same Pub/Sub client publishing the
 // same messages straight to the emulator, in the same run, rounds interleaved.
 //   throughput: RELAY_CHANGES modifications are made while no relay runs; then a Relay resumes
 //     from the resourceVersion before them (the watch replays them) and publishes each one; timed
@@ -12,11 +12,11 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Checkpoint } from '../../functions/watcher/checkpoint.ts';
-import { type ChangeMessage, toMessage } from '../../functions/watcher/message.ts';
+import { ResourceCheckpoint } from '../../functions/watcher/checkpoint.ts';
 import { createPublisher } from '../../functions/watcher/publisher.ts';
 import { Relay } from '../../functions/watcher/relay.ts';
 import { startStack } from '../../infra/local/stack.ts';
+import { type ChangeMessage, changeMessage } from '../../shared/events/change.ts';
 import { Cluster, fromKubeconfig, storeKey } from '../../shared/kube/index.ts';
 import { median, ms, percentile } from './stats.ts';
 
@@ -80,27 +80,25 @@ try {
       }),
     );
   };
-  const checkpointNow = async (): Promise<Checkpoint> => {
+  const checkpointNow = async (): Promise<ResourceCheckpoint> => {
     const list = await configMaps.list({ ...scope });
-    return {
-      resourceVersion: list.metadata?.resourceVersion,
-      objects: new Map(
-        list.items.map((o) => [
-          storeKey(o),
-          { uid: o.metadata?.uid ?? '', resourceVersion: o.metadata?.resourceVersion ?? '' },
-        ]),
-      ),
-    };
+    return new ResourceCheckpoint(
+      list.metadata?.resourceVersion,
+      list.items.map((o) => [
+        storeKey(o),
+        { uid: o.metadata?.uid ?? '', resourceVersion: o.metadata?.resourceVersion ?? '' },
+      ]),
+    );
   };
   const info = await configMaps.info();
-  const startRelay = (checkpoint: Checkpoint, onMessage?: (m: ChangeMessage) => void) => {
+  const startRelay = (checkpoint: ResourceCheckpoint, onMessage?: (m: ChangeMessage) => void) => {
     const controller = new AbortController();
     const relay = new Relay({
       resource: configMaps,
       scope,
       checkpoint,
       toMessage: (change) => {
-        const message = toMessage(info, change, 'bench');
+        const message = changeMessage(info, change, 'bench');
         onMessage?.(message);
         return message;
       },

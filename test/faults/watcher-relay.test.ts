@@ -2,10 +2,10 @@
 // becomes a message with its attributes and dedupe key, and after a restart from the persisted
 // checkpoint, the changes made while it was down (a deletion among them) are delivered.
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { CheckpointStore } from '../../functions/watcher/checkpoint.ts';
-import { toMessage } from '../../functions/watcher/message.ts';
+import { CheckpointStore, ResourceCheckpoint } from '../../functions/watcher/checkpoint.ts';
 import { createPublisher } from '../../functions/watcher/publisher.ts';
 import { Relay } from '../../functions/watcher/relay.ts';
+import { changeMessage } from '../../shared/events/change.ts';
 import type { Cluster, KubeObject, ResourceInfo } from '../../shared/kube/index.ts';
 import { closeTestNamespace, openTestNamespace, stack } from '../support/cluster.ts';
 import { uniqueName } from '../support/kube.ts';
@@ -71,17 +71,14 @@ async function pullUntil(what: string, done: () => boolean, timeoutMs = 30_000) 
 const seen = (type: string, name: string) =>
   received.some((m) => m.attributes.type === type && m.attributes.name === name);
 
-function startRelay(checkpoint: {
-  resourceVersion: string | undefined;
-  objects: Map<string, { uid: string; resourceVersion: string }>;
-}) {
+function startRelay(checkpoint: ResourceCheckpoint) {
   const controller = new AbortController();
   const resource = configMaps();
   const relay = new Relay({
     resource,
     scope: { namespace: ns, labelSelector: 'relay=yes' },
     checkpoint,
-    toMessage: (change) => toMessage(configMapInfo, change, 'local'),
+    toMessage: (change) => changeMessage(configMapInfo, change, 'local'),
     publish: publisher.publish,
     window: 50,
     signal: controller.signal,
@@ -104,7 +101,7 @@ test('changes become messages; a restart from the checkpoint delivers what chang
   });
   await configMaps().create(cm('before'));
   const checkpoints = new CheckpointStore(cluster, ns, 'kubefn-watcher-state');
-  const acknowledged = { resourceVersion: undefined, objects: new Map() };
+  const acknowledged = new ResourceCheckpoint();
   const first = startRelay(acknowledged);
   await pullUntil('initial state', () => seen('ADDED', 'before'));
   await configMaps().create(cm('live'));
@@ -143,11 +140,8 @@ test('changes become messages; a restart from the checkpoint delivers what chang
 
   const restored = (await checkpoints.load()).get('configmaps');
   expect(restored?.resourceVersion).toBe(first.relay.status.resourceVersion);
-  expect(restored?.objects.size).toBe(2);
-  const second = startRelay({
-    resourceVersion: restored?.resourceVersion,
-    objects: restored?.objects ?? new Map(),
-  });
+  expect(restored?.size).toBe(2);
+  const second = startRelay(restored ?? new ResourceCheckpoint());
   await pullUntil(
     'missed changes',
     () => seen('MODIFIED', 'live') && seen('DELETED', 'before') && seen('ADDED', 'while-down'),

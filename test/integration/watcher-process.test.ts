@@ -1,11 +1,13 @@
-// The watcher as the process that is deployed, acting as kubefn-system/kubefn-watcher on the real
-// kube-apiserver and publishing to the real emulator: one leader (a second instance stands by and
+// The watcher deployable (functions/watcher: ChangeRelayService behind its main) as the process
+// that is deployed, acting as kubefn-system/kubefn-watcher on the real kube-apiserver and
+// publishing to the real emulator: one leader (a second instance stands by and
 // takes over when the first is killed), health endpoints, and a clean SIGTERM within 10 seconds.
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { buildFunctions } from '../../infra/build-functions.ts';
 import { freePort } from '../../infra/local/functions.ts';
 import { applyIdentities, kubeconfigFor } from '../../infra/local/identities.ts';
 import { type Managed, startProcess } from '../../infra/local/processes.ts';
+import type { ChangeAttributes } from '../../shared/events/change.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
 import { adminCluster, stack } from '../support/cluster.ts';
 import { eventually, uniqueName } from '../support/kube.ts';
@@ -48,7 +50,7 @@ afterAll(async () => {
   await admin.close();
 });
 
-async function startWatcher(name: string): Promise<{ proc: Managed; url: string }> {
+async function startRelayProcess(name: string): Promise<{ proc: Managed; url: string }> {
   const port = await freePort();
   const proc = startProcess(stack.dir, name, process.execPath, [source], {
     ...process.env,
@@ -73,7 +75,7 @@ async function pulled(): Promise<string[]> {
   });
   const messages = (res.body.receivedMessages ?? []) as {
     ackId: string;
-    message: { attributes: Record<string, string> };
+    message: { attributes: ChangeAttributes };
   }[];
   if (messages.length)
     await pubsub('POST', `subscriptions/${subscription}:acknowledge`, {
@@ -95,7 +97,7 @@ async function createNamespace(): Promise<string> {
 }
 
 test('one leader forwards changes; a standby takes over when it is killed; SIGTERM exits cleanly', async () => {
-  const first = await startWatcher('watcher-1');
+  const first = await startRelayProcess('watcher-1');
   await eventually('first ready', 30_000, () =>
     fetch(`${first.url}/readyz`).then((r) => (r.ok ? true : undefined)),
   );
@@ -119,7 +121,7 @@ test('one leader forwards changes; a standby takes over when it is killed; SIGTE
   );
   expect(JSON.parse(saved?.[1] ?? '{}').objects).toHaveProperty(`/${a}`);
 
-  const second = await startWatcher('watcher-2');
+  const second = await startRelayProcess('watcher-2');
   expect((await fetch(`${second.url}/readyz`)).status).toBe(503); // standing by
   expect(await (await fetch(`${second.url}/status`)).json()).toMatchObject({ leader: false });
 

@@ -1,0 +1,115 @@
+// The change event contract, in one place: what the watcher deployable (functions/watcher)
+// publishes for every Kubernetes change, and what every consumer (a function's /pubsub route, the
+// tests) reads back. One Pub/Sub message per change:
+//   data          JSON {type, object}: the change type and the whole object, with its apiVersion
+//                 and kind filled in (watch events omit them)
+//   attributes    see `ChangeAttributes`: subscribers filter on them without parsing the body
+//   orderingKey   group/kind/namespace/name: one object's changes arrive in order
+//   eventKey      (an attribute) uid/resourceVersion/type: the same change published twice (at
+//                 least once) has the same key, so every consumer can drop the duplicate
+import * as v from 'valibot';
+import type { ChangeType as ListWatchChangeType } from '../kube/index.ts';
+
+/** The change types, as the list-watch reports them (shared/kube's `ChangeType`). */
+export const changeTypes = ['ADDED', 'MODIFIED', 'DELETED'] as const;
+export type ChangeType = (typeof changeTypes)[number];
+// The list-watch primitive names the same three: a compile error here if either side changes.
+const sameChangeTypes: [ChangeType, ListWatchChangeType] extends [ListWatchChangeType, ChangeType]
+  ? true
+  : never = true;
+void sameChangeTypes;
+
+/** A message's attributes (all strings; `namespace` only for a namespaced object). */
+export type ChangeAttributes = {
+  type: ChangeType;
+  group: string;
+  version: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+  uid: string;
+  resourceVersion: string;
+  /** KUBEFN_CLUSTER_NAME of the watcher that published it. */
+  cluster: string;
+  /** uid/resourceVersion/type: the duplicate-detection key. */
+  eventKey: string;
+};
+
+/** A message as handed to Pub/Sub. */
+export type ChangeMessage = {
+  data: Buffer;
+  attributes: Record<string, string>;
+  orderingKey: string;
+};
+
+/** The resource a change belongs to (shared/kube's ResourceInfo fits). */
+export type ChangeResource = { apiVersion: string; group: string; version: string; kind: string };
+
+/** The object a change carries: any Kubernetes object. */
+export type ChangedObject = {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+  };
+};
+
+export const eventKey = (key: { uid: string; resourceVersion: string; type: ChangeType }) =>
+  `${key.uid}/${key.resourceVersion}/${key.type}`;
+
+export const orderingKey = (resource: ChangeResource, object: ChangedObject) =>
+  `${resource.group}/${resource.kind}/${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+
+/** The message for one change. */
+export function changeMessage(
+  resource: ChangeResource,
+  change: { type: ChangeType; object: ChangedObject },
+  cluster: string,
+): ChangeMessage {
+  const meta = change.object.metadata ?? {};
+  const object = { apiVersion: resource.apiVersion, kind: resource.kind, ...change.object };
+  const uid = meta.uid ?? '';
+  const resourceVersion = meta.resourceVersion ?? '';
+  const attributes: ChangeAttributes = {
+    type: change.type,
+    group: resource.group,
+    version: resource.version,
+    kind: resource.kind,
+    name: meta.name ?? '',
+    uid,
+    resourceVersion,
+    cluster,
+    eventKey: eventKey({ uid, resourceVersion, type: change.type }),
+  };
+  if (meta.namespace) attributes.namespace = meta.namespace;
+  return {
+    data: Buffer.from(JSON.stringify({ type: change.type, object })),
+    attributes,
+    orderingKey: orderingKey(resource, change.object),
+  };
+}
+
+/** A message's body, as a consumer validates it (unknown fields of the object are dropped). */
+export const ChangeSchema = v.object({
+  type: v.picklist(changeTypes),
+  object: v.object({
+    apiVersion: v.optional(v.string()),
+    kind: v.optional(v.string()),
+    metadata: v.object({
+      namespace: v.optional(v.string()),
+      name: v.optional(v.string()),
+      uid: v.optional(v.string()),
+      resourceVersion: v.optional(v.string()),
+    }),
+  }),
+});
+export type ChangeBody = v.InferOutput<typeof ChangeSchema>;
+
+/** Reads a message's data (bytes, or base64 as in a push or pull) against the schema. */
+export function parseChange(data: Buffer | string): ChangeBody {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'base64') : data;
+  return v.parse(ChangeSchema, JSON.parse(bytes.toString('utf8')));
+}
