@@ -16,8 +16,6 @@ export type ChangeFlow = {
   relay: Managed;
   /** The relay process's health and status endpoints. */
   relayUrl: string;
-  /** The same as relayUrl, under its former name (infra/local/start.ts reads it). */
-  watcherUrl: string;
   stop(): Promise<void>;
 };
 
@@ -82,7 +80,7 @@ export async function startChangeFlow(
       if (Date.now() > deadline)
         throw new Error(`the relay process was not ready in 30 s; see ${relay.logFile}`);
     }
-    return { relay, relayUrl, watcherUrl: relayUrl, stop };
+    return { relay, relayUrl, stop };
   } catch (error) {
     await stop();
     throw error;

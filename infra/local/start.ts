@@ -59,7 +59,7 @@ try {
     pushTo: { url: `${ingressTimeout.url}/pubsub`, audience: ingressTimeoutAudience },
   });
   step(
-    `watcher forwarding to topic kubefn-changes, pushed to ingress-timeout (${flow.watcherUrl}/status)`,
+    `watcher forwarding to topic kubefn-changes, pushed to ingress-timeout (${flow.relayUrl}/status)`,
   );
   // The operator's token (locally kubefn-scheduler, as Cloud Scheduler would call) for label.
   const labelTokenFile = join(stack.dir, 'label-caller.token');
@@ -79,7 +79,7 @@ kubefn is running on the local stack (${((performance.now() - begun) / 1000).toF
   provision         ${provision.url}   (audience ${provisionAudience})
   label             ${label.url}
   ingress-timeout   ${ingressTimeout.url}
-  watcher status    ${flow.watcherUrl}/status
+  watcher status    ${flow.relayUrl}/status
   Kubernetes API    ${stack.server}   (kubeconfig ${stack.kubeconfig})
   Pub/Sub emulator  ${stack.pubsubEmulatorHost}   (project ${stack.pubsubProject})
   memory (RSS)      ${mib(total)}: ${Object.entries(memory)

@@ -8,16 +8,10 @@
 //   eventKey      (an attribute) uid/resourceVersion/type: the same change published twice (at
 //                 least once) has the same key, so every consumer can drop the duplicate
 import * as v from 'valibot';
-import type { ChangeType as ListWatchChangeType } from '../kube/index.ts';
+import { type ChangeType, changeTypes } from '../kube/index.ts';
 
-/** The change types, as the list-watch reports them (shared/kube's `ChangeType`). */
-export const changeTypes = ['ADDED', 'MODIFIED', 'DELETED'] as const;
-export type ChangeType = (typeof changeTypes)[number];
-// The list-watch primitive names the same three: a compile error here if either side changes.
-const sameChangeTypes: [ChangeType, ListWatchChangeType] extends [ListWatchChangeType, ChangeType]
-  ? true
-  : never = true;
-void sameChangeTypes;
+/** The change types, as the list-watch reports them. */
+export { type ChangeType, changeTypes };
 
 /** A message's attributes (all strings; `namespace` only for a namespaced object). */
 export type ChangeAttributes = {

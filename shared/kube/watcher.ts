@@ -14,7 +14,9 @@ import type { KubeObject } from './types.ts';
 
 /** Identifies one change exactly once, across reconnects, relists and restarts. */
 export type EventKey = { uid: string; resourceVersion: string; type: ChangeType };
-export type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
+/** The change types, spelled once for the project (the event contract, shared/events, reuses them). */
+export const changeTypes = ['ADDED', 'MODIFIED', 'DELETED'] as const;
+export type ChangeType = (typeof changeTypes)[number];
 
 export type WatcherEvent<T extends KubeObject = KubeObject> =
   /** `initial`: from a list or relist (a diff against the store), not from the watch stream. */
