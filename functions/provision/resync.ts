@@ -3,7 +3,8 @@
 // object already as the template says is not written) and the answer lists what was missing or
 // had drifted and was put back. The owners come from the live binding: the template cannot know
 // them, and the check must not drop them.
-import { KubeError, type KubeObject } from '../../shared/kube/index.ts';
+import { KubefnError } from '../../shared/errors.ts';
+import type { KubeObject } from '../../shared/kube/index.ts';
 import { customerLabel, managedByLabel, managedByValue, planLabel } from '../../shared/labels.ts';
 import { fieldManager, type ObjectRef, type ProvisionDeps, ref, typeRef } from './handler.ts';
 import { type RenderValues, renderBundle } from './render.ts';
@@ -13,6 +14,7 @@ export type TenantCheck = {
   namespace: string;
   outcome: 'unchanged' | 'repaired' | 'failed';
   repaired: (ObjectRef & { was: 'missing' | 'different' })[];
+  code?: string;
   detail?: string;
 };
 
@@ -47,18 +49,17 @@ async function checkTenant(ns: KubeObject, deps: ProvisionDeps): Promise<TenantC
     for (const object of bundle) {
       const resource = deps.cluster.resource(typeRef(object));
       const name = object.metadata?.name ?? '';
-      const before = await resource.get(name, { namespace }).catch((error: unknown) => {
-        if (error instanceof KubeError && error.code === 'not-found') return undefined;
-        throw error;
-      });
+      const before = await resource.find(name, { namespace });
       const after = await resource.apply(object, { fieldManager, force: true });
       if (before?.metadata?.resourceVersion !== after.metadata?.resourceVersion)
         result.repaired.push({ ...ref(object), was: before ? 'different' : 'missing' });
     }
     return { ...result, outcome: result.repaired.length ? 'repaired' : 'unchanged' };
   } catch (error) {
-    if (error instanceof KubeError && error.retryable) throw error;
-    return { ...result, outcome: 'failed', detail: (error as Error).message };
+    // One tenant's failure is reported with its code and the others are still checked; the next
+    // scheduled run tries it again. A bug is not a tenant's failure: it fails the run.
+    if (!(error instanceof KubefnError)) throw error;
+    return { ...result, outcome: 'failed', code: error.code, detail: error.message };
   }
 }
 
@@ -72,10 +73,11 @@ async function currentOwners(
     (o) => (o as { subjects?: unknown }).subjects === '${owners}',
   );
   if (!template) return [];
+  // Only not-found means "no owners": any other failure must stop the check, or the force-apply
+  // below would write the binding with no subjects.
   const live = await deps.cluster
     .resource(typeRef(template))
-    .get(template.metadata?.name ?? '', { namespace })
-    .catch(() => undefined);
+    .find(template.metadata?.name ?? '', { namespace });
   const subjects =
     (live as { subjects?: { kind: string; name: string }[] } | undefined)?.subjects ?? [];
   return subjects

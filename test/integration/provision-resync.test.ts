@@ -1,0 +1,75 @@
+// The scheduled tenant check never strips a tenant's owners: when the owners' RoleBinding cannot
+// be read (anything but not-found), the tenant is reported failed and nothing is written.
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { type ProvisionDeps, provisionTenant } from '../../functions/provision/handler.ts';
+import type { Templates } from '../../functions/provision/render.ts';
+import { resyncTenants } from '../../functions/provision/resync.ts';
+import bundle from '../../functions/provision/templates/bundle.json' with { type: 'json' };
+import plans from '../../functions/provision/templates/plans.json' with { type: 'json' };
+import { type Cluster, KubeError, type KubeObject } from '../../shared/kube/index.ts';
+import { adminCluster } from '../support/cluster.ts';
+import { uniqueName } from '../support/kube.ts';
+
+const templates = { bundle, plans } as unknown as Templates;
+const owners = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding' } as const;
+let admin: Cluster;
+const customerId = uniqueName('owners');
+const namespacePrefix = `r${Date.now().toString(36)}-`;
+const namespace = namespacePrefix + customerId;
+
+beforeAll(async () => {
+  admin = await adminCluster();
+  const deps = { cluster: admin, templates, namespacePrefix };
+  await provisionTenant(
+    { customerId, plan: 'free', owners: ['owner@acme.example'], dryRun: false },
+    deps,
+  );
+});
+afterAll(async () => {
+  await admin.resource({ apiVersion: 'v1', kind: 'Namespace' }).delete(namespace);
+  await admin.close();
+});
+
+/** The admin cluster, except that reading the owners' RoleBinding fails once with `code`. */
+function failingOwnersRead(code: 'unavailable' | 'forbidden'): Cluster {
+  let failed = false;
+  const cluster = Object.create(admin) as Cluster;
+  cluster.resource = ((ref: { apiVersion: string; kind: string }) => {
+    const resource = admin.resource(ref);
+    if (ref.kind !== owners.kind) return resource;
+    const get = resource.get.bind(resource);
+    resource.get = async (name, options) => {
+      if (name === 'tenant-owners' && !failed) {
+        failed = true;
+        throw new KubeError(code, `GET rolebindings/${name}: refused in this test`);
+      }
+      return get(name, options);
+    };
+    return resource;
+  }) as Cluster['resource'];
+  return cluster;
+}
+
+const subjects = async () =>
+  (
+    (await admin.resource(owners).get('tenant-owners', { namespace })) as KubeObject & {
+      subjects?: { name: string }[];
+    }
+  ).subjects?.map((s) => s.name);
+
+test.each(['unavailable', 'forbidden'] as const)(
+  'an owners binding that cannot be read (%s) fails the tenant and keeps its owners',
+  async (code) => {
+    const deps: ProvisionDeps = { cluster: failingOwnersRead(code), templates, namespacePrefix };
+    const { tenants } = await resyncTenants(deps);
+    const mine = tenants.find((t) => t.namespace === namespace);
+    expect(mine).toMatchObject({ outcome: 'failed', repaired: [] });
+    expect(await subjects()).toEqual(['owner@acme.example']);
+  },
+);
+
+test('with the binding readable, the check changes nothing and keeps the owners', async () => {
+  const { tenants } = await resyncTenants({ cluster: admin, templates, namespacePrefix });
+  expect(tenants.find((t) => t.namespace === namespace)).toBeUndefined(); // unchanged ones are not listed
+  expect(await subjects()).toEqual(['owner@acme.example']);
+});
