@@ -4,7 +4,8 @@
 // the port keeps it: only its timeoutSec changes (server-side apply owns that one field, so any
 // other settings stay as they are). Otherwise kubefn creates `kubefn-<service>-<port>` and adds
 // that port to the Service's annotation, keeping the annotation's other entries.
-import { type Cluster, KubeError } from '../../shared/kube/index.ts';
+import type { Cluster } from '../../shared/kube/index.ts';
+import { retryOnConflict } from '../../shared/retry/conflict.ts';
 import { type IngressBackend, type Service, servicePort } from './backends.ts';
 import type { BackendResult } from './reconcile.ts';
 
@@ -23,7 +24,9 @@ export async function applyWithBackendConfig(
   const services = cluster.resource<Service>({ apiVersion: 'v1', kind: 'Service' });
   const configs = cluster.resource({ apiVersion: 'cloud.google.com/v1', kind: 'BackendConfig' });
   const result = { service: backend.service, port: backend.port.name ?? backend.port.number };
-  for (let attempt = 1; ; attempt++) {
+  // The Service's annotation is written guarded by the resourceVersion read: on a conflict the
+  // Service is read again.
+  return retryOnConflict(async (): Promise<BackendResult> => {
     const service = await services.get(backend.service, { namespace });
     const port = servicePort(service, backend.port);
     if (!port)
@@ -36,9 +39,7 @@ export async function applyWithBackendConfig(
     const name = named ?? `kubefn-${backend.service}-${port.name ?? port.port}`.slice(0, 253);
 
     let changed = false;
-    const current = (await configs.get(name, { namespace }).catch(notFound)) as
-      | BackendConfig
-      | undefined;
+    const current = (await configs.find(name, { namespace })) as BackendConfig | undefined;
     if (current?.spec?.timeoutSec !== timeoutSec) {
       await configs.apply(
         {
@@ -53,26 +54,20 @@ export async function applyWithBackendConfig(
     }
     if (!named) {
       const ports = { ...reference.ports, [port.name ?? String(port.port)]: name };
-      try {
-        await services.patch(
-          backend.service,
-          {
-            metadata: {
-              resourceVersion: service.metadata?.resourceVersion,
-              annotations: { [annotation]: JSON.stringify({ ...reference, ports }) },
-            },
+      await services.patch(
+        backend.service,
+        {
+          metadata: {
+            resourceVersion: service.metadata?.resourceVersion,
+            annotations: { [annotation]: JSON.stringify({ ...reference, ports }) },
           },
-          { namespace, fieldManager },
-        );
-      } catch (error) {
-        // The Service changed since we read it: read it again (bounded).
-        if (error instanceof KubeError && error.code === 'conflict' && attempt < 5) continue;
-        throw error;
-      }
+        },
+        { namespace, fieldManager },
+      );
       changed = true;
     }
     return { ...result, backendConfig: name, outcome: changed ? 'updated' : 'unchanged' } as const;
-  }
+  });
 }
 
 function readReference(service: Service): Reference {
@@ -84,9 +79,4 @@ function readReference(service: Service): Reference {
   } catch {
     return {}; // GKE ignores an unparsable reference too; ours replaces it
   }
-}
-
-function notFound(error: unknown): undefined {
-  if (error instanceof KubeError && error.code === 'not-found') return undefined;
-  throw error;
 }

@@ -3,9 +3,9 @@
 // patched value survives normal syncs, but not a re-created backend service: the resync job
 // puts it back. Each backend service is read, patched with the fingerprint it was read with (a
 // stale one gets 412: read again, bounded), and the Operation waited for.
-import { randomUUID } from 'node:crypto';
-import { type ComputeClient, ComputeError } from '../../shared/gcp/compute.ts';
+import type { ComputeClient } from '../../shared/gcp/compute.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
+import { retryOnConflict } from '../../shared/retry/conflict.ts';
 import { gceBackendName, type IngressBackend, type Service, servicePort } from './backends.ts';
 import type { BackendResult } from './reconcile.ts';
 
@@ -30,39 +30,15 @@ export async function applyWithCompute(
   if (!name) return { ...result, outcome: 'waiting', detail: 'no synced backend service yet' };
 
   const ref = { project: target.project, region: target.region, name };
-  for (let attempt = 1; ; attempt++) {
+  // A stale fingerprint (412, code 'conflict': someone else changed it since we read it) reads
+  // again. A lost answer is resent by the client with the same requestId, applied at most once.
+  return retryOnConflict(async (attempt): Promise<BackendResult> => {
     const current = await target.client.getBackendService(ref);
     if (current.timeoutSec === timeoutSec)
       return { ...result, backendService: name, outcome: attempt === 1 ? 'unchanged' : 'updated' };
-    try {
-      const patch = { timeoutSec, fingerprint: current.fingerprint };
-      const operation = await patchOnce(target.client, ref, patch);
-      await target.client.waitForOperation(ref, operation);
-      return { ...result, backendService: name, outcome: 'updated' };
-    } catch (error) {
-      // Someone else changed it since we read it: read again.
-      if (error instanceof ComputeError && error.code === 'conflict' && attempt < 5) continue;
-      throw error;
-    }
-  }
-}
-
-/**
- * One logical PATCH: when the answer is lost (network, 5xx), it is sent again with the same
- * requestId, which Compute applies at most once.
- */
-async function patchOnce(
-  client: ComputeClient,
-  ref: Parameters<ComputeClient['patchBackendService']>[0],
-  patch: { timeoutSec: number; fingerprint: string },
-) {
-  const requestId = randomUUID();
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await client.patchBackendService(ref, patch, requestId);
-    } catch (error) {
-      if (!(error instanceof ComputeError && error.retryable) || attempt >= 3) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
-    }
-  }
+    const patch = { timeoutSec, fingerprint: current.fingerprint };
+    const operation = await target.client.patchBackendService(ref, patch);
+    await target.client.waitForOperation(ref, operation);
+    return { ...result, backendService: name, outcome: 'updated' };
+  });
 }

@@ -3,7 +3,8 @@
 // applied on the Ingress. Nothing is written when everything is already right, so repeats,
 // duplicates and older events are harmless; an event older than the recorded state is skipped.
 import { isRetryable } from '../../shared/errors.ts';
-import { type Cluster, KubeError } from '../../shared/kube/index.ts';
+import type { Cluster } from '../../shared/kube/index.ts';
+import { retryOnConflict } from '../../shared/retry/conflict.ts';
 import { applyWithBackendConfig } from './backendconfig.ts';
 import { type Ingress, ingressBackends, syncedBackends } from './backends.ts';
 import { applyWithCompute, type ComputeTarget } from './compute.ts';
@@ -64,70 +65,71 @@ export async function reconcileIngress(
     kind: 'Ingress',
   });
   const base = { namespace, name, backends: [] as BackendResult[] };
-  for (let attempt = 1; ; attempt++) {
-    const ingress = await ingresses.get(name, { namespace }).catch((error: unknown) => {
-      if (error instanceof KubeError && error.code === 'not-found') return undefined;
-      throw error;
-    });
-    if (!ingress) return { ...base, outcome: 'not-found' };
-    const annotations = ingress.metadata?.annotations ?? {};
-    const record = readAppliedRecord(annotations);
-    if (isOlder(options.eventResourceVersion, record?.ingressResourceVersion))
-      return { ...base, outcome: 'stale', message: 'an older event than the applied state' };
+  // The record is written guarded by the Ingress's resourceVersion: if the Ingress changed
+  // meanwhile (a new value), the record must not claim this one; start over from the new state.
+  return retryOnConflict(
+    async (): Promise<ReconcileResult> => {
+      const ingress = await ingresses.find(name, { namespace });
+      if (!ingress) return { ...base, outcome: 'not-found' };
+      const annotations = ingress.metadata?.annotations ?? {};
+      const record = readAppliedRecord(annotations);
+      if (isOlder(options.eventResourceVersion, record?.ingressResourceVersion))
+        return { ...base, outcome: 'stale', message: 'an older event than the applied state' };
 
-    const raw = annotations[timeoutAnnotation];
-    let timeoutSec: number;
-    let source: AppliedRecord['source'];
-    if (raw === undefined) {
-      // Removing the annotation writes the default back explicitly: removing timeoutSec from a
-      // BackendConfig or a backend service would leave the old value in place.
-      if (!record || record.source === 'default')
-        return { ...base, outcome: record ? 'unchanged' : 'not-annotated' };
-      timeoutSec = defaultTimeoutSec;
-      source = 'default';
-    } else {
-      const parsed = parseTimeout(raw);
-      if (!parsed.ok)
-        return { ...base, outcome: 'invalid', message: `${timeoutAnnotation}: ${parsed.message}` };
-      timeoutSec = parsed.seconds;
-      source = 'annotation';
-    }
+      const raw = annotations[timeoutAnnotation];
+      let timeoutSec: number;
+      let source: AppliedRecord['source'];
+      if (raw === undefined) {
+        // Removing the annotation writes the default back explicitly: removing timeoutSec from a
+        // BackendConfig or a backend service would leave the old value in place.
+        if (!record || record.source === 'default')
+          return { ...base, outcome: record ? 'unchanged' : 'not-annotated' };
+        timeoutSec = defaultTimeoutSec;
+        source = 'default';
+      } else {
+        const parsed = parseTimeout(raw);
+        if (!parsed.ok)
+          return {
+            ...base,
+            outcome: 'invalid',
+            message: `${timeoutAnnotation}: ${parsed.message}`,
+          };
+        timeoutSec = parsed.seconds;
+        source = 'annotation';
+      }
 
-    const backends = await Promise.all(
-      ingressBackends(ingress).map((backend) =>
-        applyOne(deps, ingress, namespace, backend, timeoutSec).catch(
-          (error: unknown): BackendResult => {
-            if (isRetryable(error)) throw error;
-            return {
-              service: backend.service,
-              port: backend.port.name ?? backend.port.number,
-              outcome: 'failed',
-              detail: (error as Error).message,
-            };
-          },
+      const backends = await Promise.all(
+        ingressBackends(ingress).map((backend) =>
+          applyOne(deps, ingress, namespace, backend, timeoutSec).catch(
+            (error: unknown): BackendResult => {
+              if (isRetryable(error)) throw error;
+              return {
+                service: backend.service,
+                port: backend.port.name ?? backend.port.number,
+                outcome: 'failed',
+                detail: (error as Error).message,
+              };
+            },
+          ),
         ),
-      ),
-    );
-    const result = { ...base, timeoutSec, source, backends };
-    if (backends.length === 0)
-      return { ...result, outcome: 'failed', message: 'the Ingress has no Service backends' };
-    if (backends.some((b) => b.outcome === 'failed')) return { ...result, outcome: 'failed' };
-    if (backends.some((b) => b.outcome === 'waiting')) return { ...result, outcome: 'waiting' };
+      );
+      const result = { ...base, timeoutSec, source, backends };
+      if (backends.length === 0)
+        return { ...result, outcome: 'failed', message: 'the Ingress has no Service backends' };
+      if (backends.some((b) => b.outcome === 'failed')) return { ...result, outcome: 'failed' };
+      if (backends.some((b) => b.outcome === 'waiting')) return { ...result, outcome: 'waiting' };
 
-    const changed = backends.some((b) => b.outcome === 'updated');
-    const recorded =
-      record?.timeoutSec === timeoutSec && record.source === source && record.mode === deps.mode;
-    if (!changed && recorded) return { ...result, outcome: 'unchanged' };
-    const next: AppliedRecord = {
-      timeoutSec,
-      mode: deps.mode,
-      source,
-      appliedAt: (deps.now?.() ?? new Date()).toISOString(),
-      ingressResourceVersion: ingress.metadata?.resourceVersion ?? '',
-    };
-    try {
-      // Guarded by the resourceVersion read: if the Ingress changed meanwhile (a new value), the
-      // record must not claim this one; start over from the new state.
+      const changed = backends.some((b) => b.outcome === 'updated');
+      const recorded =
+        record?.timeoutSec === timeoutSec && record.source === source && record.mode === deps.mode;
+      if (!changed && recorded) return { ...result, outcome: 'unchanged' };
+      const next: AppliedRecord = {
+        timeoutSec,
+        mode: deps.mode,
+        source,
+        appliedAt: (deps.now?.() ?? new Date()).toISOString(),
+        ingressResourceVersion: ingress.metadata?.resourceVersion ?? '',
+      };
       await ingresses.patch(
         name,
         {
@@ -138,12 +140,10 @@ export async function reconcileIngress(
         },
         { namespace, fieldManager: 'kubefn-ingress-timeout' },
       );
-    } catch (error) {
-      if (error instanceof KubeError && error.code === 'conflict' && attempt < 3) continue;
-      throw error;
-    }
-    return { ...result, outcome: 'applied' };
-  }
+      return { ...result, outcome: 'applied' };
+    },
+    { attempts: 3 },
+  );
 }
 
 function applyOne(

@@ -4,13 +4,9 @@
 // Nothing is written when the labels are already as asked.
 
 import { DomainError } from '../../shared/errors.ts';
-import {
-  type Cluster,
-  KubeError,
-  type KubeObject,
-  type Resource,
-} from '../../shared/kube/index.ts';
+import { type Cluster, KubeError, type Resource } from '../../shared/kube/index.ts';
 import { isManaged } from '../../shared/labels.ts';
+import { retryOnConflict } from '../../shared/retry/conflict.ts';
 import { isReservedKey, type LabelRequest } from './schema.ts';
 
 export type LabelPolicy = {
@@ -88,38 +84,33 @@ async function labelOne(
   request: LabelRequest,
 ): Promise<ObjectResult> {
   const where = namespace ? { namespace, name } : { name };
-  for (let attempt = 1; ; attempt++) {
-    let object: KubeObject;
-    try {
-      object = await resource.get(name, { namespace });
-    } catch (error) {
-      return { ...where, outcome: outcomeOf(error) };
-    }
-    const labels = { ...object.metadata?.labels };
-    const patch: Record<string, string | null> = {};
-    for (const [key, value] of Object.entries(request.set))
-      if (labels[key] !== value) patch[key] = labels[key] = value;
-    for (const key of request.remove)
-      if (key in labels) {
-        patch[key] = null;
-        delete labels[key];
-      }
-    if (Object.keys(patch).length === 0) return { ...where, outcome: 'unchanged', labels };
-    if (request.dryRun) return { ...where, outcome: 'would-update', labels };
-    try {
-      const updated = await resource.patch(
-        name,
-        { metadata: { resourceVersion: object.metadata?.resourceVersion, labels: patch } },
-        { namespace, fieldManager: 'kubefn-label' },
-      );
-      return { ...where, outcome: 'updated', labels: updated.metadata?.labels ?? {} };
-    } catch (error) {
-      if (error instanceof KubeError && error.code === 'conflict' && attempt < attempts) {
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
-        continue;
-      }
-      return { ...where, outcome: outcomeOf(error) };
-    }
+  try {
+    // Each try reads the object again and writes what it computed, guarded by its resourceVersion.
+    return await retryOnConflict(
+      async (): Promise<ObjectResult> => {
+        const object = await resource.get(name, { namespace });
+        const labels = { ...object.metadata?.labels };
+        const patch: Record<string, string | null> = {};
+        for (const [key, value] of Object.entries(request.set))
+          if (labels[key] !== value) patch[key] = labels[key] = value;
+        for (const key of request.remove)
+          if (key in labels) {
+            patch[key] = null;
+            delete labels[key];
+          }
+        if (Object.keys(patch).length === 0) return { ...where, outcome: 'unchanged', labels };
+        if (request.dryRun) return { ...where, outcome: 'would-update', labels };
+        const updated = await resource.patch(
+          name,
+          { metadata: { resourceVersion: object.metadata?.resourceVersion, labels: patch } },
+          { namespace, fieldManager: 'kubefn-label' },
+        );
+        return { ...where, outcome: 'updated', labels: updated.metadata?.labels ?? {} };
+      },
+      { attempts },
+    );
+  } catch (error) {
+    return { ...where, outcome: outcomeOf(error) };
   }
 }
 
@@ -154,12 +145,6 @@ async function checkNamespace(deps: LabelDeps, namespace: string): Promise<void>
     );
   };
   if (systemNamespaces.has(namespace)) refuse();
-  const ns = await deps.cluster
-    .resource({ apiVersion: 'v1', kind: 'Namespace' })
-    .get(namespace)
-    .catch((error: unknown) => {
-      if (error instanceof KubeError && error.code === 'not-found') return undefined;
-      throw error;
-    });
+  const ns = await deps.cluster.resource({ apiVersion: 'v1', kind: 'Namespace' }).find(namespace);
   if (!isManaged(ns)) refuse();
 }

@@ -155,15 +155,8 @@ async function ownTenant(
   options: { allowTerminating: boolean },
 ): Promise<KubeObject> {
   const name = deps.namespacePrefix + customerId;
-  const ns = await deps.cluster
-    .resource(namespaceRef)
-    .get(name)
-    .catch((error: unknown) => {
-      if (error instanceof KubeError && error.code === 'not-found') {
-        throw new DomainError('no-such-tenant', `there is no tenant ${customerId}`);
-      }
-      throw error;
-    });
+  const ns = await deps.cluster.resource(namespaceRef).find(name);
+  if (!ns) throw new DomainError('no-such-tenant', `there is no tenant ${customerId}`);
   if (!isManaged(ns) || ns.metadata?.labels?.[customerLabel] !== customerId) {
     throw new DomainError('namespace-taken', `namespace ${name} exists and is not this tenant's`);
   }
@@ -183,11 +176,7 @@ async function objectState(
 ): Promise<ObjectState> {
   const live = await cluster
     .resource({ apiVersion: base.apiVersion, kind: base.kind })
-    .get(base.name, { namespace })
-    .catch((error: unknown) => {
-      if (error instanceof KubeError && error.code === 'not-found') return undefined;
-      throw error;
-    });
+    .find(base.name, { namespace });
   if (!live) return { ...base, state: 'missing' };
   const status = (live.status ?? {}) as Record<string, unknown>;
   if (base.kind === 'ResourceQuota') {

@@ -9,7 +9,6 @@
 // resource and saves them every second while they move, and once more on stop.
 import {
   type Cluster,
-  KubeError,
   type StoreEntry,
   storeKey,
   type WatcherEvent,
@@ -92,12 +91,7 @@ export class CheckpointStore {
   }
 
   async load(): Promise<Map<string, ResourceCheckpoint>> {
-    const configMap = await this.#configMaps()
-      .get(this.#name, { namespace: this.#namespace })
-      .catch((error: unknown) => {
-        if (error instanceof KubeError && error.code === 'not-found') return undefined;
-        throw error;
-      });
+    const configMap = await this.#configMaps().find(this.#name, { namespace: this.#namespace });
     const checkpoints = new Map<string, ResourceCheckpoint>();
     for (const [resource, json] of Object.entries(
       (configMap?.data ?? {}) as Record<string, string>,
