@@ -1,6 +1,7 @@
 // The scheduled resync (Cloud Scheduler, over HTTP with an OIDC token): every Ingress that has the
 // timeout annotation, or had it (its default is written back), reconciled again. Catches what
 // events cannot: a backend service GKE re-created, a BackendConfig edited by hand, a lost push.
+import { mapLimit } from '../../shared/concurrency.ts';
 import type { KubeObject } from '../../shared/kube/index.ts';
 import type { AppDeps } from './config.ts';
 import { type ReconcileResult, reconcileIngress } from './reconcile.ts';
@@ -26,15 +27,8 @@ export async function resyncAll(deps: AppDeps): Promise<ResyncSummary> {
         name: ingress.metadata?.name ?? '',
       });
   }
-  const results: ReconcileResult[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      for (let i = next++; i < targets.length; i = next++) {
-        const target = targets[i] as { namespace: string; name: string };
-        results.push(await reconcileIngress(target.namespace, target.name, deps));
-      }
-    }),
+  const results = await mapLimit(targets, concurrency, (target) =>
+    reconcileIngress(target.namespace, target.name, deps),
   );
   const counts = Object.fromEntries(
     [

@@ -3,6 +3,7 @@
 // a concurrent change gets 409, and the object is read again and the change recomputed (bounded).
 // Nothing is written when the labels are already as asked.
 
+import { mapLimit } from '../../shared/concurrency.ts';
 import { DomainError } from '../../shared/errors.ts';
 import { type Cluster, KubeError, type Resource } from '../../shared/kube/index.ts';
 import { isManaged } from '../../shared/labels.ts';
@@ -65,13 +66,8 @@ export async function applyLabels(
     ? [request.target.name]
     : await matching(resource, namespace, request.target.labelSelector ?? '');
   if (!info.namespaced) for (const name of names) await checkNamespace(deps, name);
-  const results: ObjectResult[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, names.length) }, async () => {
-      for (let i = next++; i < names.length; i = next++)
-        results.push(await labelOne(resource, names[i] ?? '', namespace, request));
-    }),
+  const results = await mapLimit(names, concurrency, (name) =>
+    labelOne(resource, name, namespace, request),
   );
   results.sort((a, b) => a.name.localeCompare(b.name));
   return { dryRun: request.dryRun, results };
