@@ -5,21 +5,15 @@
 // Each route has its own allow-list (KUBEFN_ALLOW_INGRESS_TIMEOUT, _PUSH, _RESYNC).
 import type { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import {
-  type AuthVariables,
-  type CallerRule,
-  requireCallerWhenReady,
-} from '../../shared/auth/index.ts';
 import { DomainError } from '../../shared/errors.ts';
 import { ChangeSchema } from '../../shared/events/change.ts';
-import { functionApp } from '../../shared/http/app.ts';
+import { type FunctionEnv, functionSkeleton } from '../../shared/http/app.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
 import { pushRoute } from '../../shared/pubsub/push.ts';
 import type { AppDeps } from './config.ts';
 import { type ReconcileResult, reconcileIngress } from './reconcile.ts';
 import { resyncAll } from './resync.ts';
 
-type Env = { Variables: AuthVariables };
 const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const dnsSubdomain = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
@@ -29,16 +23,13 @@ const statusOf: Partial<Record<ReconcileResult['outcome'], ContentfulStatusCode>
   failed: 502,
 };
 
-export function createApp(ready: Promise<AppDeps>): Hono<Env> {
-  const app = functionApp();
-  ready.catch(() => {});
+export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
   // Each route's auth is built once, on first use, from the loaded configuration.
-  const guard = (pick: (callers: AppDeps['callers']) => CallerRule) =>
-    requireCallerWhenReady(async () => pick((await ready).callers));
+  const { app, deps, guard } = functionSkeleton(ready);
 
   app.post(
     '/ingresses/:namespace/:name',
-    guard((callers) => callers.one),
+    guard((d) => d.callers.one),
     async (c) => {
       const { namespace, name } = c.req.param();
       if (!dnsLabel.test(namespace) || !dnsSubdomain.test(name))
@@ -48,7 +39,7 @@ export function createApp(ready: Promise<AppDeps>): Hono<Env> {
             { field: 'name', expected: 'a DNS subdomain' },
           ],
         });
-      const result = await reconcileIngress(namespace, name, await ready);
+      const result = await reconcileIngress(namespace, name, await deps());
       logResult(result);
       return c.json(result, statusOf[result.outcome] ?? 200);
     },
@@ -57,14 +48,14 @@ export function createApp(ready: Promise<AppDeps>): Hono<Env> {
   // The watcher's change messages: the event names the Ingress; its current state decides.
   app.post(
     '/pubsub',
-    guard((callers) => callers.push),
+    guard((d) => d.callers.push),
     pushRoute(ChangeSchema, async ({ data, attributes }) => {
       const { namespace = '', name = '', resourceVersion } = data.object.metadata;
       if ((attributes.kind ?? data.object.kind) !== 'Ingress' || data.type === 'DELETED')
         return { outcome: 'ignored' };
       if (!dnsLabel.test(namespace) || !dnsSubdomain.test(name))
         return { outcome: 'ignored', reason: 'the event names no valid Ingress' };
-      const result = await reconcileIngress(namespace, name, await ready, {
+      const result = await reconcileIngress(namespace, name, await deps(), {
         eventResourceVersion: resourceVersion,
       });
       logResult(result);
@@ -74,9 +65,9 @@ export function createApp(ready: Promise<AppDeps>): Hono<Env> {
 
   app.post(
     '/resync',
-    guard((callers) => callers.resync),
+    guard((d) => d.callers.resync),
     async (c) => {
-      const summary = await resyncAll(await ready);
+      const summary = await resyncAll(await deps());
       log('INFO', 'resync done', { ...summary.counts });
       return c.json(summary);
     },

@@ -1,4 +1,4 @@
-// The ingress-timeout function's settings, from its environment, checked at start:
+// The ingress-timeout function's settings, from its environment, checked when the module loads:
 //   KUBEFN_TIMEOUT_MODE      backendconfig (default: GKE's BackendConfig) or compute (the API)
 //   KUBEFN_COMPUTE_PROJECT   compute mode: the project of the load balancer (or GOOGLE_CLOUD_PROJECT)
 //   KUBEFN_COMPUTE_REGION    compute mode: the region of internal (gce-internal) load balancers
@@ -9,18 +9,23 @@
 //   plus the Kubernetes connection and KUBEFN_AUTH_* (shared/auth/config.ts).
 import * as v from 'valibot';
 import {
-  allowListFromEnv,
-  authSettingsFromEnv,
+  allowList,
+  authEnvEntries,
   type CallerRule,
   callerRule,
   trustedIssuers,
 } from '../../shared/auth/index.ts';
+import { envProblem, readEnv } from '../../shared/env.ts';
 import { metadataAccessToken } from '../../shared/gcp/access-token.ts';
 import { computeClient } from '../../shared/gcp/compute.ts';
 import { Cluster } from '../../shared/kube/index.ts';
 import type { ReconcileDeps } from './reconcile.ts';
 
 const EnvSchema = v.object({
+  ...authEnvEntries,
+  KUBEFN_ALLOW_INGRESS_TIMEOUT: allowList,
+  KUBEFN_ALLOW_PUSH: allowList,
+  KUBEFN_ALLOW_RESYNC: allowList,
   KUBEFN_TIMEOUT_MODE: v.optional(v.picklist(['backendconfig', 'compute']), 'backendconfig'),
   KUBEFN_COMPUTE_PROJECT: v.optional(v.pipe(v.string(), v.minLength(1))),
   GOOGLE_CLOUD_PROJECT: v.optional(v.string()),
@@ -28,29 +33,37 @@ const EnvSchema = v.object({
   KUBEFN_COMPUTE_URL: v.optional(v.pipe(v.string(), v.url())),
 });
 
+export type IngressTimeoutSettings = v.InferOutput<typeof EnvSchema> & {
+  /** Compute mode's project (KUBEFN_COMPUTE_PROJECT or GOOGLE_CLOUD_PROJECT). */
+  computeProject: string | undefined;
+};
+
 export type AppDeps = ReconcileDeps & {
   callers: { one: CallerRule; push: CallerRule; resync: CallerRule };
 };
 
-export async function depsFromEnv(env: NodeJS.ProcessEnv): Promise<AppDeps> {
-  const parsed = v.safeParse(EnvSchema, env);
-  if (!parsed.success)
-    throw new Error(
-      `ingress-timeout configuration: ${parsed.issues.map((i) => `${i.path?.map((p) => String(p.key)).join('.')}: ${i.message}`).join('; ')}`,
-    );
-  const e = parsed.output;
-  const settings = authSettingsFromEnv(env);
+/** Throws an EnvError naming each bad variable, synchronously: the deploy fails. */
+export function settingsFromEnv(env: NodeJS.ProcessEnv): IngressTimeoutSettings {
+  const e = readEnv('ingress-timeout', EnvSchema, env);
+  const computeProject = e.KUBEFN_COMPUTE_PROJECT ?? e.GOOGLE_CLOUD_PROJECT;
+  if (e.KUBEFN_TIMEOUT_MODE === 'compute' && !computeProject)
+    throw envProblem('ingress-timeout', 'KUBEFN_COMPUTE_PROJECT', 'required in compute mode');
+  return { ...e, computeProject };
+}
+
+/** The settings now; the network work (cluster, issuers' keys) as a promise. */
+export function depsFromEnv(env: NodeJS.ProcessEnv): Promise<AppDeps> {
+  return connect(settingsFromEnv(env));
+}
+
+async function connect(e: IngressTimeoutSettings): Promise<AppDeps> {
   const cluster = await Cluster.connect();
-  const issuers = await trustedIssuers(settings, cluster.client);
-  const rule = (route: string) => callerRule(settings, issuers, allowListFromEnv(env, route));
+  const issuers = await trustedIssuers(e, cluster.client);
   let compute: ReconcileDeps['compute'];
-  if (e.KUBEFN_TIMEOUT_MODE === 'compute') {
-    const project = e.KUBEFN_COMPUTE_PROJECT ?? e.GOOGLE_CLOUD_PROJECT;
-    if (!project)
-      throw new Error('ingress-timeout configuration: compute mode needs KUBEFN_COMPUTE_PROJECT');
+  if (e.KUBEFN_TIMEOUT_MODE === 'compute' && e.computeProject) {
     compute = {
       client: computeClient({ baseUrl: e.KUBEFN_COMPUTE_URL, token: metadataAccessToken() }),
-      project,
+      project: e.computeProject,
       internalRegion: e.KUBEFN_COMPUTE_REGION,
     };
   }
@@ -58,6 +71,10 @@ export async function depsFromEnv(env: NodeJS.ProcessEnv): Promise<AppDeps> {
     cluster,
     mode: e.KUBEFN_TIMEOUT_MODE,
     compute,
-    callers: { one: rule('ingress-timeout'), push: rule('push'), resync: rule('resync') },
+    callers: {
+      one: callerRule(e, issuers, e.KUBEFN_ALLOW_INGRESS_TIMEOUT),
+      push: callerRule(e, issuers, e.KUBEFN_ALLOW_PUSH),
+      resync: callerRule(e, issuers, e.KUBEFN_ALLOW_RESYNC),
+    },
   };
 }

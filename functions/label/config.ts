@@ -1,34 +1,64 @@
-// The label function's settings, from its environment:
+// The label function's settings, from its environment, checked when the module loads:
 //   KUBEFN_LABEL_ALLOW_RESERVED  "true" lets kubernetes.io/ and k8s.io/ keys through (default false)
 //   KUBEFN_LABEL_NAMESPACES      comma-separated namespaces allowed besides managed ones
 //   KUBEFN_ALLOW_LABEL           who may call POST /labels; KUBEFN_ALLOW_PUSH the push subscription
 //   plus the Kubernetes connection and KUBEFN_AUTH_* (shared/auth/config.ts).
+import * as v from 'valibot';
 import {
-  allowListFromEnv,
-  authSettingsFromEnv,
+  allowList,
+  authEnvEntries,
   type CallerRule,
   callerRule,
   trustedIssuers,
 } from '../../shared/auth/index.ts';
+import { readEnv } from '../../shared/env.ts';
 import { Cluster } from '../../shared/kube/index.ts';
 import type { LabelDeps } from './handler.ts';
 
-export type AppDeps = LabelDeps & { callers: { http: CallerRule; push: CallerRule } };
-
-export async function depsFromEnv(env: NodeJS.ProcessEnv): Promise<AppDeps> {
-  const settings = authSettingsFromEnv(env);
-  const cluster = await Cluster.connect();
-  const issuers = await trustedIssuers(settings, cluster.client);
-  const rule = (route: string) => callerRule(settings, issuers, allowListFromEnv(env, route));
-  return {
-    cluster,
-    policy: {
-      allowReserved: env.KUBEFN_LABEL_ALLOW_RESERVED === 'true',
-      extraNamespaces: (env.KUBEFN_LABEL_NAMESPACES ?? '')
+const EnvSchema = v.object({
+  ...authEnvEntries,
+  KUBEFN_ALLOW_LABEL: allowList,
+  KUBEFN_ALLOW_PUSH: allowList,
+  KUBEFN_LABEL_ALLOW_RESERVED: v.pipe(
+    v.optional(v.string(), 'false'),
+    v.transform((value) => value === 'true'),
+  ),
+  KUBEFN_LABEL_NAMESPACES: v.pipe(
+    v.optional(v.string(), ''),
+    v.transform((list) =>
+      list
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean),
+    ),
+  ),
+});
+
+export type LabelSettings = v.InferOutput<typeof EnvSchema>;
+export type AppDeps = LabelDeps & { callers: { http: CallerRule; push: CallerRule } };
+
+/** Throws an EnvError naming each bad variable, synchronously: the deploy fails. */
+export function settingsFromEnv(env: NodeJS.ProcessEnv): LabelSettings {
+  return readEnv('label', EnvSchema, env);
+}
+
+/** The settings now; the network work (cluster, issuers' keys) as a promise. */
+export function depsFromEnv(env: NodeJS.ProcessEnv): Promise<AppDeps> {
+  return connect(settingsFromEnv(env));
+}
+
+async function connect(settings: LabelSettings): Promise<AppDeps> {
+  const cluster = await Cluster.connect();
+  const issuers = await trustedIssuers(settings, cluster.client);
+  return {
+    cluster,
+    policy: {
+      allowReserved: settings.KUBEFN_LABEL_ALLOW_RESERVED,
+      extraNamespaces: settings.KUBEFN_LABEL_NAMESPACES,
     },
-    callers: { http: rule('label'), push: rule('push') },
+    callers: {
+      http: callerRule(settings, issuers, settings.KUBEFN_ALLOW_LABEL),
+      push: callerRule(settings, issuers, settings.KUBEFN_ALLOW_PUSH),
+    },
   };
 }

@@ -5,13 +5,9 @@
 //   POST   /resync                          Cloud Scheduler: check every tenant against its template
 import type { Hono } from 'hono';
 import * as v from 'valibot';
-import {
-  type AuthVariables,
-  type CallerRule,
-  requireCallerWhenReady,
-} from '../../shared/auth/index.ts';
+import type { CallerRule } from '../../shared/auth/index.ts';
 import { DomainError } from '../../shared/errors.ts';
-import { functionApp } from '../../shared/http/app.ts';
+import { type FunctionEnv, functionSkeleton } from '../../shared/http/app.ts';
 import { readJson } from '../../shared/http/json-body.ts';
 import { deprovisionTenant, type ProvisionDeps, provisionTenant, tenantStatus } from './handler.ts';
 import { resyncTenants } from './resync.ts';
@@ -19,36 +15,33 @@ import { CustomerIdSchema, signupSchema } from './schema.ts';
 
 export type AppDeps = ProvisionDeps & { caller: CallerRule; resyncCaller: CallerRule };
 
-export function createApp(ready: Promise<AppDeps>): Hono<{ Variables: AuthVariables }> {
-  const app = functionApp();
-  // Dependencies (configuration, issuers' keys) start loading when the module loads and are
-  // awaited by the first request, so a cold start overlaps them with the framework's own start.
-  ready.catch(() => {});
-  const caller = requireCallerWhenReady(async () => (await ready).caller);
+export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
+  const { app, deps, guard } = functionSkeleton(ready);
+  const caller = guard((d) => d.caller);
   app.use('/tenants', caller);
   app.use('/tenants/*', caller);
 
   app.post('/tenants', async (c) => {
-    const deps = await ready;
-    const input = await readJson(c, signupSchema(Object.keys(deps.templates.plans)));
-    const result = await provisionTenant(input, deps);
+    const loaded = await deps();
+    const input = await readJson(c, signupSchema(Object.keys(loaded.templates.plans)));
+    const result = await provisionTenant(input, loaded);
     return c.json(result, result.created && !result.dryRun ? 201 : 200);
   });
 
   app.get('/tenants/:customerId', async (c) => {
-    return c.json(await tenantStatus(customerId(c.req.param('customerId')), await ready));
+    return c.json(await tenantStatus(customerId(c.req.param('customerId')), await deps()));
   });
 
   app.delete('/tenants/:customerId', async (c) => {
     const id = customerId(c.req.param('customerId'));
     const options = { confirm: c.req.query('confirm'), dryRun: c.req.query('dryRun') === 'true' };
-    return c.json(await deprovisionTenant(id, options, await ready), 202);
+    return c.json(await deprovisionTenant(id, options, await deps()), 202);
   });
   // Cloud Scheduler: every tenant checked against its template; what was put back is listed.
   app.post(
     '/resync',
-    requireCallerWhenReady(async () => (await ready).resyncCaller),
-    async (c) => c.json(await resyncTenants(await ready)),
+    guard((d) => d.resyncCaller),
+    async (c) => c.json(await resyncTenants(await deps())),
   );
   return app;
 }

@@ -1,28 +1,44 @@
-// The provisioning function's dependencies, from its environment:
+// The provisioning function's settings, from its environment, checked when the module loads:
 //   KUBEFN_NAMESPACE_PREFIX   tenant namespaces are PREFIX + customer id (default "tenant-")
 //   KUBEFN_TEMPLATES_DIR      a folder with bundle.json and plans.json replacing the built-in ones
 //   KUBEFN_ALLOW_PROVISION    who may call it (the signup backend), see shared/auth/config.ts
 //   KUBEFN_ALLOW_RESYNC       who may run the scheduled tenant check (Cloud Scheduler)
 //   plus the Kubernetes connection (KUBECONFIG, or the pod's service account) and KUBEFN_AUTH_*.
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  allowListFromEnv,
-  authSettingsFromEnv,
-  callerRule,
-  trustedIssuers,
-} from '../../shared/auth/index.ts';
+import * as v from 'valibot';
+import { allowList, authEnvEntries, callerRule, trustedIssuers } from '../../shared/auth/index.ts';
+import { envProblem, readEnv } from '../../shared/env.ts';
 import { Cluster } from '../../shared/kube/index.ts';
 import type { AppDeps } from './app.ts';
 import { bundleRefs, type Templates } from './render.ts';
 import builtInBundle from './templates/bundle.json' with { type: 'json' };
 import builtInPlans from './templates/plans.json' with { type: 'json' };
 
-export async function depsFromEnv(env: NodeJS.ProcessEnv): Promise<AppDeps> {
-  const settings = authSettingsFromEnv(env);
-  const allow = allowListFromEnv(env, 'provision');
+const EnvSchema = v.object({
+  ...authEnvEntries,
+  KUBEFN_ALLOW_PROVISION: allowList,
+  KUBEFN_ALLOW_RESYNC: allowList,
+  KUBEFN_NAMESPACE_PREFIX: v.optional(v.string(), 'tenant-'),
+  KUBEFN_TEMPLATES_DIR: v.optional(v.pipe(v.string(), v.minLength(1))),
+});
+
+export type ProvisionSettings = v.InferOutput<typeof EnvSchema> & { templates: Templates };
+
+/** Throws an EnvError naming each bad variable (or template), synchronously: the deploy fails. */
+export function settingsFromEnv(env: NodeJS.ProcessEnv): ProvisionSettings {
+  const settings = readEnv('provision', EnvSchema, env);
+  return { ...settings, templates: loadTemplates(settings.KUBEFN_TEMPLATES_DIR) };
+}
+
+/** The settings now; the network work (cluster, issuers' keys, the bundle's kinds) as a promise. */
+export function depsFromEnv(env: NodeJS.ProcessEnv): Promise<AppDeps> {
+  return connect(settingsFromEnv(env));
+}
+
+async function connect(settings: ProvisionSettings): Promise<AppDeps> {
   const cluster = await Cluster.connect();
-  const templates = await loadTemplates(env.KUBEFN_TEMPLATES_DIR);
+  const { templates } = settings;
   // The issuers' keys first: the first request's token check waits for them.
   const loadingIssuers = trustedIssuers(settings, cluster.client);
   // Then the bundle's kinds, resolved while the function starts without holding up that check:
@@ -36,25 +52,33 @@ export async function depsFromEnv(env: NodeJS.ProcessEnv): Promise<AppDeps> {
   return {
     cluster,
     templates,
-    namespacePrefix: env.KUBEFN_NAMESPACE_PREFIX ?? 'tenant-',
-    caller: callerRule(settings, issuers, allow),
-    resyncCaller: callerRule(settings, issuers, allowListFromEnv(env, 'resync')),
+    namespacePrefix: settings.KUBEFN_NAMESPACE_PREFIX,
+    caller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_PROVISION),
+    resyncCaller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_RESYNC),
   };
 }
 
-async function loadTemplates(dir: string | undefined): Promise<Templates> {
+// Two small files, read once at load: a missing or broken template fails the deploy.
+function loadTemplates(dir: string | undefined): Templates {
   if (!dir) return { bundle: builtInBundle, plans: builtInPlans } as Templates;
-  const read = async (file: string) =>
-    JSON.parse(await readFile(join(dir, file), 'utf8')) as unknown;
+  const read = (file: string): unknown => {
+    try {
+      return JSON.parse(readFileSync(join(dir, file), 'utf8'));
+    } catch {
+      throw envProblem('provision', 'KUBEFN_TEMPLATES_DIR', `a folder with a JSON ${file}`);
+    }
+  };
   const templates = {
-    bundle: (await read('bundle.json')) as Templates['bundle'],
-    plans: (await read('plans.json')) as Templates['plans'],
+    bundle: read('bundle.json') as Templates['bundle'],
+    plans: read('plans.json') as Templates['plans'],
   };
   try {
     bundleRefs(templates, { namespace: 'check', customerId: 'check' });
   } catch (error) {
-    throw new Error(
-      `${dir}/bundle.json: object names may use \${customerId} and \${namespace} only (${(error as Error).message})`,
+    throw envProblem(
+      'provision',
+      'KUBEFN_TEMPLATES_DIR',
+      `bundle.json's object names may use \${customerId} and \${namespace} only (${(error as Error).message})`,
     );
   }
   return templates;

@@ -11,6 +11,7 @@
 //   PORT                  health and status endpoints (default 8080)
 import { createHash } from 'node:crypto';
 import * as v from 'valibot';
+import { envProblem, readEnv, readEnvValue } from '../../shared/env.ts';
 
 const managed = 'app.kubernetes.io/managed-by=kubefn';
 const WatchSchema = v.array(
@@ -44,21 +45,16 @@ export type WatchTarget = v.InferOutput<typeof WatchSchema>[number];
 export type WatcherConfig = ReturnType<typeof watcherConfig>;
 
 export function watcherConfig(env: NodeJS.ProcessEnv) {
-  const parsed = v.safeParse(EnvSchema, env);
-  if (!parsed.success)
-    throw new Error(
-      `watcher configuration: ${parsed.issues.map((i) => `${i.path?.map((p) => String(p.key)).join('.')}: ${i.message}`).join('; ')}`,
-    );
-  const e = parsed.output;
+  const e = readEnv('watcher', EnvSchema, env);
   const targets = e.KUBEFN_WATCH
-    ? v.parse(WatchSchema, JSON.parse(e.KUBEFN_WATCH))
+    ? readEnvValue('watcher', 'KUBEFN_WATCH', WatchSchema, parseJson(e.KUBEFN_WATCH))
     : [
         { apiVersion: 'v1', kind: 'Namespace', labelSelector: managed },
         { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', labelSelector: managed },
       ];
   const projectId = e.PUBSUB_PROJECT_ID ?? e.GOOGLE_CLOUD_PROJECT;
   if (!projectId)
-    throw new Error('watcher configuration: set PUBSUB_PROJECT_ID or GOOGLE_CLOUD_PROJECT');
+    throw envProblem('watcher', 'PUBSUB_PROJECT_ID or GOOGLE_CLOUD_PROJECT', 'required');
   return {
     targets,
     topic: e.KUBEFN_TOPIC,
@@ -70,6 +66,14 @@ export function watcherConfig(env: NodeJS.ProcessEnv) {
     leaseSeconds: e.KUBEFN_LEASE_SECONDS,
     port: e.PORT,
   };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw envProblem('watcher', 'KUBEFN_WATCH', 'expected JSON');
+  }
 }
 
 /**

@@ -8,6 +8,7 @@
 //   KUBEFN_AUTH_KUBERNETES          trust the cluster's service-account issuer; default false
 //   KUBEFN_ALLOW_<ROUTE>            comma-separated principals for one route, e.g. KUBEFN_ALLOW_PUSH
 import * as v from 'valibot';
+import { EnvError, readEnv } from '../env.ts';
 import type { KubeClient } from '../kube/index.ts';
 import { googleIssuer, kubernetesIssuer, type TrustedIssuer } from './issuers.ts';
 import type { CallerRule } from './middleware.ts';
@@ -23,40 +24,65 @@ const principal = v.union([
   v.pipe(v.string(), v.regex(/^system:serviceaccount:[a-z0-9-]{1,63}:[a-z0-9.-]{1,253}$/)),
 ]);
 
-const AuthEnvSchema = v.object({
+/** The KUBEFN_AUTH_* entries, for a deployable's own schema (shared/env.ts) to include. */
+export const authEnvEntries = {
   KUBEFN_AUTH_AUDIENCE: v.pipe(v.string(), v.url()),
   KUBEFN_AUTH_PLATFORM_VERIFIED: flag('false'),
   KUBEFN_AUTH_GOOGLE: flag('true'),
   KUBEFN_AUTH_GOOGLE_JWKS_URL: v.optional(v.pipe(v.string(), v.url())),
   KUBEFN_AUTH_KUBERNETES: flag('false'),
-});
+};
+const AuthEnvSchema = v.object(authEnvEntries);
 
 export type AuthSettings = v.InferOutput<typeof AuthEnvSchema>;
 
-export class AuthConfigError extends Error {
+/** A wrong auth setting: an EnvError (code 'config') naming the variable. */
+export class AuthConfigError extends EnvError {
   override readonly name = 'AuthConfigError';
+  constructor(problems: EnvError['problems']) {
+    super('auth', problems);
+  }
 }
 
-/** Reads and checks the settings; throws AuthConfigError naming each bad variable. */
-export function authSettingsFromEnv(env: NodeJS.ProcessEnv): AuthSettings {
-  const result = v.safeParse(AuthEnvSchema, env);
-  if (!result.success) throw new AuthConfigError(describe(result.issues));
-  return result.output;
+function readAuthEnv<TSchema extends v.GenericSchema<NodeJS.ProcessEnv, unknown>>(
+  schema: TSchema,
+  env: NodeJS.ProcessEnv,
+): v.InferOutput<TSchema> {
+  try {
+    return readEnv('auth', schema, env);
+  } catch (error) {
+    throw error instanceof EnvError ? new AuthConfigError(error.problems) : error;
+  }
 }
+
+/** Reads and checks the settings; throws an EnvError naming each bad variable. */
+export function authSettingsFromEnv(env: NodeJS.ProcessEnv): AuthSettings {
+  return readAuthEnv(AuthEnvSchema, env);
+}
+
+/** The name of a route's allow-list variable: `push` reads KUBEFN_ALLOW_PUSH. */
+export const allowVariable = (route: string) =>
+  `KUBEFN_ALLOW_${route.toUpperCase().replace(/-/g, '_')}`;
+
+/** One route's allow-list, as an entry of a deployable's schema; empty allows nobody. */
+export const allowList = v.pipe(
+  v.optional(v.string(), ''),
+  v.transform((list) =>
+    list
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ),
+  v.check(
+    (entries) => entries.every((entry) => v.is(principal, entry)),
+    'each entry must be a service-account email or system:serviceaccount:NS:NAME',
+  ),
+);
 
 /** The allow-list of one route (`push` reads KUBEFN_ALLOW_PUSH); empty allows nobody. */
 export function allowListFromEnv(env: NodeJS.ProcessEnv, route: string): string[] {
-  const name = `KUBEFN_ALLOW_${route.toUpperCase().replace(/-/g, '_')}`;
-  const entries = (env[name] ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const result = v.safeParse(v.array(principal), entries);
-  if (!result.success)
-    throw new AuthConfigError(
-      `${name}: each entry must be a service-account email or system:serviceaccount:NS:NAME`,
-    );
-  return result.output;
+  const name = allowVariable(route);
+  return readAuthEnv(v.object({ [name]: allowList }), env)[name] ?? [];
 }
 
 /** The trusted issuers the settings name; the Kubernetes one needs the cluster's client. */
@@ -75,13 +101,19 @@ export async function trustedIssuers(
     );
   }
   if (settings.KUBEFN_AUTH_KUBERNETES) {
-    if (!kube) throw new AuthConfigError('KUBEFN_AUTH_KUBERNETES needs a Kubernetes client');
+    if (!kube)
+      throw new AuthConfigError([
+        { variable: 'KUBEFN_AUTH_KUBERNETES', expected: 'needs a Kubernetes client' },
+      ]);
     issuers.push(await kubernetesIssuer(kube));
   }
   if (issuers.length === 0)
-    throw new AuthConfigError(
-      'no trusted issuer: enable KUBEFN_AUTH_GOOGLE or KUBEFN_AUTH_KUBERNETES',
-    );
+    throw new AuthConfigError([
+      {
+        variable: 'KUBEFN_AUTH_GOOGLE, KUBEFN_AUTH_KUBERNETES',
+        expected: 'no trusted issuer: enable one',
+      },
+    ]);
   return issuers;
 }
 
@@ -97,13 +129,4 @@ export function callerRule(
     issuers,
     allow,
   };
-}
-
-function describe(issues: v.BaseIssue<unknown>[]): string {
-  return issues
-    .map(
-      (issue) =>
-        `${issue.path?.map((p) => String(p.key)).join('.') ?? 'environment'}: ${issue.message}`,
-    )
-    .join('; ');
 }

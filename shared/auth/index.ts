@@ -1,7 +1,10 @@
 export {
   AuthConfigError,
   type AuthSettings,
+  allowList,
   allowListFromEnv,
+  allowVariable,
+  authEnvEntries,
   authSettingsFromEnv,
   callerRule,
   trustedIssuers,

@@ -1,7 +1,11 @@
-// The Hono app every function starts from: failures rendered by one function (errors.ts), and a
-// JSON 404 for unknown routes.
+// The Hono app every function starts from: failures rendered by one function (errors.ts), a JSON
+// 404 for unknown routes, and the function's dependencies awaited by the routes that need them.
+//
+// Settings are read synchronously when the module loads (shared/env.ts): a mistake fails the
+// deploy. Only the network work (issuers' keys, the cluster's connection) is a promise, started
+// at load and awaited by the first request, so a cold start overlaps it with the framework's own.
 import { Hono } from 'hono/quick';
-import type { AuthVariables } from '../auth/index.ts';
+import { type AuthVariables, type CallerRule, requireCallerWhenReady } from '../auth/index.ts';
 import { renderError } from './errors.ts';
 
 export type FunctionEnv = { Variables: AuthVariables };
@@ -11,4 +15,23 @@ export function functionApp(): Hono<FunctionEnv> {
   app.onError((error, c) => renderError(c, error));
   app.notFound((c) => c.json({ error: 'not-found' }, 404));
   return app;
+}
+
+/** What a function's routes need: its dependencies once loaded, and each route's caller rule. */
+export type FunctionSkeleton<Deps> = {
+  app: Hono<FunctionEnv>;
+  /** The dependencies; a failure to load them is answered by the request awaiting them. */
+  deps: () => Promise<Deps>;
+  /** The caller check of one route, its rule picked from the loaded dependencies. */
+  guard: (pick: (deps: Deps) => CallerRule) => ReturnType<typeof requireCallerWhenReady>;
+};
+
+export function functionSkeleton<Deps>(ready: Promise<Deps>): FunctionSkeleton<Deps> {
+  // Awaited by requests; a rejection before the first one is not unhandled.
+  ready.catch(() => {});
+  return {
+    app: functionApp(),
+    deps: () => ready,
+    guard: (pick) => requireCallerWhenReady(async () => pick(await ready)),
+  };
 }

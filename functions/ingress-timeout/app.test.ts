@@ -1,0 +1,67 @@
+// The ingress-timeout function's HTTP surface through app.request(), with a stub cluster (every
+// call fails as given) and an in-process caller rule per route.
+import { beforeAll, expect, test } from 'vitest';
+import { KubeError } from '../../shared/kube/index.ts';
+import { localCaller } from '../caller.fixture.ts';
+import { createApp } from './app.ts';
+import type { AppDeps } from './config.ts';
+
+let caller: Awaited<ReturnType<typeof localCaller>>;
+beforeAll(async () => {
+  caller = await localCaller();
+});
+
+const app = (error: unknown = new Error('not called')) =>
+  createApp(
+    Promise.resolve({
+      cluster: new Proxy(
+        {},
+        {
+          get: () => () => {
+            throw error;
+          },
+        },
+      ) as AppDeps['cluster'],
+      mode: 'backendconfig',
+      compute: undefined,
+      callers: { one: caller.rule, push: caller.rule, resync: caller.rule },
+    }),
+  );
+const auth = async () => ({ authorization: `Bearer ${await caller.token()}` });
+const post = { method: 'POST' };
+
+test('an unknown route: 404 JSON', async () => {
+  const res = await app().request('/nope', { headers: await auth() });
+  expect(res.status).toBe(404);
+  expect(await res.json()).toEqual({ error: 'not-found' });
+});
+
+test('no token: 401 on every route; a caller not on the list: 403', async () => {
+  for (const path of ['/ingresses/a/b', '/pubsub', '/resync'])
+    expect((await app().request(path, post)).status).toBe(401);
+  const other = { authorization: `Bearer ${await caller.token('x@p.iam')}` };
+  expect((await app().request('/resync', { ...post, headers: other })).status).toBe(403);
+});
+
+test('invalid names: 400 naming the fields', async () => {
+  const res = await app().request('/ingresses/Bad_NS/x', { ...post, headers: await auth() });
+  expect(res.status).toBe(400);
+  const answer = (await res.json()) as { error: string; details: { fields: { field: string }[] } };
+  expect(answer.error).toBe('invalid-input');
+  expect(answer.details.fields.map((f) => f.field)).toEqual(['namespace', 'name']);
+});
+
+test("the cluster's 'unavailable' on resync: 503 with Retry-After", async () => {
+  const res = await app(new KubeError('unavailable', 'down', { status: 503 })).request('/resync', {
+    ...post,
+    headers: await auth(),
+  });
+  expect(res.status).toBe(503);
+  expect(res.headers.get('retry-after')).toBe('5');
+});
+
+test('a bug (plain Error) on resync: 500 internal', async () => {
+  const res = await app(new Error('boom')).request('/resync', { ...post, headers: await auth() });
+  expect(res.status).toBe(500);
+  expect(await res.json()).toEqual({ error: 'internal' });
+});

@@ -1,0 +1,92 @@
+// The provisioning function's HTTP surface through app.request(), with a stub cluster (every
+// call fails as given) and an in-process caller rule.
+import { beforeAll, expect, test } from 'vitest';
+import { KubeError } from '../../shared/kube/index.ts';
+import { localCaller } from '../caller.fixture.ts';
+import { type AppDeps, createApp } from './app.ts';
+import type { Templates } from './render.ts';
+import bundle from './templates/bundle.json' with { type: 'json' };
+import plans from './templates/plans.json' with { type: 'json' };
+
+let caller: Awaited<ReturnType<typeof localCaller>>;
+beforeAll(async () => {
+  caller = await localCaller();
+});
+
+// Every call the handler makes on the cluster fails with `error`.
+const failing = (error: unknown) =>
+  new Proxy(
+    {},
+    {
+      get: () => () => {
+        throw error;
+      },
+    },
+  ) as AppDeps['cluster'];
+const app = (error: unknown = new Error('not called')) =>
+  createApp(
+    Promise.resolve({
+      cluster: failing(error),
+      templates: { bundle, plans } as Templates,
+      namespacePrefix: 'tenant-',
+      caller: caller.rule,
+      resyncCaller: caller.rule,
+    }),
+  );
+const auth = async () => ({ authorization: `Bearer ${await caller.token()}` });
+
+test('an unknown route: 404 JSON', async () => {
+  const res = await app().request('/nope', { headers: await auth() });
+  expect(res.status).toBe(404);
+  expect(await res.json()).toEqual({ error: 'not-found' });
+});
+
+test('no token: 401, on every route', async () => {
+  for (const [method, path] of [
+    ['POST', '/tenants'],
+    ['GET', '/tenants/a'],
+    ['DELETE', '/tenants/a'],
+    ['POST', '/resync'],
+  ] as const)
+    expect((await app().request(path, { method })).status).toBe(401);
+});
+
+test('an invalid body: 400 naming the fields', async () => {
+  const res = await app().request('/tenants', {
+    method: 'POST',
+    headers: { ...(await auth()), 'content-type': 'application/json' },
+    body: JSON.stringify({ customerId: 'Not Valid', plan: 'nope', owners: [] }),
+  });
+  expect(res.status).toBe(400);
+  const answer = (await res.json()) as { error: string; details: { fields: { field: string }[] } };
+  expect(answer.error).toBe('invalid-input');
+  expect(answer.details.fields.map((f) => f.field)).toContain('customerId');
+});
+
+test('a DomainError code: an invalid customer id in the path -> 400', async () => {
+  const res = await app().request('/tenants/Bad_Id', { headers: await auth() });
+  expect(res.status).toBe(400);
+  expect(await res.json()).toMatchObject({ error: 'invalid-input' });
+});
+
+test("the cluster's 'unavailable': 503 with Retry-After", async () => {
+  const res = await app(new KubeError('unavailable', 'down', { status: 503 })).request(
+    '/tenants/acme',
+    { headers: await auth() },
+  );
+  expect(res.status).toBe(503);
+  expect(res.headers.get('retry-after')).toBe('5');
+  expect(await res.json()).toEqual({ error: 'unavailable', retryable: true });
+});
+
+test('a bug (plain Error): 500 internal', async () => {
+  const res = await app(new Error('boom')).request('/tenants/acme', { headers: await auth() });
+  expect(res.status).toBe(500);
+  expect(await res.json()).toEqual({ error: 'internal' });
+});
+
+test('dependencies that failed to load: the request awaiting them answers', async () => {
+  const broken = createApp(Promise.reject(new KubeError('network', 'no cluster')));
+  const res = await broken.request('/tenants/acme', { headers: await auth() });
+  expect(res.status).toBe(503);
+});
