@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { mintToken, schedulerAccount } from '../../infra/local/identities.ts';
-import type { Cluster, KubeError } from '../../shared/kube/index.ts';
+import type { Cluster } from '../../shared/kube/index.ts';
 import { adminCluster, stack } from '../support/cluster.ts';
 import { eventually, uniqueName } from '../support/kube.ts';
 import { type ProvisionFixture, provisionAudience, startProvision } from '../support/provision.ts';
@@ -54,13 +54,10 @@ async function call(
 
 const namespaceOf = (id: string) => `tenant-${id}`;
 async function namespaceExists(id: string): Promise<boolean> {
-  return admin
-    .resource({ apiVersion: 'v1', kind: 'Namespace' })
-    .get(namespaceOf(id))
-    .then(
-      () => true,
-      (e: KubeError) => (e.code === 'not-found' ? false : Promise.reject(e)),
-    );
+  return (
+    (await admin.resource({ apiVersion: 'v1', kind: 'Namespace' }).find(namespaceOf(id))) !==
+    undefined
+  );
 }
 
 describe.sequential('provisioning', () => {
