@@ -78,3 +78,14 @@ function expectation(issue: v.BaseIssue<unknown>): string {
   const requirement = issue.type.replace(/_/g, ' ');
   return issue.expected ? `expected ${requirement} ${issue.expected}` : `expected ${requirement}`;
 }
+
+/** A comma-separated list ("a, b,,c" -> ["a", "b", "c"]); unset is empty. */
+export const commaList = v.pipe(
+  v.optional(v.string(), ''),
+  v.transform((list) =>
+    list
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ),
+);

@@ -11,7 +11,7 @@ import {
   callerRule,
   trustedIssuers,
 } from '../../shared/auth/index.ts';
-import { readEnv } from '../../shared/env.ts';
+import { commaList, readEnv } from '../../shared/env.ts';
 import { Cluster } from '../../shared/kube/index.ts';
 import type { LabelDeps } from './handler.ts';
 
@@ -23,15 +23,7 @@ const EnvSchema = v.object({
     v.optional(v.string(), 'false'),
     v.transform((value) => value === 'true'),
   ),
-  KUBEFN_LABEL_NAMESPACES: v.pipe(
-    v.optional(v.string(), ''),
-    v.transform((list) =>
-      list
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    ),
-  ),
+  KUBEFN_LABEL_NAMESPACES: commaList,
 });
 
 export type LabelSettings = v.InferOutput<typeof EnvSchema>;

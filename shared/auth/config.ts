@@ -8,7 +8,7 @@
 //   KUBEFN_AUTH_KUBERNETES          trust the cluster's service-account issuer; default false
 //   KUBEFN_ALLOW_<ROUTE>            comma-separated principals for one route, e.g. KUBEFN_ALLOW_PUSH
 import * as v from 'valibot';
-import { EnvError, readEnv } from '../env.ts';
+import { commaList, EnvError, readEnv } from '../env.ts';
 import type { KubeClient } from '../kube/index.ts';
 import { googleIssuer, kubernetesIssuer, type TrustedIssuer } from './issuers.ts';
 import type { CallerRule } from './middleware.ts';
@@ -66,13 +66,7 @@ export const allowVariable = (route: string) =>
 
 /** One route's allow-list, as an entry of a deployable's schema; empty allows nobody. */
 export const allowList = v.pipe(
-  v.optional(v.string(), ''),
-  v.transform((list) =>
-    list
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
-  ),
+  commaList,
   v.check(
     (entries) => entries.every((entry) => v.is(principal, entry)),
     'each entry must be a service-account email or system:serviceaccount:NS:NAME',
