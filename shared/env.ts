@@ -80,12 +80,9 @@ function expectation(issue: v.BaseIssue<unknown>): string {
 }
 
 /** A comma-separated list ("a, b,,c" -> ["a", "b", "c"]); unset is empty. */
-export const commaList = v.pipe(
-  v.optional(v.string(), ''),
-  v.transform((list) =>
-    list
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
-  ),
-);
+export const splitCommas = (list: string): string[] =>
+  list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+export const commaList = v.pipe(v.optional(v.string(), ''), v.transform(splitCommas));
