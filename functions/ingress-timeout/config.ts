@@ -6,7 +6,7 @@
 //   KUBEFN_ALLOW_INGRESS_TIMEOUT  who may ask for one Ingress over HTTP
 //   KUBEFN_ALLOW_PUSH        the Pub/Sub push subscription's service account
 //   KUBEFN_ALLOW_RESYNC      Cloud Scheduler's service account
-//   plus the Kubernetes connection and KUBEFN_AUTH_* (shared/auth/config.ts).
+//   plus the Kubernetes connection (shared/kube/connection.ts) and KUBEFN_AUTH_* (shared/auth/config.ts).
 import * as v from 'valibot';
 import {
   allowList,
@@ -18,11 +18,16 @@ import {
 import { envProblem, readEnv } from '../../shared/env.ts';
 import { metadataAccessToken } from '../../shared/gcp/access-token.ts';
 import { computeClient } from '../../shared/gcp/compute.ts';
-import { Cluster } from '../../shared/kube/index.ts';
+import {
+  checkClusterSettings,
+  clusterEnvEntries,
+  connectCluster,
+} from '../../shared/kube/index.ts';
 import type { ReconcileDeps } from './reconcile.ts';
 
 const EnvSchema = v.object({
   ...authEnvEntries,
+  ...clusterEnvEntries,
   KUBEFN_ALLOW_INGRESS_TIMEOUT: allowList,
   KUBEFN_ALLOW_PUSH: allowList,
   KUBEFN_ALLOW_RESYNC: allowList,
@@ -45,6 +50,7 @@ export type AppDeps = ReconcileDeps & {
 /** Throws an EnvError naming each bad variable, synchronously: the deploy fails. */
 export function settingsFromEnv(env: NodeJS.ProcessEnv): IngressTimeoutSettings {
   const e = readEnv('ingress-timeout', EnvSchema, env);
+  checkClusterSettings('ingress-timeout', e);
   const computeProject = e.KUBEFN_COMPUTE_PROJECT ?? e.GOOGLE_CLOUD_PROJECT;
   if (e.KUBEFN_TIMEOUT_MODE === 'compute' && !computeProject)
     throw envProblem('ingress-timeout', 'KUBEFN_COMPUTE_PROJECT', 'required in compute mode');
@@ -57,7 +63,7 @@ export function depsFromEnv(env: NodeJS.ProcessEnv): Promise<AppDeps> {
 }
 
 async function connect(e: IngressTimeoutSettings): Promise<AppDeps> {
-  const cluster = await Cluster.connect();
+  const cluster = await connectCluster(e);
   const issuers = await trustedIssuers(e, cluster.client);
   let compute: ReconcileDeps['compute'];
   if (e.KUBEFN_TIMEOUT_MODE === 'compute' && e.computeProject) {

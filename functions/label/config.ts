@@ -2,7 +2,7 @@
 //   KUBEFN_LABEL_ALLOW_RESERVED  "true" lets kubernetes.io/ and k8s.io/ keys through (default false)
 //   KUBEFN_LABEL_NAMESPACES      comma-separated namespaces allowed besides managed ones
 //   KUBEFN_ALLOW_LABEL           who may call POST /labels; KUBEFN_ALLOW_PUSH the push subscription
-//   plus the Kubernetes connection and KUBEFN_AUTH_* (shared/auth/config.ts).
+//   plus the Kubernetes connection (shared/kube/connection.ts) and KUBEFN_AUTH_* (shared/auth/config.ts).
 import * as v from 'valibot';
 import {
   allowList,
@@ -12,11 +12,16 @@ import {
   trustedIssuers,
 } from '../../shared/auth/index.ts';
 import { commaList, readEnv } from '../../shared/env.ts';
-import { Cluster } from '../../shared/kube/index.ts';
+import {
+  checkClusterSettings,
+  clusterEnvEntries,
+  connectCluster,
+} from '../../shared/kube/index.ts';
 import type { LabelDeps } from './handler.ts';
 
 const EnvSchema = v.object({
   ...authEnvEntries,
+  ...clusterEnvEntries,
   KUBEFN_ALLOW_LABEL: allowList,
   KUBEFN_ALLOW_PUSH: allowList,
   KUBEFN_LABEL_ALLOW_RESERVED: v.pipe(
@@ -31,7 +36,9 @@ export type AppDeps = LabelDeps & { callers: { http: CallerRule; push: CallerRul
 
 /** Throws an EnvError naming each bad variable, synchronously: the deploy fails. */
 export function settingsFromEnv(env: NodeJS.ProcessEnv): LabelSettings {
-  return readEnv('label', EnvSchema, env);
+  const settings = readEnv('label', EnvSchema, env);
+  checkClusterSettings('label', settings);
+  return settings;
 }
 
 /** The settings now; the network work (cluster, issuers' keys) as a promise. */
@@ -40,7 +47,7 @@ export function depsFromEnv(env: NodeJS.ProcessEnv): Promise<AppDeps> {
 }
 
 async function connect(settings: LabelSettings): Promise<AppDeps> {
-  const cluster = await Cluster.connect();
+  const cluster = await connectCluster(settings);
   const issuers = await trustedIssuers(settings, cluster.client);
   return {
     cluster,

@@ -3,13 +3,20 @@
 //   KUBEFN_TEMPLATES_DIR      a folder with bundle.json and plans.json replacing the built-in ones
 //   KUBEFN_ALLOW_PROVISION    who may call it (the signup backend), see shared/auth/config.ts
 //   KUBEFN_ALLOW_RESYNC       who may run the scheduled tenant check (Cloud Scheduler)
-//   plus the Kubernetes connection (KUBECONFIG, or the pod's service account) and KUBEFN_AUTH_*.
+//   KUBEFN_RBAC_SUBJECTS      who the tenant RoleBindings name: serviceaccounts (default),
+//                             google:<project> (GKE), or both (shared/identities.ts)
+//   plus the Kubernetes connection (shared/kube/connection.ts) and KUBEFN_AUTH_*.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as v from 'valibot';
 import { allowList, authEnvEntries, callerRule, trustedIssuers } from '../../shared/auth/index.ts';
 import { envProblem, readEnv } from '../../shared/env.ts';
-import { Cluster } from '../../shared/kube/index.ts';
+import { rbacSubjectsSetting } from '../../shared/identities.ts';
+import {
+  checkClusterSettings,
+  clusterEnvEntries,
+  connectCluster,
+} from '../../shared/kube/index.ts';
 import type { AppDeps } from './app.ts';
 import { bundleRefs, type Templates } from './render.ts';
 import builtInBundle from './templates/bundle.json' with { type: 'json' };
@@ -17,6 +24,8 @@ import builtInPlans from './templates/plans.json' with { type: 'json' };
 
 const EnvSchema = v.object({
   ...authEnvEntries,
+  ...clusterEnvEntries,
+  KUBEFN_RBAC_SUBJECTS: rbacSubjectsSetting,
   KUBEFN_ALLOW_PROVISION: allowList,
   KUBEFN_ALLOW_RESYNC: allowList,
   KUBEFN_NAMESPACE_PREFIX: v.optional(v.string(), 'tenant-'),
@@ -28,6 +37,7 @@ export type ProvisionSettings = v.InferOutput<typeof EnvSchema> & { templates: T
 /** Throws an EnvError naming each bad variable (or template), synchronously: the deploy fails. */
 export function settingsFromEnv(env: NodeJS.ProcessEnv): ProvisionSettings {
   const settings = readEnv('provision', EnvSchema, env);
+  checkClusterSettings('provision', settings);
   return { ...settings, templates: loadTemplates(settings.KUBEFN_TEMPLATES_DIR) };
 }
 
@@ -37,7 +47,7 @@ export function depsFromEnv(env: NodeJS.ProcessEnv): Promise<AppDeps> {
 }
 
 async function connect(settings: ProvisionSettings): Promise<AppDeps> {
-  const cluster = await Cluster.connect();
+  const cluster = await connectCluster(settings);
   const { templates } = settings;
   // The issuers' keys first: the first request's token check waits for them.
   const loadingIssuers = trustedIssuers(settings, cluster.client);

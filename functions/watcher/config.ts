@@ -9,9 +9,11 @@
 //   KUBEFN_WATCHER_NAME   its Lease's name, and NAME-state its checkpoint's (default
 //                         kubefn-watcher): two watchers (other topics) need two names
 //   PORT                  health and status endpoints (default 8080)
+//   plus the Kubernetes connection (shared/kube/connection.ts)
 import { createHash } from 'node:crypto';
 import * as v from 'valibot';
 import { envProblem, readEnv, readEnvValue } from '../../shared/env.ts';
+import { checkClusterSettings, clusterEnvEntries } from '../../shared/kube/index.ts';
 
 const managed = 'app.kubernetes.io/managed-by=kubefn';
 const WatchSchema = v.array(
@@ -26,6 +28,7 @@ const number = (fallback: string) =>
   v.pipe(v.optional(v.string(), fallback), v.transform(Number), v.integer(), v.minValue(1));
 
 const EnvSchema = v.object({
+  ...clusterEnvEntries,
   KUBEFN_WATCH: v.optional(v.string()),
   KUBEFN_TOPIC: v.optional(v.string(), 'kubefn-changes'),
   PUBSUB_PROJECT_ID: v.optional(v.string()),
@@ -46,6 +49,7 @@ export type WatcherConfig = ReturnType<typeof watcherConfig>;
 
 export function watcherConfig(env: NodeJS.ProcessEnv) {
   const e = readEnv('watcher', EnvSchema, env);
+  checkClusterSettings('watcher', e);
   const targets = e.KUBEFN_WATCH
     ? readEnvValue('watcher', 'KUBEFN_WATCH', WatchSchema, parseJson(e.KUBEFN_WATCH))
     : [
@@ -65,6 +69,10 @@ export function watcherConfig(env: NodeJS.ProcessEnv) {
     name: e.KUBEFN_WATCHER_NAME,
     leaseSeconds: e.KUBEFN_LEASE_SECONDS,
     port: e.PORT,
+    connection: {
+      KUBEFN_CLUSTER_SERVER: e.KUBEFN_CLUSTER_SERVER,
+      KUBEFN_CLUSTER_CA: e.KUBEFN_CLUSTER_CA,
+    },
   };
 }
 

@@ -4,7 +4,7 @@
 // SIGTERM it stops reading, flushes what is in flight, saves its checkpoint, releases the Lease
 // and exits within 10 seconds.
 import { hostname } from 'node:os';
-import { Cluster } from '../../shared/kube/index.ts';
+import { connectCluster } from '../../shared/kube/index.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
 import { watcherConfig } from './config.ts';
 import { healthServer } from './health.ts';
@@ -14,7 +14,7 @@ import { ChangeRelayService } from './service.ts';
 const exitBudgetMs = 9_500; // Cloud Run kills at 10 s
 
 const config = watcherConfig(process.env);
-const cluster = await Cluster.connect();
+const cluster = await connectCluster(config.connection);
 const service = new ChangeRelayService({
   config,
   cluster,

@@ -25,6 +25,13 @@ export {
   type TokenProvider,
   tokenFile,
 } from './config.ts';
+export {
+  type ClusterSettings,
+  checkClusterSettings,
+  clusterConfig,
+  clusterEnvEntries,
+  connectCluster,
+} from './connection.ts';
 export { builtInKinds, collectionPath, Discovery } from './discovery.ts';
 export { type FieldCause, KubeError, type KubeErrorCode } from './errors.ts';
 export * from './resources.ts';

@@ -62,6 +62,7 @@ test('a token about to expire is refreshed first', async () => {
   google.accessToken.expiresIn = 60; // inside the five-minute refresh margin
   google.accessToken.requests = 0;
   const token = metadataAccessToken({ host: google.metadataHost });
+  token.invalidate(); // the provider is shared: drop the previous test's token
   await token();
   await token();
   expect(google.accessToken.requests).toBe(2);
