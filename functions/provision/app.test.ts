@@ -1,6 +1,7 @@
 // The provisioning function's HTTP surface through app.request(), with a stub cluster (every
 // call fails as given) and an in-process caller rule.
 import { beforeAll, expect, test } from 'vitest';
+import { subjectsByIdentity } from '../../shared/identities.ts';
 import { KubeError } from '../../shared/kube/index.ts';
 import { localCaller } from '../caller.fixture.ts';
 import { type AppDeps, createApp } from './app.ts';
@@ -29,6 +30,7 @@ const app = (error: unknown = new Error('not called')) =>
       cluster: failing(error),
       templates: { bundle, plans } as Templates,
       namespacePrefix: 'tenant-',
+      subjects: subjectsByIdentity([{ kind: 'serviceaccounts' }]),
       caller: caller.rule,
       resyncCaller: caller.rule,
     }),

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import * as v from 'valibot';
 import { allowList, authEnvEntries, callerRule, trustedIssuers } from '../../shared/auth/index.ts';
 import { envProblem, readEnv } from '../../shared/env.ts';
-import { rbacSubjectsSetting } from '../../shared/identities.ts';
+import { rbacSubjectsSetting, subjectsByIdentity } from '../../shared/identities.ts';
 import {
   checkClusterSettings,
   clusterEnvEntries,
@@ -63,6 +63,7 @@ async function connect(settings: ProvisionSettings): Promise<AppDeps> {
     cluster,
     templates,
     namespacePrefix: settings.KUBEFN_NAMESPACE_PREFIX,
+    subjects: subjectsByIdentity(settings.KUBEFN_RBAC_SUBJECTS),
     caller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_PROVISION),
     resyncCaller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_RESYNC),
   };

@@ -11,6 +11,7 @@ import {
   managedByValue,
   planLabel,
 } from '../../shared/labels.ts';
+import type { RenderValues } from './render.ts';
 import { bundleRefs, renderBundle, type Templates } from './render.ts';
 import type { SignupInput } from './schema.ts';
 
@@ -19,6 +20,8 @@ export type ProvisionDeps = {
   templates: Templates;
   /** Tenant namespaces are named prefix + customer id. */
   namespacePrefix: string;
+  /** Who the tenant's RoleBindings for kubefn's identities name (KUBEFN_RBAC_SUBJECTS). */
+  subjects: RenderValues['subjects'];
 };
 
 export const fieldManager = 'kubefn-provision';
@@ -49,6 +52,7 @@ export async function provisionTenant(
       apiGroup: 'rbac.authorization.k8s.io',
       name,
     })),
+    subjects: deps.subjects,
   });
   const namespaces = deps.cluster.resource(namespaceRef);
   const namespaceObject: KubeObject = {

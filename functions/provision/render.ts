@@ -1,9 +1,13 @@
 // Renders the tenant bundle from its template (templates/bundle.json) and a plan
 // (templates/plans.json): both are data an operator edits, not code. A string that is exactly
 // "${path}" becomes the value at that path (an object, a number); "${path}" inside a longer
-// string is replaced by its text.
+// string is replaced by its text (shared/templates.ts). The RoleBindings that let kubefn's own
+// identities into the tenant name `${subjects.<identity>}`: the ServiceAccounts or the Google
+// service accounts' Users the deployment configured (shared/identities.ts).
+import type { ClusterIdentity, RbacSubject } from '../../shared/identities.ts';
 import type { KubeObject } from '../../shared/kube/index.ts';
 import { customerLabel, managedByLabel, managedByValue } from '../../shared/labels.ts';
+import { substitute } from '../../shared/templates.ts';
 
 export type Plan = Record<string, unknown>;
 export type Templates = { bundle: KubeObject[]; plans: Record<string, Plan> };
@@ -12,10 +16,8 @@ export type RenderValues = {
   customerId: string;
   plan: Plan;
   owners: { kind: 'User'; apiGroup: 'rbac.authorization.k8s.io'; name: string }[];
+  subjects: Record<ClusterIdentity, RbacSubject[]>;
 };
-
-const whole = /^\$\{([\w.]+)\}$/;
-const inline = /\$\{([\w.]+)\}/g;
 
 export function renderBundle(templates: Templates, values: RenderValues): KubeObject[] {
   return templates.bundle.map((template) => {
@@ -45,37 +47,10 @@ export function bundleRefs(
   templates: Templates,
   ids: { namespace: string; customerId: string },
 ): { apiVersion: string; kind: string; name: string }[] {
-  const values = { ...ids, plan: {}, owners: [] };
+  const values = { ...ids, plan: {}, owners: [], subjects: {} };
   return templates.bundle.map((template) => ({
     apiVersion: template.apiVersion ?? '',
     kind: template.kind ?? '',
     name: String(substitute(template.metadata?.name ?? '', values)),
   }));
-}
-
-function substitute(node: unknown, values: RenderValues): unknown {
-  if (typeof node === 'string') {
-    const exact = whole.exec(node);
-    if (exact?.[1]) return lookup(values, exact[1]);
-    return node.replace(inline, (_, path: string) => String(lookup(values, path)));
-  }
-  if (Array.isArray(node)) return node.map((child) => substitute(child, values));
-  if (node && typeof node === 'object') {
-    return Object.fromEntries(
-      Object.entries(node).map(([key, child]) => [key, substitute(child, values)]),
-    );
-  }
-  return node;
-}
-
-function lookup(values: RenderValues, path: string): unknown {
-  let current: unknown = values;
-  for (const key of path.split('.')) {
-    current =
-      current && typeof current === 'object'
-        ? (current as Record<string, unknown>)[key]
-        : undefined;
-  }
-  if (current === undefined) throw new Error(`template placeholder \${${path}} has no value`);
-  return current;
 }

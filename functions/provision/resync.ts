@@ -45,6 +45,7 @@ async function checkTenant(ns: KubeObject, deps: ProvisionDeps): Promise<TenantC
       customerId,
       plan: deps.templates.plans[ns.metadata?.labels?.[planLabel] ?? ''] ?? {},
       owners: await currentOwners(deps, namespace),
+      subjects: deps.subjects,
     });
     for (const object of bundle) {
       const resource = deps.cluster.resource(typeRef(object));

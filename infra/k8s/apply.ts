@@ -15,10 +15,21 @@ export async function readManifests(file: string): Promise<KubeObject[]> {
 export async function applyManifests(
   cluster: Cluster,
   file: string,
-  options: { namespace?: string; fieldManager?: string } = {},
+  options: ApplyOptions = {},
+): Promise<KubeObject[]> {
+  return applyObjects(cluster, await readManifests(file), options);
+}
+
+type ApplyOptions = { namespace?: string; fieldManager?: string };
+
+/** Applies `objects` in order. */
+export async function applyObjects(
+  cluster: Cluster,
+  objects: KubeObject[],
+  options: ApplyOptions = {},
 ): Promise<KubeObject[]> {
   const applied: KubeObject[] = [];
-  for (const object of await readManifests(file)) {
+  for (const object of objects) {
     const resource = cluster.resource({
       apiVersion: object.apiVersion ?? 'v1',
       kind: object.kind ?? '',

@@ -9,6 +9,7 @@ import { type RunningFunction, startFunction } from './functions.ts';
 import {
   applyIdentities,
   kubeconfigFor,
+  localSubjectsSetting,
   mintToken,
   pushAccount,
   schedulerAccount,
@@ -65,6 +66,7 @@ export function startProvisionFunction(
   const env = {
     KUBEFN_ALLOW_PROVISION: principal(signupAccount),
     KUBEFN_ALLOW_RESYNC: principal(schedulerAccount),
+    KUBEFN_RBAC_SUBJECTS: localSubjectsSetting,
   };
   return startAs(admin, stack, 'provision', provisionAudience, env, options);
 }

@@ -1,20 +1,38 @@
 // kubefn's identities on the local stack: applies infra/k8s/rbac.yaml as the admin, and gives
 // each deployable a kubeconfig that acts as its own ServiceAccount (a real TokenRequest token),
-// so that RBAC is enforced on the functions exactly as on a cluster.
+// so that RBAC is enforced on the functions exactly as on a cluster. The bindings also name the
+// Google service accounts of the local project, as GKE Users: the tests call as those too,
+// through the fake Google's token webhook (test/support/fakes/google-identity.ts).
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import {
+  accountId,
+  type SubjectSource,
+  subjectsByIdentity,
+  systemNamespace,
+} from '../../shared/identities.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
-import { applyManifests } from '../k8s/apply.ts';
+import { applyRbac } from '../k8s/rbac.ts';
+import { pubsubProject } from './stack.ts';
 
-export const systemNamespace = 'kubefn-system';
+export { systemNamespace };
 /** Local stand-ins for Google service accounts that only call functions (no cluster rights):
  * the signup backend, the Pub/Sub push subscription, and Cloud Scheduler. */
-export const signupAccount = 'kubefn-signup';
-export const pushAccount = 'kubefn-pubsub-push';
-export const schedulerAccount = 'kubefn-scheduler';
+export const signupAccount = accountId('signup');
+export const pushAccount = accountId('push');
+export const schedulerAccount = accountId('scheduler');
+
+/** Who the local bindings name: the ServiceAccounts, and the local project's Google accounts. */
+export const localSubjectSources: SubjectSource[] = [
+  { kind: 'serviceaccounts' },
+  { kind: 'google', project: pubsubProject },
+];
+/** The same, as KUBEFN_RBAC_SUBJECTS for the local provisioner. */
+export const localSubjectsSetting = `serviceaccounts,google:${pubsubProject}`;
+export const localSubjects = subjectsByIdentity(localSubjectSources);
 
 export async function applyIdentities(admin: Cluster): Promise<void> {
-  await applyManifests(admin, join(import.meta.dirname, '../k8s/rbac.yaml'));
+  await applyRbac(admin, localSubjectSources);
   const accounts = admin.resource({ apiVersion: 'v1', kind: 'ServiceAccount' });
   for (const name of [signupAccount, pushAccount, schedulerAccount])
     await accounts.apply(

@@ -1,7 +1,7 @@
 // The one thing the Pub/Sub emulator cannot do: real push delivery carries an OIDC token of the
 // subscription's service account; the emulator sends no token at all. This forwarder receives
 // the emulator's push and passes it on unchanged with such a token (locally a Kubernetes token of
-// kubefn-pubsub-push), so the functions' auth stays on. It relays the function's answer, so
+// kubefn-push), so the functions' auth stays on. It relays the function's answer, so
 // Pub/Sub's ack or redelivery behaves as in production.
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -46,6 +46,11 @@ export type StartOptions = {
   log?: (line: string) => void;
   /** Keep the state folder (logs, etcd data) after stopping, for debugging. */
   keepState?: boolean;
+  /**
+   * A TokenReview webhook for bearer tokens kube-apiserver does not know itself, as GKE asks
+   * Google about access tokens (the tests point it at test/support/fakes/google-identity.ts).
+   */
+  tokenWebhookUrl?: string;
 };
 
 export async function startStack(options: StartOptions = {}): Promise<Stack> {
@@ -75,6 +80,9 @@ export async function startStack(options: StartOptions = {}): Promise<Stack> {
     processes.push(emulator.process);
 
     const pki = await createPki(dir);
+    const webhookArgs = options.tokenWebhookUrl
+      ? await tokenWebhookArgs(dir, options.tokenWebhookUrl)
+      : [];
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
     const etcd = startProcess(dir, 'etcd', join(binDir, 'etcd'), [
       `--data-dir=${join(dir, 'etcd')}`,
@@ -96,12 +104,10 @@ export async function startStack(options: StartOptions = {}): Promise<Stack> {
     const server = `https://127.0.0.1:${apiPort}`;
     const admin = new Agent({ connect: await readPem(pki) });
     const startApiserver = async () => {
-      const apiserver = startProcess(
-        dir,
-        'kube-apiserver',
-        join(binDir, 'kube-apiserver'),
-        apiserverArgs(pki, etcdUrl, apiPort),
-      );
+      const apiserver = startProcess(dir, 'kube-apiserver', join(binDir, 'kube-apiserver'), [
+        ...apiserverArgs(pki, etcdUrl, apiPort),
+        ...webhookArgs,
+      ]);
       processes.push(apiserver);
       await waitFor(apiserver, 90_000, async () => {
         const res = await fetch(`${server}/readyz`, { dispatcher: admin });
@@ -210,6 +216,27 @@ function apiserverArgs(pki: Pki, etcdUrl: string, port: number): string[] {
     // The "kubernetes" Service's endpoints would point at 127.0.0.1, which Endpoints reject.
     '--endpoint-reconciler-type=none',
     '--profiling=false',
+  ];
+}
+
+async function tokenWebhookArgs(dir: string, url: string): Promise<string[]> {
+  const config = join(dir, 'token-webhook.kubeconfig');
+  await writeFile(
+    config,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'token-webhook', cluster: { server: url } }],
+      users: [{ name: 'kube-apiserver', user: {} }],
+      contexts: [
+        { name: 'webhook', context: { cluster: 'token-webhook', user: 'kube-apiserver' } },
+      ],
+      'current-context': 'webhook',
+    }),
+  );
+  return [
+    `--authentication-token-webhook-config-file=${config}`,
+    '--authentication-token-webhook-version=v1',
   ];
 }
 

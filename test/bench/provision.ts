@@ -7,7 +7,12 @@ import type { Templates } from '../../functions/provision/render.ts';
 import bundle from '../../functions/provision/templates/bundle.json' with { type: 'json' };
 import plans from '../../functions/provision/templates/plans.json' with { type: 'json' };
 import { provisionAudience, startProvisionFunction } from '../../infra/local/deploy.ts';
-import { kubeconfigFor, mintToken, signupAccount } from '../../infra/local/identities.ts';
+import {
+  kubeconfigFor,
+  localSubjects,
+  mintToken,
+  signupAccount,
+} from '../../infra/local/identities.ts';
 import { startStack } from '../../infra/local/stack.ts';
 import { fromKubeconfig } from '../../shared/kube/config.ts';
 import { Cluster } from '../../shared/kube/index.ts';
@@ -29,6 +34,7 @@ try {
     cluster: direct,
     templates: { bundle, plans } as Templates,
     namespacePrefix: 'tenant-',
+    subjects: localSubjects,
   };
 
   const viaFunction = async (customerId: string) => {

@@ -6,6 +6,7 @@ import type { Templates } from '../../functions/provision/render.ts';
 import { resyncTenants } from '../../functions/provision/resync.ts';
 import bundle from '../../functions/provision/templates/bundle.json' with { type: 'json' };
 import plans from '../../functions/provision/templates/plans.json' with { type: 'json' };
+import { localSubjects } from '../../infra/local/identities.ts';
 import { type Cluster, KubeError, type KubeObject } from '../../shared/kube/index.ts';
 import { adminCluster } from '../support/cluster.ts';
 import { uniqueName } from '../support/kube.ts';
@@ -19,7 +20,7 @@ const namespace = namespacePrefix + customerId;
 
 beforeAll(async () => {
   admin = await adminCluster();
-  const deps = { cluster: admin, templates, namespacePrefix };
+  const deps = { cluster: admin, templates, namespacePrefix, subjects: localSubjects };
   await provisionTenant(
     { customerId, plan: 'free', owners: ['owner@acme.example'], dryRun: false },
     deps,
@@ -60,7 +61,12 @@ const subjects = async () =>
 test.each(['unavailable', 'forbidden'] as const)(
   'an owners binding that cannot be read (%s) fails the tenant and keeps its owners',
   async (code) => {
-    const deps: ProvisionDeps = { cluster: failingOwnersRead(code), templates, namespacePrefix };
+    const deps: ProvisionDeps = {
+      cluster: failingOwnersRead(code),
+      templates,
+      namespacePrefix,
+      subjects: localSubjects,
+    };
     const { tenants } = await resyncTenants(deps);
     const mine = tenants.find((t) => t.namespace === namespace);
     expect(mine).toMatchObject({ outcome: 'failed', repaired: [] });
@@ -69,7 +75,12 @@ test.each(['unavailable', 'forbidden'] as const)(
 );
 
 test('with the binding readable, the check changes nothing and keeps the owners', async () => {
-  const { tenants } = await resyncTenants({ cluster: admin, templates, namespacePrefix });
+  const { tenants } = await resyncTenants({
+    cluster: admin,
+    templates,
+    namespacePrefix,
+    subjects: localSubjects,
+  });
   expect(tenants.find((t) => t.namespace === namespace)).toBeUndefined(); // unchanged ones are not listed
   expect(await subjects()).toEqual(['owner@acme.example']);
 });

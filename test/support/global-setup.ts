@@ -7,16 +7,27 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestProject } from 'vitest/node';
 import { type StackInfo, startStack } from '../../infra/local/stack.ts';
+import { startFakeGoogleIdentity } from './fakes/google-identity.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     stack: StackInfo;
     stackControl: string;
+    /** Control URL of the fake Google identity service (test/support/google-identity.ts). */
+    googleIdentity: string;
   }
 }
 
 export default async function setup(project: TestProject) {
-  const stack = await startStack({ keepState: process.env.KUBEFN_KEEP_STATE === '1' });
+  // The fake Google first: kube-apiserver's token webhook points at it.
+  const google = await startFakeGoogleIdentity();
+  const stack = await startStack({
+    keepState: process.env.KUBEFN_KEEP_STATE === '1',
+    tokenWebhookUrl: google.tokenReviewUrl,
+  }).catch(async (error: unknown) => {
+    await google.close();
+    throw error;
+  });
   const { processes: _p, memory: _m, stop: _s, restartApiserver: _r, ...info } = stack;
   // One fault at a time: tests that restart kube-apiserver queue up here.
   let queue = Promise.resolve();
@@ -35,9 +46,11 @@ export default async function setup(project: TestProject) {
   control.listen(0, '127.0.0.1');
   await once(control, 'listening');
   project.provide('stack', info);
+  project.provide('googleIdentity', google.controlUrl);
   project.provide('stackControl', `http://127.0.0.1:${(control.address() as AddressInfo).port}`);
   return async () => {
     control.close();
     await stack.stop();
+    await google.close();
   };
 }

@@ -5,3 +5,5 @@ import { inject } from 'vitest';
 export const stack = inject('stack');
 /** Base URL of global-setup's control endpoint (restart kube-apiserver). */
 export const stackControl = inject('stackControl');
+/** Control URL of the fake Google identity service that kube-apiserver's token webhook asks. */
+export const googleIdentity = inject('googleIdentity');
