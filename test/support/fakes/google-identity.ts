@@ -56,7 +56,8 @@ export async function startFakeGoogleIdentity(): Promise<FakeGoogleIdentity> {
 
   const main = createServer(async (req, res) => {
     try {
-      if (req.method === 'POST' && req.url === '/tokenreview') {
+      const path = new URL(req.url ?? '/', 'http://fake').pathname; // kube-apiserver adds ?timeout=
+      if (req.method === 'POST' && path === '/tokenreview') {
         const review = JSON.parse(await body(req)) as {
           spec?: { token?: string; audiences?: string[] };
         };
@@ -76,7 +77,7 @@ export async function startFakeGoogleIdentity(): Promise<FakeGoogleIdentity> {
         });
         return;
       }
-      if (req.method === 'POST' && req.url === '/fake/instances') {
+      if (req.method === 'POST' && path === '/fake/instances') {
         const { email } = JSON.parse(await body(req)) as { email?: string };
         if (!email) return json(res, 400, { error: 'email required' });
         return json(res, 200, { metadataHost: await metadataServerFor(email) });
