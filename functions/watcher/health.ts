@@ -3,11 +3,12 @@
 //   /livez    200 while the process serves
 //   /readyz   200 once it leads and every resource is listed (or resumed), else 503
 //   /status   identity, leader, checkpoint save state, and each resource's relay status
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { nodeHttp } from '../../shared/http/node-http.ts';
 import type { ServiceStatus } from './service.ts';
 
 export function healthServer(status: () => ServiceStatus): Server {
-  return createServer((req, res) => {
+  return nodeHttp.createServer((req, res) => {
     const answer = (code: number, body: unknown) =>
       res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (req.url === '/livez') return answer(200, { ok: true });

@@ -1,8 +1,8 @@
 // The one client of the metadata server (access tokens, ID tokens): a plain node:http GET with
 // the Metadata-Flavor header and a deadline. GCE_METADATA_HOST redirects it (the same variable
 // Google's libraries read). Errors name the path and status, never a token.
-import { request } from 'node:http';
 import { KubefnError } from '../errors.ts';
+import { nodeHttp } from '../http/node-http.ts';
 
 /** 'unavailable' (no answer, 5xx: try later) or 'config' (4xx: the account or audience is wrong). */
 export class MetadataError extends KubefnError<'unavailable' | 'config'> {
@@ -23,7 +23,7 @@ export function metadataHost(host?: string): string {
 
 export function metadataGet(host: string, path: string, timeoutMs = 10_000): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request(
+    const req = nodeHttp.request(
       `http://${host}${path}`,
       { headers: { 'Metadata-Flavor': 'Google' }, timeout: timeoutMs },
       (res) => {

@@ -9,6 +9,7 @@
 import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubefnError } from '../errors.ts';
+import { nodeHttp } from '../http/node-http.ts';
 import { Backoff } from '../retry/backoff.ts';
 import type { ClusterConfig } from './config.ts';
 import { errorFromResponse, KubeError } from './errors.ts';
@@ -256,8 +257,7 @@ export class KubeClient {
     const { ca, cert, key, insecureSkipTlsVerify } = this.#config;
     const keepAlive = { keepAlive: true, maxSockets: 64 };
     if (this.server.startsWith('http:')) {
-      const http = await import('node:http');
-      return { agent: new http.Agent(keepAlive), request: http.request };
+      return { agent: new nodeHttp.Agent(keepAlive), request: nodeHttp.request };
     }
     const [https, tls] = await Promise.all([import('node:https'), import('node:tls')]);
     // One TLS context for every connection: given only `ca`, `cert` and `key`, each new socket
