@@ -20,7 +20,7 @@ export const provisionAudience = 'https://provision.kubefn.local';
 
 type StackPaths = { dir: string; server: string; caFile: string };
 
-type DeployOptions = { port?: number; env?: Record<string, string> };
+type DeployOptions = { port?: number; env?: Record<string, string | undefined> };
 const principal = (account: string) => `system:serviceaccount:kubefn-system:${account}`;
 
 /**

@@ -18,7 +18,8 @@ export async function startFunction(options: {
   stateDir: string;
   target: string;
   source: string;
-  env: Record<string, string>;
+  /** Added to this process's environment; `undefined` removes a variable (KUBECONFIG, say). */
+  env: Record<string, string | undefined>;
   port?: number;
   node?: string;
 }): Promise<RunningFunction> {
@@ -35,7 +36,7 @@ export async function startFunction(options: {
       '--signature-type=http',
     ],
     // As on Cloud Run: production mode, so the framework's own error pages carry no stack traces.
-    { ...process.env, NODE_ENV: 'production', ...options.env },
+    withoutUnset({ ...process.env, NODE_ENV: 'production', ...options.env }),
   );
   const url = `http://127.0.0.1:${port}`;
   let exited: string | undefined;
@@ -54,6 +55,9 @@ export async function startFunction(options: {
   await proc.stop();
   throw new Error(`function ${options.target} did not listen on ${url} within 30 s`);
 }
+
+const withoutUnset = (env: Record<string, string | undefined>) =>
+  Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined));
 
 export async function freePort(): Promise<number> {
   const server = createServer();
