@@ -20,7 +20,7 @@ export async function applyManifests(
   return applyObjects(cluster, await readManifests(file), options);
 }
 
-type ApplyOptions = { namespace?: string; fieldManager?: string };
+type ApplyOptions = { namespace?: string; fieldManager?: string; dryRun?: boolean };
 
 /** Applies `objects` in order. */
 export async function applyObjects(
@@ -41,7 +41,11 @@ export async function applyObjects(
     applied.push(
       await resource.apply(
         { ...object, metadata },
-        { fieldManager: options.fieldManager ?? fieldManager, force: true },
+        {
+          fieldManager: options.fieldManager ?? fieldManager,
+          force: true,
+          dryRun: options.dryRun,
+        },
       ),
     );
   }

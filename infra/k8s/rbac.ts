@@ -31,6 +31,10 @@ export async function rbacManifests(sources: SubjectSource[]): Promise<KubeObjec
   return [...(namespace ? [namespace] : []), ...accounts, ...rest];
 }
 
-export async function applyRbac(admin: Cluster, sources: SubjectSource[]): Promise<KubeObject[]> {
-  return applyObjects(admin, await rbacManifests(sources));
+export async function applyRbac(
+  admin: Cluster,
+  sources: SubjectSource[],
+  options: { dryRun?: boolean } = {},
+): Promise<KubeObject[]> {
+  return applyObjects(admin, await rbacManifests(sources), options);
 }
