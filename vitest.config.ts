@@ -15,7 +15,10 @@ export default defineConfig({
     projects: [
       {
         // Offline and fast: unit tests live beside the code they test.
-        test: { name: 'unit', include: ['functions/**/*.test.ts', 'shared/**/*.test.ts', 'infra/**/*.test.ts'] },
+        test: {
+          name: 'unit',
+          include: ['functions/**/*.test.ts', 'shared/**/*.test.ts', 'infra/**/*.test.ts'],
+        },
       },
       {
         // Against the real local stack, started once per run and shared (tests use unique names).
