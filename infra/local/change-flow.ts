@@ -56,7 +56,7 @@ export async function startChangeFlow(
 
     const name = options.watcherName ?? 'kubefn-watcher';
     if (name !== 'kubefn-watcher') await grantWatcherName(admin, name);
-    const source = (await buildFunctions(['watcher'])).watcher ?? '';
+    const source = (await buildFunctions(['watcher'])).watcher?.entry ?? '';
     const port = await freePort();
     const relay = startProcess(stack.dir, name, process.execPath, [source], {
       ...process.env,

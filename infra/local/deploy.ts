@@ -45,7 +45,7 @@ async function startAs(
   return startFunction({
     stateDir: stack.dir,
     target,
-    source: outputs[target] ?? '',
+    source: outputs[target]?.entry ?? '',
     ...(options.port ? { port: options.port } : {}),
     env: {
       KUBECONFIG: kubeconfig,
@@ -89,7 +89,7 @@ export async function startSignupFunction(
   return startFunction({
     stateDir: stack.dir,
     target: 'signup',
-    source: outputs.signup ?? '',
+    source: outputs.signup?.entry ?? '',
     ...(options.port ? { port: options.port } : {}),
     env: {
       KUBEFN_PROVISION_URL: provisionUrl,

@@ -64,7 +64,7 @@ try {
     {
       name: 'kubefn provision',
       target: 'provision',
-      source: (await buildFunctions(['provision'])).provision ?? '',
+      source: (await buildFunctions(['provision'])).provision?.entry ?? '',
       path: '/tenants/bench',
       env: {},
     },

@@ -56,7 +56,7 @@ try {
     ackDeadlineSeconds: 60,
   });
 
-  const source = (await buildFunctions(['watcher'])).watcher ?? '';
+  const source = (await buildFunctions(['watcher'])).watcher?.entry ?? '';
   const env = {
     ...process.env,
     KUBECONFIG: await kubeconfigFor(admin, stack, 'kubefn-watcher'),

@@ -24,7 +24,7 @@ const names: string[] = [];
 beforeAll(async () => {
   admin = await adminCluster();
   await applyIdentities(admin);
-  source = (await buildFunctions(['watcher'])).watcher ?? '';
+  source = (await buildFunctions(['watcher'])).watcher?.entry ?? '';
   expect((await pubsub('PUT', `topics/${topic}`)).status).toBe(200);
   expect(
     (await pubsub('PUT', `subscriptions/${subscription}`, { topic: topicPath(topic) })).status,
