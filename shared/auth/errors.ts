@@ -5,6 +5,7 @@ import { KubefnError } from '../errors.ts';
 export type AuthFailureCode =
   | 'missing' // no Authorization header
   | 'malformed' // not "Bearer <JWT>", or not a JWT
+  | 'ambiguous' // more than one Authorization header: which one counts is not ours to guess
   | 'untrusted-issuer'
   | 'alg-not-allowed' // alg none, HS256 with a public key, ...
   | 'unknown-key' // no key with that kid (after one refresh)

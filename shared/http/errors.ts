@@ -52,6 +52,7 @@ export const statusOf: Record<FailureCode, ContentfulStatusCode> = {
   // Token checks (the auth middleware answers these itself; here for completeness)
   missing: 401,
   malformed: 401,
+  ambiguous: 401,
   'untrusted-issuer': 401,
   'alg-not-allowed': 401,
   'unknown-key': 401,
