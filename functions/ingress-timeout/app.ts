@@ -8,6 +8,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { DomainError } from '../../shared/errors.ts';
 import { ChangeSchema } from '../../shared/events/change.ts';
 import { type FunctionEnv, functionSkeleton } from '../../shared/http/app.ts';
+import { readQuery } from '../../shared/http/query.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
 import { pushRoute } from '../../shared/pubsub/push.ts';
 import type { AppDeps } from './config.ts';
@@ -31,6 +32,7 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
     '/ingresses/:namespace/:name',
     guard((d) => d.callers.one),
     async (c) => {
+      readQuery(c, {});
       const { namespace, name } = c.req.param();
       if (!dnsLabel.test(namespace) || !dnsSubdomain.test(name))
         throw new DomainError('invalid-input', 'namespace and name must be Kubernetes names', {

@@ -4,6 +4,7 @@
 import type { Hono } from 'hono';
 import { type FunctionEnv, functionSkeleton } from '../../shared/http/app.ts';
 import { readJson } from '../../shared/http/json-body.ts';
+import { readQuery } from '../../shared/http/query.ts';
 import { pushRoute } from '../../shared/pubsub/push.ts';
 import type { AppDeps } from './config.ts';
 import { applyLabels } from './handler.ts';
@@ -16,6 +17,7 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
     '/labels',
     guard((d) => d.callers.http),
     async (c) => {
+      readQuery(c, {});
       const request = await readJson(c, LabelRequestSchema);
       return c.json(await applyLabels(request, await deps()));
     },

@@ -1,7 +1,8 @@
 // The provisioning function's HTTP surface: route -> auth -> validation -> handler -> response.
 //   POST   /tenants                         create or confirm a tenant (dryRun in the body)
 //   GET    /tenants/:customerId             the tenant's phase and each object's state
-//   DELETE /tenants/:customerId?confirm=ID  deprovision (&dryRun=true to only check)
+//   DELETE /tenants/:customerId?confirm=ID  deprovision (&dryRun=true to only check; any other
+//                                           value, or an unknown parameter, is a 400)
 //   POST   /resync                          Cloud Scheduler: check every tenant against its template
 import type { Hono } from 'hono';
 import * as v from 'valibot';
@@ -9,6 +10,7 @@ import type { CallerRule } from '../../shared/auth/index.ts';
 import { DomainError } from '../../shared/errors.ts';
 import { type FunctionEnv, functionSkeleton } from '../../shared/http/app.ts';
 import { readJson } from '../../shared/http/json-body.ts';
+import { queryFlag, readQuery } from '../../shared/http/query.ts';
 import { deprovisionTenant, type ProvisionDeps, provisionTenant, tenantStatus } from './handler.ts';
 import { resyncTenants } from './resync.ts';
 import { CustomerIdSchema, signupSchema } from './schema.ts';
@@ -22,6 +24,7 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
   app.use('/tenants/*', caller);
 
   app.post('/tenants', async (c) => {
+    readQuery(c, {});
     const loaded = await deps();
     const input = await readJson(c, signupSchema(Object.keys(loaded.templates.plans)));
     const result = await provisionTenant(input, loaded);
@@ -29,12 +32,13 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
   });
 
   app.get('/tenants/:customerId', async (c) => {
+    readQuery(c, {});
     return c.json(await tenantStatus(customerId(c.req.param('customerId')), await deps()));
   });
 
   app.delete('/tenants/:customerId', async (c) => {
     const id = customerId(c.req.param('customerId'));
-    const options = { confirm: c.req.query('confirm'), dryRun: c.req.query('dryRun') === 'true' };
+    const options = readQuery(c, { confirm: v.optional(v.string()), dryRun: queryFlag });
     return c.json(await deprovisionTenant(id, options, await deps()), 202);
   });
   // Cloud Scheduler: every tenant checked against its template; what was put back is listed.

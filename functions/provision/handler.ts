@@ -131,7 +131,7 @@ export async function tenantStatus(customerId: string, deps: ProvisionDeps): Pro
 /** Deletes a tenant's namespace (and so its bundle), only with the customer id as confirmation. */
 export async function deprovisionTenant(
   customerId: string,
-  options: { confirm: string | undefined; dryRun: boolean },
+  options: { confirm?: string | undefined; dryRun: boolean },
   deps: ProvisionDeps,
 ): Promise<{ customerId: string; namespace: string; phase: 'Terminating'; dryRun: boolean }> {
   if (options.confirm !== customerId) {

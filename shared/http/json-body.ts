@@ -27,7 +27,16 @@ export async function readJson<TSchema extends v.GenericSchema>(
   } catch {
     throw new DomainError('invalid-json', 'the body is not valid JSON');
   }
-  const result = v.safeParse(schema, body);
+  return validated(schema, body, 'the body has invalid fields');
+}
+
+/** The schema's output, or 400 naming each failing field (paths and expectations only). */
+export function validated<TSchema extends v.GenericSchema>(
+  schema: TSchema,
+  input: unknown,
+  message: string,
+): v.InferOutput<TSchema> {
+  const result = v.safeParse(schema, input);
   if (!result.success) {
     const fields = result.issues.map((issue) => ({
       field: issue.path?.map((p) => String(p.key)).join('.') ?? '',
@@ -35,7 +44,7 @@ export async function readJson<TSchema extends v.GenericSchema>(
       // check's, which is the schema's own sentence.
       expected: issue.expected ?? (issue.type === 'check' ? issue.message : issue.type),
     }));
-    throw new DomainError('invalid-input', 'the body has invalid fields', { fields });
+    throw new DomainError('invalid-input', message, { fields });
   }
   return result.output;
 }

@@ -183,6 +183,18 @@ describe.sequential('provisioning', () => {
   test('DELETE needs the customer id as confirmation; dry run deletes nothing; then it terminates and is gone', async () => {
     expect((await call('DELETE', `/tenants/${id}`)).status).toBe(400);
     expect((await call('DELETE', `/tenants/${id}?confirm=someone-else`)).status).toBe(400);
+    // Only `true` and `false` are flag values; anything else, a repeated or unknown parameter,
+    // is refused before anything is deleted.
+    for (const query of [
+      ...['1', 'yes', 'True', ''].map((flag) => `dryRun=${flag}`),
+      'dryRun=true&dryRun=false',
+      `confirm=${id}&confirm=${id}`,
+      'dryrun=true',
+    ]) {
+      const refused = await call('DELETE', `/tenants/${id}?confirm=${id}&${query}`);
+      expect(refused, query).toMatchObject({ status: 400, body: { error: 'invalid-input' } });
+    }
+    expect((await call('GET', `/tenants/${id}`)).body.phase).toBe('Ready');
     expect((await call('DELETE', `/tenants/${id}?confirm=${id}&dryRun=true`)).status).toBe(202);
     expect(await namespaceExists(id)).toBe(true);
     const deleted = await call('DELETE', `/tenants/${id}?confirm=${id}`);
@@ -215,6 +227,11 @@ test('50 identical sign-ups at once leave one tenant, and exactly one answer say
 
 test('dry run answers the bundle it would create and creates nothing', async () => {
   const id = uniqueName('dry');
+  // A dry run asked for in the query is not silently a real sign-up.
+  expect(
+    await call('POST', '/tenants?dryRun=true', { body: { customerId: id, plan: 'free' } }),
+  ).toMatchObject({ status: 400, body: { error: 'invalid-input' } });
+  expect(await namespaceExists(id)).toBe(false);
   const res = await call('POST', '/tenants', {
     body: { customerId: id, plan: 'free', dryRun: true },
   });

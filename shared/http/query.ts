@@ -1,0 +1,36 @@
+// Reads a request's query string through a strict valibot schema: an unknown parameter or one
+// given twice is a 400, never ignored (`?dryrun=true` or `?dryRun=true&dryRun=false` on a
+// destructive route must not fall through to the real thing).
+import type { Context } from 'hono';
+import * as v from 'valibot';
+import { DomainError } from '../errors.ts';
+import { validated } from './json-body.ts';
+
+/** A boolean flag: exactly `true` or `false`; absent is false. `1`, `yes`, `True` are refused. */
+export const queryFlag = v.optional(
+  v.pipe(
+    v.picklist(['true', 'false']),
+    v.transform((value) => value === 'true'),
+  ),
+  'false',
+);
+
+export function readQuery<TEntries extends v.ObjectEntries>(
+  c: Context,
+  entries: TEntries,
+): v.InferOutput<v.StrictObjectSchema<TEntries, undefined>> {
+  const query = new Map<string, string>();
+  for (const [name, value] of new URL(c.req.url).searchParams) {
+    if (query.has(name)) {
+      throw new DomainError('invalid-input', 'a query parameter is given more than once', {
+        fields: [{ field: name, expected: 'one value' }],
+      });
+    }
+    query.set(name, value);
+  }
+  return validated(
+    v.strictObject(entries),
+    Object.fromEntries(query),
+    'the query has invalid parameters',
+  );
+}
