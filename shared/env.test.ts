@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { describe, expect, test } from 'vitest';
-import { EnvError, readEnv, readEnvValue } from './env.ts';
+import { EnvError, flag, readEnv, readEnvValue } from './env.ts';
 import { KubefnError } from './errors.ts';
 
 const Schema = v.object({
@@ -85,4 +85,19 @@ test('readEnvValue names the variable and the path inside its value', () => {
   expect(() => readEnvValue('watcher', 'WATCH', Targets, { secret })).toThrow(
     'watcher configuration: WATCH: expected Array',
   );
+});
+
+describe('flag', () => {
+  const Flags = v.object({ ON: flag('false') });
+  test.each([
+    { value: undefined, output: false },
+    { value: 'true', output: true },
+    { value: 'false', output: false },
+  ])('$value reads as $output', ({ value, output }) => {
+    expect(readEnv('fn', Flags, { ON: value }).ON).toBe(output);
+  });
+  // "1" or "yes" meaning false would silently turn a setting off.
+  test.each(['1', 'yes', 'True', ''])('%j is refused', (value) => {
+    expect(() => readEnv('fn', Flags, { ON: value })).toThrow(EnvError);
+  });
 });

@@ -85,4 +85,11 @@ export const splitCommas = (list: string): string[] =>
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+/** A flag written as text (a variable, a query parameter): exactly `true` or `false`, else refused. */
+export const flag = (fallback: 'true' | 'false') =>
+  v.pipe(
+    v.optional(v.picklist(['true', 'false']), fallback),
+    v.transform((value) => value === 'true'),
+  );
+
 export const commaList = v.pipe(v.optional(v.string(), ''), v.transform(splitCommas));

@@ -1,5 +1,6 @@
 // The label function's settings, from its environment, checked when the module loads:
-//   KUBEFN_LABEL_ALLOW_RESERVED  "true" lets kubernetes.io/ and k8s.io/ keys through (default false)
+//   KUBEFN_LABEL_ALLOW_RESERVED  "true" lets kubernetes.io/ and k8s.io/ keys through ("false",
+//                                the default; any other value fails the deploy)
 //   KUBEFN_LABEL_NAMESPACES      comma-separated namespaces allowed besides managed ones
 //   KUBEFN_ALLOW_LABEL           who may call POST /labels; KUBEFN_ALLOW_PUSH the push subscription
 //   plus the Kubernetes connection (shared/kube/connection.ts) and KUBEFN_AUTH_* (shared/auth/config.ts).
@@ -11,7 +12,7 @@ import {
   callerRule,
   trustedIssuers,
 } from '../../shared/auth/index.ts';
-import { commaList, readEnv } from '../../shared/env.ts';
+import { commaList, flag, readEnv } from '../../shared/env.ts';
 import {
   checkClusterSettings,
   clusterEnvEntries,
@@ -24,10 +25,7 @@ const EnvSchema = v.object({
   ...clusterEnvEntries,
   KUBEFN_ALLOW_LABEL: allowList,
   KUBEFN_ALLOW_PUSH: allowList,
-  KUBEFN_LABEL_ALLOW_RESERVED: v.pipe(
-    v.optional(v.string(), 'false'),
-    v.transform((value) => value === 'true'),
-  ),
+  KUBEFN_LABEL_ALLOW_RESERVED: flag('false'),
   KUBEFN_LABEL_NAMESPACES: commaList,
 });
 

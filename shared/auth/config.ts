@@ -8,16 +8,10 @@
 //   KUBEFN_AUTH_KUBERNETES          trust the cluster's service-account issuer; default false
 //   KUBEFN_ALLOW_<ROUTE>            comma-separated principals for one route, e.g. KUBEFN_ALLOW_PUSH
 import * as v from 'valibot';
-import { commaList, EnvError, readEnv } from '../env.ts';
+import { commaList, EnvError, flag, readEnv } from '../env.ts';
 import type { KubeClient } from '../kube/index.ts';
 import { googleIssuer, kubernetesIssuer, type TrustedIssuer } from './issuers.ts';
 import type { CallerRule } from './middleware.ts';
-
-const flag = (fallback: 'true' | 'false') =>
-  v.pipe(
-    v.optional(v.picklist(['true', 'false']), fallback),
-    v.transform((value) => value === 'true'),
-  );
 
 const principal = v.union([
   v.pipe(v.string(), v.email()),

@@ -8,7 +8,9 @@ const app = new Hono();
 app.onError((error, c) => renderError(c, error, () => {}));
 app.get('/', (c) => c.json(readQuery(c, { confirm: v.optional(v.string()), dryRun: queryFlag })));
 
-test.each([
+type Case = { query: string; status: number; output?: object; field?: string };
+
+test.each<Case>([
   { query: '', status: 200, output: { dryRun: false } },
   { query: '?dryRun=true', status: 200, output: { dryRun: true } },
   { query: '?dryRun=false&confirm=a', status: 200, output: { dryRun: false, confirm: 'a' } },
@@ -24,10 +26,13 @@ test.each([
 ])('$query: $status', async ({ query, status, output, field }) => {
   const res = await app.request(`/${query}`);
   expect(res.status).toBe(status);
-  const body = await res.json();
+  const body = (await res.json()) as {
+    error?: string;
+    details: { fields: { field: string }[] };
+  };
   if (output) expect(body).toEqual(output);
   if (field) {
     expect(body.error).toBe('invalid-input');
-    expect(body.details.fields.map((f: { field: string }) => f.field)).toEqual([field]);
+    expect(body.details.fields.map((f) => f.field)).toEqual([field]);
   }
 });

@@ -3,17 +3,12 @@
 // destructive route must not fall through to the real thing).
 import type { Context } from 'hono';
 import * as v from 'valibot';
+import { flag } from '../env.ts';
 import { DomainError } from '../errors.ts';
 import { validated } from './json-body.ts';
 
 /** A boolean flag: exactly `true` or `false`; absent is false. `1`, `yes`, `True` are refused. */
-export const queryFlag = v.optional(
-  v.pipe(
-    v.picklist(['true', 'false']),
-    v.transform((value) => value === 'true'),
-  ),
-  'false',
-);
+export const queryFlag = flag('false');
 
 export function readQuery<TEntries extends v.ObjectEntries>(
   c: Context,
