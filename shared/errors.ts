@@ -15,6 +15,7 @@ export type DomainCode =
   | 'unsupported-media-type'
   | 'too-large'
   | 'reserved-key'
+  | 'kubefn-key'
   | 'unknown-kind'
   | 'not-allowed'
   | 'namespace-not-allowed'

@@ -10,3 +10,13 @@ export function isManaged(
 ): boolean {
   return object?.metadata?.labels?.[managedByLabel] === managedByValue;
 }
+
+/**
+ * Keys kubefn decides: its own prefix and the managed-by label. A caller who could set them could
+ * change a tenant's plan (and so its quota) or its owner, or take a namespace out of kubefn's care.
+ */
+export function isKubefnKey(key: string): boolean {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash >= 0 ? key.slice(0, slash) : '';
+  return key === managedByLabel || prefix === 'kubefn.dev' || prefix.endsWith('.kubefn.dev');
+}

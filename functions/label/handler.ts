@@ -6,7 +6,7 @@
 import { mapLimit } from '../../shared/concurrency.ts';
 import { DomainError } from '../../shared/errors.ts';
 import { type Cluster, KubeError, type Resource } from '../../shared/kube/index.ts';
-import { isManaged } from '../../shared/labels.ts';
+import { isKubefnKey, isManaged } from '../../shared/labels.ts';
 import { retryOnConflict } from '../../shared/retry/conflict.ts';
 import { isReservedKey, type LabelRequest } from './schema.ts';
 
@@ -32,6 +32,18 @@ const systemNamespaces = new Set([
   'default',
   'kubefn-system',
 ]);
+/**
+ * What kubefn-label may patch, by API group and resource (infra/k8s/rbac.yaml's kubefn-label and
+ * kubefn-label-namespaces; kinds.test.ts keeps the two the same). Checked before any call, so a
+ * kind outside it (Secret, Pod) is the caller's 403, not kube-apiserver's refusal of kubefn.
+ */
+export const labelableResources: Record<string, string[]> = {
+  '': ['configmaps', 'services', 'serviceaccounts', 'namespaces'],
+  apps: ['deployments'],
+  'networking.k8s.io': ['ingresses'],
+};
+const labelableKinds =
+  'ConfigMaps, Services, ServiceAccounts, Namespaces, Deployments and Ingresses';
 const concurrency = 8;
 // Writers racing on one object each lose at most once per other writer; jitter spreads them out.
 const attempts = 8;
@@ -40,7 +52,13 @@ export async function applyLabels(
   request: LabelRequest,
   deps: LabelDeps,
 ): Promise<{ dryRun: boolean; results: ObjectResult[] }> {
-  const reservedKeys = [...Object.keys(request.set), ...request.remove].filter(isReservedKey);
+  const keys = [...Object.keys(request.set), ...request.remove];
+  const kubefnKeys = keys.filter(isKubefnKey);
+  if (kubefnKeys.length)
+    throw new DomainError('kubefn-key', "kubefn's own labels are set by kubefn only", {
+      keys: kubefnKeys,
+    });
+  const reservedKeys = keys.filter(isReservedKey);
   if (reservedKeys.length && !deps.policy.allowReserved)
     throw new DomainError('reserved-key', 'kubernetes.io/ and k8s.io/ keys are reserved', {
       keys: reservedKeys,
@@ -54,12 +72,12 @@ export async function applyLabels(
       throw new DomainError('unknown-kind', 'the cluster does not serve this apiVersion and kind');
     throw error;
   });
+  if (!labelableResources[info.group]?.includes(info.plural))
+    throw new DomainError('not-allowed', `kubefn labels only ${labelableKinds}`);
   const namespace = request.target.namespace;
   if (info.namespaced) {
     if (!namespace) throw new DomainError('invalid-input', 'target.namespace is required');
     await checkNamespace(deps, namespace);
-  } else if (info.kind !== 'Namespace') {
-    throw new DomainError('not-allowed', 'of cluster-scoped kinds only Namespaces are labeled');
   }
 
   const names = request.target.name
@@ -126,8 +144,17 @@ async function matching(
   labelSelector: string,
 ): Promise<string[]> {
   const names: string[] = [];
-  for await (const object of resource.items({ namespace, labelSelector, limit: 500 }))
-    names.push(object.metadata?.name ?? '');
+  try {
+    for await (const object of resource.items({ namespace, labelSelector, limit: 500 }))
+      names.push(object.metadata?.name ?? '');
+  } catch (error) {
+    // kube-apiserver parses the selector: its 400 is the caller's mistake, not ours.
+    if (error instanceof KubeError && error.code === 'bad-request')
+      throw new DomainError('invalid-input', 'target.labelSelector is not a valid selector', {
+        fields: [{ field: 'target.labelSelector', expected: 'a Kubernetes label selector' }],
+      });
+    throw error;
+  }
   return names;
 }
 

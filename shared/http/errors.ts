@@ -22,6 +22,7 @@ export const statusOf: Record<FailureCode, ContentfulStatusCode> = {
   'unknown-kind': 400,
   'confirmation-required': 400,
   'not-allowed': 403,
+  'kubefn-key': 403, // kubefn's own labels, for every caller
   'namespace-not-allowed': 403,
   'no-such-tenant': 404,
   'namespace-taken': 409,

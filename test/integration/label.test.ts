@@ -141,6 +141,28 @@ test('bad input is refused with the reason, and nothing changes', async () => {
       'not-allowed',
     ],
     [{ target: { ...target('b'), kind: 'Nonexistent' }, set: { a: 'b' } }, 400, 'unknown-kind'],
+    // Kinds kubefn has no rights to label are the caller's mistake, not a 500.
+    [{ target: { ...target('b'), kind: 'Secret' }, set: { a: 'b' } }, 403, 'not-allowed'],
+    [{ target: { ...target('b'), kind: 'Pod' }, set: { a: 'b' } }, 403, 'not-allowed'],
+    ...['a b c', 'x in (', '!!'].map((labelSelector): [unknown, number, string] => [
+      {
+        target: { apiVersion: 'v1', kind: 'ConfigMap', namespace: ns, labelSelector },
+        set: { a: 'b' },
+      },
+      400,
+      'invalid-input',
+    ]),
+    // kubefn's own labels are kubefn's, whatever the policy on reserved keys.
+    ...[
+      { set: { 'kubefn.dev/plan': 'pro' } },
+      { set: { 'kubefn.dev/customer': 'someone-else' } },
+      { set: { 'x.kubefn.dev/anything': 'v' } },
+      { remove: ['app.kubernetes.io/managed-by'] },
+    ].map((change): [unknown, number, string] => [
+      { target: target('b'), ...change },
+      403,
+      'kubefn-key',
+    ]),
   ];
   for (const [body, status, error] of cases) {
     const answer = await label(body);
@@ -149,6 +171,28 @@ test('bad input is refused with the reason, and nothing changes', async () => {
   }
   expect((await cm('b')).metadata?.resourceVersion).toBe(before);
   expect((await label({ target: target('b'), set: { a: 'b' } }, '')).status).toBe(401);
+});
+
+test("a tenant's plan, customer and managed-by labels cannot be changed through label", async () => {
+  const namespaces = admin.resource({ apiVersion: 'v1', kind: 'Namespace' });
+  const before = await namespaces.get(ns);
+  const tenant = { apiVersion: 'v1', kind: 'Namespace', name: ns };
+  for (const change of [
+    { set: { 'kubefn.dev/plan': 'pro' } },
+    { remove: ['kubefn.dev/customer'] },
+    { set: { 'app.kubernetes.io/managed-by': 'me' } },
+  ]) {
+    const answer = await label({ target: tenant, ...change });
+    expect(answer, JSON.stringify(change)).toMatchObject({
+      status: 403,
+      body: { error: 'kubefn-key' },
+    });
+  }
+  // Other labels on the tenant's Namespace stay the caller's to set.
+  expect((await label({ target: tenant, set: { team: 'blue' } })).status).toBe(200);
+  const after = await namespaces.get(ns);
+  for (const key of ['kubefn.dev/plan', 'kubefn.dev/customer', 'app.kubernetes.io/managed-by'])
+    expect(after.metadata?.labels?.[key]).toBe(before.metadata?.labels?.[key]);
 });
 
 test('from Pub/Sub: done, a duplicate does nothing, a malformed or refused message is not retried', async () => {
