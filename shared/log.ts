@@ -8,5 +8,6 @@ export type Logger = (severity: Severity, message: string, fields?: LogFields) =
 
 export const jsonLogger: Logger = (severity, message, fields = {}) => {
   if (severity === 'DEBUG' && !process.env.KUBEFN_DEBUG) return;
-  process.stdout.write(`${JSON.stringify({ severity, message, ...fields })}\n`);
+  // A field named severity or message never replaces the line's own (written last).
+  process.stdout.write(`${JSON.stringify({ ...fields, severity, message })}\n`);
 };

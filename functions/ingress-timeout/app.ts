@@ -21,7 +21,7 @@ const dnsSubdomain = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const statusOf: Partial<Record<ReconcileResult['outcome'], ContentfulStatusCode>> = {
   'not-found': 404,
   invalid: 422,
-  failed: 502,
+  failed: 422, // permanent: the answer says which backend and why; transient failures are 503
 };
 
 export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
@@ -84,11 +84,11 @@ export function logResult(result: ReconcileResult): void {
     namespace: result.namespace,
     name: result.name,
     timeoutSec: result.timeoutSec,
-    message: result.message,
+    reason: result.message,
     failed:
       result.backends
         .filter((b) => b.outcome === 'failed')
-        .map((b) => `${b.service}: ${b.detail}`)
+        .map((b) => `${b.service}: ${b.code}`)
         .join('; ') || undefined,
   });
 }

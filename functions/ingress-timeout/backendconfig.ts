@@ -6,7 +6,7 @@
 // that port to the Service's annotation, keeping the annotation's other entries.
 import type { Cluster } from '../../shared/kube/index.ts';
 import { retryOnConflict } from '../../shared/retry/conflict.ts';
-import { type IngressBackend, type Service, servicePort } from './backends.ts';
+import { type IngressBackend, noPort, noService, type Service, servicePort } from './backends.ts';
 import type { BackendResult } from './reconcile.ts';
 
 const annotation = 'cloud.google.com/backend-config';
@@ -27,10 +27,11 @@ export async function applyWithBackendConfig(
   // The Service's annotation is written guarded by the resourceVersion read: on a conflict the
   // Service is read again.
   return retryOnConflict(async (): Promise<BackendResult> => {
-    const service = await services.get(backend.service, { namespace });
+    const service = await services.find(backend.service, { namespace });
+    if (!service)
+      return { ...result, outcome: 'failed', code: 'no-service', detail: noService } as const;
     const port = servicePort(service, backend.port);
-    if (!port)
-      return { ...result, outcome: 'failed', detail: 'the Service has no such port' } as const;
+    if (!port) return { ...result, outcome: 'failed', code: 'no-port', detail: noPort } as const;
     const reference = readReference(service);
     const named =
       (port.name ? reference.ports?.[port.name] : undefined) ??

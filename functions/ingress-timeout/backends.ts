@@ -33,6 +33,9 @@ export function ingressBackends(ingress: Ingress): IngressBackend[] {
   return [...unique.values()];
 }
 
+export const noService = 'the Service the Ingress names does not exist';
+export const noPort = 'the Service has no such port';
+
 /** The Service's port an Ingress backend refers to (by name or by number). */
 export function servicePort(service: Service, port: PortRef): ServicePort | undefined {
   return service.spec?.ports?.find((p) =>

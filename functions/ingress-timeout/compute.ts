@@ -6,7 +6,14 @@
 import type { ComputeClient } from '../../shared/gcp/compute.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
 import { retryOnConflict } from '../../shared/retry/conflict.ts';
-import { gceBackendName, type IngressBackend, type Service, servicePort } from './backends.ts';
+import {
+  gceBackendName,
+  type IngressBackend,
+  noPort,
+  noService,
+  type Service,
+  servicePort,
+} from './backends.ts';
 import type { BackendResult } from './reconcile.ts';
 
 export type ComputeTarget = { client: ComputeClient; project: string; region?: string | undefined };
@@ -22,9 +29,10 @@ export async function applyWithCompute(
   const result = { service: backend.service, port: backend.port.name ?? backend.port.number };
   const service = await cluster
     .resource<Service>({ apiVersion: 'v1', kind: 'Service' })
-    .get(backend.service, { namespace });
+    .find(backend.service, { namespace });
+  if (!service) return { ...result, outcome: 'failed', code: 'no-service', detail: noService };
   const port = servicePort(service, backend.port);
-  if (!port) return { ...result, outcome: 'failed', detail: 'the Service has no such port' };
+  if (!port) return { ...result, outcome: 'failed', code: 'no-port', detail: noPort };
   const name = gceBackendName(service, port, synced);
   // Not among the synced backends yet: GKE writes them later, and that change comes back here.
   if (!name) return { ...result, outcome: 'waiting', detail: 'no synced backend service yet' };

@@ -2,8 +2,9 @@
 // to every backing Service's load balancer backend in the configured mode, and record what was
 // applied on the Ingress. Nothing is written when everything is already right, so repeats,
 // duplicates and older events are harmless; an event older than the recorded state is skipped.
-import { isRetryable } from '../../shared/errors.ts';
+import { isRetryable, KubefnError } from '../../shared/errors.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
+import { jsonLogger as log } from '../../shared/log.ts';
 import { retryOnConflict } from '../../shared/retry/conflict.ts';
 import { applyWithBackendConfig } from './backendconfig.ts';
 import { type Ingress, ingressBackends, syncedBackends } from './backends.ts';
@@ -25,7 +26,16 @@ export type BackendResult = {
   outcome: 'updated' | 'unchanged' | 'waiting' | 'failed';
   backendConfig?: string;
   backendService?: string;
+  /** Why it failed: kubefn's code, or the cluster's or Compute's (forbidden, invalid, ...). */
+  code?: string;
+  /** Words safe to show a caller; the dependency's own message (RBAC text, URLs) is only logged. */
   detail?: string;
+};
+
+const failureText: Record<string, string> = {
+  forbidden: 'kubefn may not change the backend settings in this namespace',
+  invalid: 'the cluster refused the backend settings',
+  'not-found': 'an object the backend needs does not exist',
 };
 
 export type ReconcileResult = {
@@ -102,12 +112,21 @@ export async function reconcileIngress(
         ingressBackends(ingress).map((backend) =>
           applyOne(deps, ingress, namespace, backend, timeoutSec).catch(
             (error: unknown): BackendResult => {
-              if (isRetryable(error)) throw error;
+              // A transient failure retries the whole event; a bug is a 500.
+              if (isRetryable(error) || !(error instanceof KubefnError)) throw error;
+              log('WARNING', 'backend not updated', {
+                namespace,
+                name,
+                service: backend.service,
+                code: error.code,
+                detail: error.message,
+              });
               return {
                 service: backend.service,
                 port: backend.port.name ?? backend.port.number,
                 outcome: 'failed',
-                detail: (error as Error).message,
+                code: error.code,
+                detail: failureText[error.code] ?? `the change was refused (${error.code})`,
               };
             },
           ),

@@ -133,8 +133,11 @@ test('a refusal by Compute (403) fails this Ingress and records nothing', async 
   await annotateIngress('monitoring', { 'kubefn.dev/backend-timeout': '3m' });
   compute.failNext('GET', 403, 'forbidden');
   const answer = await call(`/ingresses/${ns}/monitoring`);
-  expect(answer.status).toBe(502);
-  expect(answer.body).toMatchObject({ outcome: 'failed', backends: [{ outcome: 'failed' }] });
+  expect(answer.status).toBe(422);
+  expect(answer.body).toMatchObject({
+    outcome: 'failed',
+    backends: [{ outcome: 'failed', code: 'forbidden' }],
+  });
   expect(compute.backendService(neg)?.timeoutSec).toBe(120);
   const ingress: KubeObject = await ingresses().get('monitoring', { namespace: ns });
   expect(

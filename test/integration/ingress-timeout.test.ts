@@ -2,6 +2,7 @@
 // as kubefn-ingress-timeout on the real kube-apiserver with the BackendConfig CRD installed. The
 // tenant comes from the real provisioning function (its monitoring Ingress carries the
 // annotation), so the RBAC that lets ingress-timeout write there is the production one.
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ingressTimeoutAudience, startIngressTimeoutFunction } from '../../infra/local/deploy.ts';
 import type { RunningFunction } from '../../infra/local/functions.ts';
@@ -23,6 +24,11 @@ const ingresses = () => admin.resource({ apiVersion: 'networking.k8s.io/v1', kin
 const services = () => admin.resource({ apiVersion: 'v1', kind: 'Service' });
 const backendConfigs = () =>
   admin.resource({ apiVersion: 'cloud.google.com/v1', kind: 'BackendConfig' });
+const logLines = async () =>
+  (await readFile(fn.process.logFile, 'utf8'))
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 const call = async (path: string, bearer = token) => {
   const answer = await httpRequest(`${fn.url}${path}`, bearer, 'POST');
   return {
@@ -128,6 +134,10 @@ test('a bad value is refused with a clear message and changes nothing', async ()
   }
   const config = await backendConfigs().get('kubefn-monitoring-http', { namespace: ns });
   expect(spec(config).timeoutSec).toBe(300);
+  // The log line keeps its own message, and the reason beside it.
+  const line = (await logLines()).findLast((l) => l.message === 'ingress invalid');
+  expect(line).toMatchObject({ severity: 'WARNING', name: 'monitoring' });
+  expect(String(line?.reason)).toContain('is not a duration');
 });
 
 test('removing the annotation writes the default back explicitly, once', async () => {
@@ -201,12 +211,46 @@ test('outside tenant namespaces RBAC refuses the writes: failed, and nothing cha
       spec: { defaultBackend: { service: { name: 'web', port: { number: 80 } } } },
     } as KubeObject);
     const answer = await call(`/ingresses/${other}/web`);
-    expect(answer).toMatchObject({ status: 502, body: { outcome: 'failed' } });
+    // Permanent: a 4xx naming the backend and why, in words safe to show; RBAC's own text
+    // (kubefn's identity, the verbs it lacks) stays in the log.
+    expect(answer).toMatchObject({
+      status: 422,
+      body: {
+        outcome: 'failed',
+        backends: [{ service: 'web', outcome: 'failed', code: 'forbidden' }],
+      },
+    });
+    expect(JSON.stringify(answer.body)).not.toMatch(/system:|cannot|serviceaccount|User "/);
+    const logged = (await logLines()).findLast((l) => l.message === 'backend not updated');
+    expect(logged).toMatchObject({ namespace: other, service: 'web', code: 'forbidden' });
+    expect(String(logged?.detail)).toMatch(/forbidden/);
     const list = await backendConfigs().list({ namespace: other });
     expect(list.items).toHaveLength(0);
   } finally {
     await closeTestNamespace(cluster, other);
   }
+});
+
+test('an Ingress whose Service does not exist fails with a 4xx that says so, and records nothing', async () => {
+  await ingresses().create({
+    metadata: {
+      name: 'orphan',
+      namespace: ns,
+      annotations: { 'kubefn.dev/backend-timeout': '60s' },
+    },
+    spec: { defaultBackend: { service: { name: 'no-such-service', port: { number: 80 } } } },
+  } as KubeObject);
+  const answer = await call(`/ingresses/${ns}/orphan`);
+  expect(answer).toMatchObject({
+    status: 422,
+    body: {
+      outcome: 'failed',
+      backends: [{ service: 'no-such-service', outcome: 'failed', code: 'no-service' }],
+    },
+  });
+  const orphan = await ingresses().get('orphan', { namespace: ns });
+  expect(orphan.metadata?.annotations?.['kubefn.dev/backend-timeout-applied']).toBeUndefined();
+  await ingresses().delete('orphan', { namespace: ns });
 });
 
 test('bad names, unknown Ingresses and callers without a token are refused', async () => {
