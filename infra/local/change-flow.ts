@@ -1,8 +1,10 @@
 // The event path on the local stack: the relay process (the watcher deployable, functions/watcher,
 // run locally as a child process) forwards changes to a topic on the Pub/Sub emulator, whose push
 // subscription reaches a function's /pubsub route through the push forwarder (push-forwarder.ts).
-// What `npm start` runs, and what the end-to-end tests run.
-import { setTimeout as sleep } from 'node:timers/promises';
+// What `npm start` runs, and what the end-to-end tests run. The relay process is supervised
+// (supervise.ts): killed, it is started again under the same name and port, so it takes over its
+// own Lease once the dead holder's expires and resumes from its own checkpoint (the ConfigMap
+// kubefn-system/<name>-state), delivering what changed while it was down.
 import type { Cluster } from '../../shared/kube/index.ts';
 import { buildFunctions } from '../build-functions.ts';
 import { freePort } from './functions.ts';
@@ -10,10 +12,11 @@ import { kubeconfigFor, mintToken, pushAccount, systemNamespace } from './identi
 import { type Managed, startProcess } from './processes.ts';
 import { startPushForwarder } from './push-forwarder.ts';
 import type { StackInfo } from './stack.ts';
+import { supervise, waitReady } from './supervise.ts';
 
 export type ChangeFlow = {
-  /** The relay process (functions/watcher's bundle). */
-  relay: Managed;
+  /** The relay process (functions/watcher's bundle) running now; a restart replaces it. */
+  readonly relay: Managed;
   /** The relay process's health and status endpoints. */
   relayUrl: string;
   stop(): Promise<void>;
@@ -34,6 +37,8 @@ export async function startChangeFlow(
     /** KUBEFN_WATCH; the relay's default (kubefn-managed Namespaces and Ingresses) if absent. */
     watch?: { apiVersion: string; kind: string; namespace?: string; labelSelector?: string }[];
     onPushAnswer?: (status: number) => void;
+    /** Where a restart of the relay is said (default: stdout). */
+    log?: (line: string) => void;
   },
 ): Promise<ChangeFlow> {
   const stops: (() => Promise<unknown>)[] = [];
@@ -58,7 +63,7 @@ export async function startChangeFlow(
     if (name !== 'kubefn-watcher') await grantWatcherName(admin, name);
     const source = (await buildFunctions(['watcher'])).watcher?.entry ?? '';
     const port = await freePort();
-    const relay = startProcess(stack.dir, name, process.execPath, [source], {
+    const env = {
       ...process.env,
       KUBECONFIG: await kubeconfigFor(admin, stack, 'kubefn-watcher'),
       ...(options.watch ? { KUBEFN_WATCH: JSON.stringify(options.watch) } : {}),
@@ -68,19 +73,36 @@ export async function startChangeFlow(
       PUBSUB_PROJECT_ID: stack.pubsubProject,
       METADATA_SERVER_DETECTION: 'none',
       PORT: String(port),
+    };
+    const launch = () => startProcess(stack.dir, name, process.execPath, [source], env);
+    const relayUrl = `http://127.0.0.1:${port}`;
+    const ready = () => fetch(`${relayUrl}/readyz`).then((r) => r.ok);
+    const first = launch();
+    const readiness = await waitReady(first, ready, 30_000);
+    if (readiness !== 'ready') {
+      await first.stop();
+      throw new Error(
+        `the relay process ${readiness === 'exited' ? `exited (${await first.exited})` : 'was not ready in 30 s'}; see ${first.logFile}`,
+      );
+    }
+    const relay = supervise(first, {
+      name: `watcher ${name}`,
+      stateDir: stack.dir,
+      launch,
+      ready,
+      // A killed relay never released its Lease: the next one waits for it to expire (15 s).
+      readyTimeoutMs: 60_000,
+      restartNote: `it takes over its Lease once the old holder's expires (up to 15 s) and resumes from its checkpoint (ConfigMap ${systemNamespace}/${name}-state)`,
+      ...(options.log ? { log: options.log } : {}),
     });
     stops.push(() => relay.stop());
-    const relayUrl = `http://127.0.0.1:${port}`;
-    for (const deadline = Date.now() + 30_000; ; await sleep(100)) {
-      const ready = await fetch(`${relayUrl}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ready) break;
-      if (Date.now() > deadline)
-        throw new Error(`the relay process was not ready in 30 s; see ${relay.logFile}`);
-    }
-    return { relay, relayUrl, stop };
+    return {
+      get relay() {
+        return relay.current;
+      },
+      relayUrl,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

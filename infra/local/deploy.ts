@@ -20,7 +20,12 @@ export const provisionAudience = 'https://provision.kubefn.local';
 
 type StackPaths = { dir: string; server: string; caFile: string };
 
-type DeployOptions = { port?: number; env?: Record<string, string | undefined> };
+type DeployOptions = {
+  port?: number;
+  env?: Record<string, string | undefined>;
+  /** Where a restart after a crash is said (default: stdout). */
+  log?: (line: string) => void;
+};
 const principal = (account: string) => `system:serviceaccount:kubefn-system:${account}`;
 
 /**
@@ -47,6 +52,7 @@ async function startAs(
     target,
     source: outputs[target]?.entry ?? '',
     ...(options.port ? { port: options.port } : {}),
+    ...(options.log ? { log: options.log } : {}),
     env: {
       KUBECONFIG: kubeconfig,
       KUBEFN_AUTH_AUDIENCE: audience,

@@ -2,7 +2,7 @@
 // and whatever it starts are stopped together), logs to a file in the state folder, and is
 // listed in <state>/pids so the reaper can stop it if this Node process dies without cleaning up.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { appendFileSync, openSync } from 'node:fs';
+import { appendFileSync, existsSync, openSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,6 +23,7 @@ export function startProcess(
   args: string[],
   env: NodeJS.ProcessEnv = process.env,
 ): Managed {
+  if (stackStopping(stateDir)) throw new Error(`not starting ${name}: the stack is stopping`);
   const logFile = join(stateDir, `${name}.log`);
   const log = openSync(logFile, 'a');
   const child: ChildProcess = spawn(command, args, {
@@ -66,16 +67,28 @@ export function startProcess(
  * helpers that tests or `npm start` registered with the stack, whoever started them.
  */
 export async function stopListed(stateDir: string, graceMs = 5000): Promise<void> {
-  const listed = await readFile(join(stateDir, 'pids'), 'utf8').catch(() => '');
-  const alive = () =>
-    listed
+  markStopping(stateDir);
+  const alive = async () =>
+    (await readFile(join(stateDir, 'pids'), 'utf8').catch(() => ''))
       .split('\n')
       .map(Number)
       .filter((pid) => pid > 0 && groupAlive(pid));
-  for (const pid of alive()) signalGroup(pid, 'SIGTERM');
-  for (const deadline = Date.now() + graceMs; alive().length > 0 && Date.now() < deadline; )
+  for (const pid of await alive()) signalGroup(pid, 'SIGTERM');
+  for (const deadline = Date.now() + graceMs; (await alive()).length > 0 && Date.now() < deadline; )
     await sleep(50);
-  for (const pid of alive()) signalGroup(pid, 'SIGKILL');
+  for (const pid of await alive()) signalGroup(pid, 'SIGKILL');
+}
+
+const stoppingMarker = 'stopping';
+
+/** From now on nothing starts in this stack: a supervisor would restart what is being stopped. */
+export function markStopping(stateDir: string): void {
+  if (existsSync(stateDir)) writeFileSync(join(stateDir, stoppingMarker), '');
+}
+
+/** Whether the stack in `stateDir` is stopping or gone: then nothing is (re)started in it. */
+export function stackStopping(stateDir: string): boolean {
+  return !existsSync(stateDir) || existsSync(join(stateDir, stoppingMarker));
 }
 
 function groupAlive(pid: number): boolean {

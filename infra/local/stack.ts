@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, fetch } from 'undici';
 import { createPki, type Pki } from './pki.ts';
-import { type Managed, startProcess, startReaper, stopListed } from './processes.ts';
+import { type Managed, markStopping, startProcess, startReaper, stopListed } from './processes.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const binDir = join(process.env.KUBEFN_CACHE ?? join(root, '.cache/controlplane'), 'bin');
@@ -60,6 +60,7 @@ export async function startStack(options: StartOptions = {}): Promise<Stack> {
   startReaper(dir, keepState);
   const processes: Managed[] = [];
   const stop = async () => {
+    markStopping(dir);
     // Clients first, etcd last: a kube-apiserver whose etcd is gone retries instead of exiting.
     for (const proc of processes.toReversed()) await proc.stop();
     await stopListed(dir); // whatever else registered with this stack (functions, helpers)

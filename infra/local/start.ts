@@ -3,7 +3,8 @@
 // provisioning function and the signup page, the label and ingress-timeout functions under the
 // Functions Framework, and the watcher forwarding kubefn-managed Namespaces and Ingresses to
 // Pub/Sub, pushed to ingress-timeout; prints how to reach them, and keeps everything running
-// until Ctrl-C (or SIGTERM), then stops all it started.
+// until Ctrl-C (or SIGTERM), then stops all it started. Each function and the watcher is
+// supervised (supervise.ts): one that crashes is restarted with backoff, and that is printed here.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Cluster, fromKubeconfig } from '../../shared/kube/index.ts';
@@ -28,11 +29,17 @@ const step = (line: string) =>
   console.log(`  ${line} (${((performance.now() - begun) / 1000).toFixed(1)} s)`);
 
 let stack: Stack | undefined;
+/** The supervised deployables, stopped before the stack so none is restarted into it. */
+const running: { stop(): Promise<void> }[] = [];
 let stopping = false;
+const stopRunning = async () => {
+  for (const r of running.toReversed()) await r.stop().catch(() => {});
+};
 const shutdown = async (signal: string) => {
   if (stopping) return;
   stopping = true;
   console.log(`\n${signal}: stopping everything kubefn started...`);
+  await stopRunning();
   await stack?.stop();
   console.log('stopped; no process left behind.');
   process.exit(0);
@@ -44,20 +51,25 @@ try {
   stack = await startStack({ log: (line) => console.log(`  ${line}`) });
   const admin = new Cluster(await fromKubeconfig({ path: stack.kubeconfig }));
   const provision = await startProvisionFunction(admin, stack, { port: await preferredPort(8081) });
+  running.push(provision);
   step(`provision function up at ${provision.url}, acting as kubefn-system/kubefn-provision`);
   const tokenFile = await signupTokenFile(admin, stack);
   const signup = await startSignupFunction(stack, provision.url, tokenFile, {
     port: await preferredPort(8080),
   });
+  running.push(signup);
   step(`signup page up at ${signup.url}`);
   const ingressTimeout = await startIngressTimeoutFunction(admin, stack);
+  running.push(ingressTimeout);
   step(`ingress-timeout function up at ${ingressTimeout.url} (backendconfig mode)`);
   const label = await startLabelFunction(admin, stack);
+  running.push(label);
   step(`label function up at ${label.url}`);
   const flow = await startChangeFlow(admin, stack, {
     topic: 'kubefn-changes',
     pushTo: { url: `${ingressTimeout.url}/pubsub`, audience: ingressTimeoutAudience },
   });
+  running.push(flow);
   step(
     `watcher forwarding to topic kubefn-changes, pushed to ingress-timeout (${flow.relayUrl}/status)`,
   );
@@ -99,9 +111,11 @@ Set the tenant's load-balancer timeout; the watcher, Pub/Sub and ingress-timeout
 Label everything of a kind in the tenant:
   curl -s -X POST ${label.url}/labels -H "authorization: Bearer $(cat ${labelTokenFile})" -H 'content-type: application/json' -d '{"target":{"apiVersion":"v1","kind":"Service","namespace":"tenant-acme","labelSelector":"app.kubernetes.io/managed-by=kubefn"},"set":{"tier":"gold"}}'
 
-Press Ctrl-C to stop.`);
+A function or the watcher that crashes is restarted (with backoff) and said here; the watcher
+resumes from its checkpoint. Press Ctrl-C to stop.`);
 } catch (error) {
   console.error(`\nkubefn could not start: ${error instanceof Error ? error.message : error}`);
+  await stopRunning();
   await stack?.stop();
   process.exit(1);
 }
