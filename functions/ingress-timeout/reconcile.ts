@@ -3,7 +3,7 @@
 // applied on the Ingress. Nothing is written when everything is already right, so repeats,
 // duplicates and older events are harmless; an event older than the recorded state is skipped.
 import { isRetryable, KubefnError } from '../../shared/errors.ts';
-import type { Cluster } from '../../shared/kube/index.ts';
+import { type Cluster, reasonOf } from '../../shared/kube/index.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
 import { retryOnConflict } from '../../shared/retry/conflict.ts';
 import { applyWithBackendConfig } from './backendconfig.ts';
@@ -30,12 +30,6 @@ export type BackendResult = {
   code?: string;
   /** Words safe to show a caller; the dependency's own message (RBAC text, URLs) is only logged. */
   detail?: string;
-};
-
-const failureText: Record<string, string> = {
-  forbidden: 'kubefn may not change the backend settings in this namespace',
-  invalid: 'the cluster refused the backend settings',
-  'not-found': 'an object the backend needs does not exist',
 };
 
 export type ReconcileResult = {
@@ -126,7 +120,7 @@ export async function reconcileIngress(
                 port: backend.port.name ?? backend.port.number,
                 outcome: 'failed',
                 code: error.code,
-                detail: failureText[error.code] ?? `the change was refused (${error.code})`,
+                detail: reasonOf(error.code),
               };
             },
           ),

@@ -3,7 +3,12 @@
 // many identical requests reports "created"), then the whole bundle is applied every time, so a
 // request that failed halfway is completed by the next one.
 import { DomainError } from '../../shared/errors.ts';
-import { type Cluster, KubeError, type KubeObject } from '../../shared/kube/index.ts';
+import {
+  type Cluster,
+  type FailedObject,
+  KubeError,
+  type KubeObject,
+} from '../../shared/kube/index.ts';
 import {
   customerLabel,
   isManaged,
@@ -76,7 +81,8 @@ export async function provisionTenant(
   try {
     await namespaces.create(namespaceObject, { fieldManager, dryRun: input.dryRun });
   } catch (error) {
-    if (!(error instanceof KubeError && error.code === 'already-exists')) throw error;
+    if (!(error instanceof KubeError && error.code === 'already-exists'))
+      throw KubeError.about(error, failedObject(namespaceObject));
     created = false;
     await ownTenant(deps, input.customerId, { allowTerminating: false });
   }
@@ -84,10 +90,18 @@ export async function provisionTenant(
   if (input.dryRun && created) return { ...result, created };
 
   const options = { fieldManager, force: true, dryRun: input.dryRun };
-  await Promise.all([
-    created ? undefined : namespaces.apply(namespaceObject, options), // the plan may have changed
-    ...bundle.map((object) => deps.cluster.resource(typeRef(object)).apply(object, options)),
-  ]);
+  // A failure names its object: the caller learns which one and why (in safe words), and a
+  // later sign-up or the scheduled check completes the tenant.
+  await Promise.all(
+    [...(created ? [] : [namespaceObject]), ...bundle].map((object) =>
+      deps.cluster
+        .resource(typeRef(object))
+        .apply(object, options)
+        .catch((error: unknown) => {
+          throw KubeError.about(error, failedObject(object));
+        }),
+    ),
+  );
   return { ...result, created };
 }
 
@@ -203,6 +217,11 @@ export function ref(object: KubeObject): ObjectRef {
     kind: object.kind ?? '',
     name: object.metadata?.name ?? '',
   };
+}
+
+export function failedObject(object: KubeObject): FailedObject {
+  const { name = '', namespace } = object.metadata ?? {};
+  return { kind: object.kind ?? '', name, ...(namespace ? { namespace } : {}) };
 }
 
 export function typeRef(object: KubeObject) {

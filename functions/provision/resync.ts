@@ -4,9 +4,22 @@
 // had drifted and was put back. The owners come from the live binding: the template cannot know
 // them, and the check must not drop them.
 import { KubefnError } from '../../shared/errors.ts';
-import type { KubeObject } from '../../shared/kube/index.ts';
+import {
+  type FailedObject,
+  KubeError,
+  type KubeObject,
+  reasonOf,
+} from '../../shared/kube/index.ts';
 import { customerLabel, managedByLabel, managedByValue, planLabel } from '../../shared/labels.ts';
-import { fieldManager, type ObjectRef, type ProvisionDeps, ref, typeRef } from './handler.ts';
+import { jsonLogger as log } from '../../shared/log.ts';
+import {
+  failedObject,
+  fieldManager,
+  type ObjectRef,
+  type ProvisionDeps,
+  ref,
+  typeRef,
+} from './handler.ts';
 import { type RenderValues, renderBundle } from './render.ts';
 
 export type TenantCheck = {
@@ -15,7 +28,9 @@ export type TenantCheck = {
   outcome: 'unchanged' | 'repaired' | 'failed';
   repaired: (ObjectRef & { was: 'missing' | 'different' })[];
   code?: string;
+  /** Why, in words safe to show; the server's own message is in the log. */
   detail?: string;
+  object?: FailedObject;
 };
 
 export async function resyncTenants(deps: ProvisionDeps): Promise<{
@@ -50,17 +65,29 @@ async function checkTenant(ns: KubeObject, deps: ProvisionDeps): Promise<TenantC
     for (const object of bundle) {
       const resource = deps.cluster.resource(typeRef(object));
       const name = object.metadata?.name ?? '';
-      const before = await resource.find(name, { namespace });
-      const after = await resource.apply(object, { fieldManager, force: true });
-      if (before?.metadata?.resourceVersion !== after.metadata?.resourceVersion)
-        result.repaired.push({ ...ref(object), was: before ? 'different' : 'missing' });
+      try {
+        const before = await resource.find(name, { namespace });
+        const after = await resource.apply(object, { fieldManager, force: true });
+        if (before?.metadata?.resourceVersion !== after.metadata?.resourceVersion)
+          result.repaired.push({ ...ref(object), was: before ? 'different' : 'missing' });
+      } catch (error) {
+        throw KubeError.about(error, failedObject(object));
+      }
     }
     return { ...result, outcome: result.repaired.length ? 'repaired' : 'unchanged' };
   } catch (error) {
     // One tenant's failure is reported with its code and the others are still checked; the next
     // scheduled run tries it again. A bug is not a tenant's failure: it fails the run.
     if (!(error instanceof KubefnError)) throw error;
-    return { ...result, outcome: 'failed', code: error.code, detail: error.message };
+    log('WARNING', 'tenant check failed', { namespace, code: error.code, detail: error.message });
+    const object = error instanceof KubeError ? error.object : undefined;
+    return {
+      ...result,
+      outcome: 'failed',
+      code: error.code,
+      detail: error instanceof KubeError ? reasonOf(error.code) : error.message,
+      ...(object ? { object } : {}),
+    };
   }
 }
 

@@ -6,7 +6,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { AuthFailureCode } from '../auth/errors.ts';
 import { type DomainCode, DomainError, KubefnError } from '../errors.ts';
 import type { ComputeErrorCode } from '../gcp/compute.ts';
-import { KubeError, type KubeErrorCode } from '../kube/errors.ts';
+import { KubeError, type KubeErrorCode, reasonOf } from '../kube/errors.ts';
 import { jsonLogger, type Logger } from '../log.ts';
 
 export type FailureCode = DomainCode | KubeErrorCode | AuthFailureCode | ComputeErrorCode;
@@ -43,7 +43,7 @@ export const statusOf: Record<FailureCode, ContentfulStatusCode> = {
   unavailable: 503,
   'bad-request': 500,
   unsupported: 500,
-  internal: 503,
+  internal: 502, // kube-apiserver failed this request; a retry would fail the same way
   timeout: 503,
   aborted: 500,
   network: 503,
@@ -95,5 +95,19 @@ export function renderError(c: Context, error: unknown, log: Logger = jsonLogger
     detail: error.message,
     path: c.req.path,
   });
-  return c.json({ error: error.code, retryable: error.retryable }, status);
+  // Which object, and why in words safe to show, when the handler said what it was writing.
+  const object = error instanceof KubeError ? error.object : undefined;
+  return c.json(
+    {
+      error: error.code,
+      ...(object
+        ? {
+            message: `${object.kind} ${object.name}: ${reasonOf(error.code)}`,
+            object,
+          }
+        : {}),
+      retryable: error.retryable,
+    },
+    status,
+  );
 }

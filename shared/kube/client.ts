@@ -161,7 +161,10 @@ export class KubeClient {
           }
           // 429 means the server did not process the request, so any verb may repeat it.
           const safe = error.code === 'too-many-requests' || idempotent;
-          if (!error.retryable || !safe || n >= attempts || signal.aborted) throw error;
+          // A 500 gets these few quick tries (a storage hiccup passes), but is not retryable
+          // beyond them: repeated, it is the server's answer to this request (errors.ts).
+          const again = error.retryable || error.code === 'internal';
+          if (!again || !safe || n >= attempts || signal.aborted) throw error;
           const wait =
             error.retryAfterSeconds === undefined ? backoff.next() : error.retryAfterSeconds * 1000;
           await sleep(Math.min(wait, capMs * 6), undefined, { signal }).catch(() => {

@@ -26,7 +26,7 @@ describe('errorFromResponse', () => {
     [429, status(429, 'TooManyRequests'), 'too-many-requests', true],
     [504, status(504, 'Timeout'), 'server-timeout', true],
     [503, status(503, 'ServiceUnavailable'), 'unavailable', true],
-    [500, status(500, 'InternalError'), 'internal', true],
+    [500, status(500, 'InternalError'), 'internal', false],
     [502, '<html>bad gateway</html>', 'unavailable', true],
     [415, status(415, 'UnsupportedMediaType'), 'unsupported', false],
     [418, 'teapot', 'unknown', false],

@@ -22,6 +22,39 @@ export type KubeErrorCode =
   | 'config'
   | 'unknown';
 
+/** Which object a failure was about, for the caller: kind and names, nothing of its content. */
+export type FailedObject = { kind: string; namespace?: string | undefined; name: string };
+
+/**
+ * The words a caller may see for each code. The server's own message stays in the log: it can
+ * name kubefn's identity and the rights it lacks, addresses, or quote the submitted object.
+ */
+const reasons: Record<KubeErrorCode, string> = {
+  'not-found': 'it does not exist',
+  'already-exists': 'it already exists',
+  conflict: 'it was changed by someone else meanwhile',
+  forbidden: 'kubefn is not allowed to do this there',
+  unauthorized: "the cluster did not accept kubefn's credentials",
+  invalid: 'the cluster refused it as invalid',
+  gone: 'the cluster no longer has that version',
+  'too-many-requests': 'the cluster is busy',
+  'server-timeout': 'the cluster did not finish in time',
+  unavailable: 'the cluster is unavailable',
+  'bad-request': 'the cluster could not read the request',
+  unsupported: 'the cluster does not support this',
+  internal: 'the cluster failed to do it (an internal error: the operator finds it in the log)',
+  timeout: 'the cluster did not answer in time',
+  aborted: 'the request was cancelled',
+  network: 'the cluster could not be reached',
+  config: "kubefn's connection to the cluster is misconfigured",
+  unknown: 'the cluster refused it',
+};
+
+/** A sentence safe to show for a failure code (Compute's share these codes). */
+export function reasonOf(code: string): string {
+  return reasons[code as KubeErrorCode] ?? 'the change was refused';
+}
+
 /** A field that failed validation, from Status.details.causes. */
 export type FieldCause = { field?: string; reason?: string; message?: string };
 
@@ -39,7 +72,10 @@ const retryable: Record<KubeErrorCode, boolean> = {
   unavailable: true,
   'bad-request': false,
   unsupported: false,
-  internal: true,
+  // 500 InternalError is kube-apiserver's answer to this request (an address it cannot allocate,
+  // an admission webhook failing, storage refusing): the same request fails the same way, and a
+  // Pub/Sub redelivery forever would not help. A passing condition is 429, 503 or 504.
+  internal: false,
   timeout: true,
   aborted: false,
   network: true,
@@ -97,6 +133,8 @@ export class KubeError extends KubefnError<KubeErrorCode> {
   readonly causes: FieldCause[];
   /** Seconds the server asked us to wait (Retry-After or Status.details.retryAfterSeconds). */
   readonly retryAfterSeconds: number | undefined;
+  /** The object the work was about, when the caller named it (see `about`). */
+  readonly object: FailedObject | undefined;
 
   constructor(
     code: KubeErrorCode,
@@ -104,8 +142,9 @@ export class KubeError extends KubefnError<KubeErrorCode> {
     extra: {
       status?: number;
       causes?: FieldCause[];
-      retryAfterSeconds?: number;
+      retryAfterSeconds?: number | undefined;
       cause?: unknown;
+      object?: FailedObject | undefined;
     } = {},
   ) {
     super(redact(message), extra.cause === undefined ? undefined : { cause: extra.cause });
@@ -114,6 +153,14 @@ export class KubeError extends KubefnError<KubeErrorCode> {
     this.retryable = retryable[code];
     this.causes = extra.causes ?? [];
     this.retryAfterSeconds = extra.retryAfterSeconds;
+    this.object = extra.object;
+  }
+
+  /** This failure, told as being about `object`; any other error is returned as it is. */
+  static about(error: unknown, object: FailedObject): unknown {
+    if (!(error instanceof KubeError)) return error;
+    const { code, message, status, causes, retryAfterSeconds } = error;
+    return new KubeError(code, message, { status, causes, retryAfterSeconds, object });
   }
 }
 

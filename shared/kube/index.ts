@@ -33,7 +33,13 @@ export {
   connectCluster,
 } from './connection.ts';
 export { builtInKinds, collectionPath, Discovery } from './discovery.ts';
-export { type FieldCause, KubeError, type KubeErrorCode } from './errors.ts';
+export {
+  type FailedObject,
+  type FieldCause,
+  KubeError,
+  type KubeErrorCode,
+  reasonOf,
+} from './errors.ts';
 export * from './resources.ts';
 export type * from './types.ts';
 export type { WatchEvent, WatchEventType } from './watch-stream.ts';

@@ -83,6 +83,13 @@ describe('pushRoute answers', () => {
       'failed',
     ],
     [
+      // kube-apiserver's 500 (an address range full, a webhook down): redelivery cannot help.
+      'the cluster failing the request',
+      async () => Promise.reject(new KubeError('internal', 'x')),
+      200,
+      'failed',
+    ],
+    [
       'a refused request',
       async () => Promise.reject(new DomainError('invalid-input', 'x')),
       200,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { mintToken, schedulerAccount } from '../../infra/local/identities.ts';
-import type { Cluster } from '../../shared/kube/index.ts';
+import type { Cluster, KubeObject } from '../../shared/kube/index.ts';
 import { adminCluster, stack } from '../support/cluster.ts';
 import { eventually, uniqueName } from '../support/kube.ts';
 import { type ProvisionFixture, provisionAudience, startProvision } from '../support/provision.ts';
@@ -260,6 +260,76 @@ test('a namespace kubefn does not manage is never taken over or deleted', async 
     expect(found.items).toEqual([]);
   }
   await admin.resource({ apiVersion: 'v1', kind: 'Namespace' }).delete(namespaceOf(id));
+});
+
+test('a permanent failure of the cluster names the object and why, is not retryable, and is repaired later', async () => {
+  const id = uniqueName('fail');
+  // A real 500 InternalError from kube-apiserver: a mutating webhook that cannot be reached,
+  // failurePolicy Fail, for this tenant's Services only.
+  const webhooks = admin.resource({
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+  });
+  const webhook = `kubefn-test-unreachable-${id}`;
+  await webhooks.create({
+    metadata: { name: webhook },
+    webhooks: [
+      {
+        name: 'unreachable.kubefn.test',
+        clientConfig: { url: 'https://127.0.0.1:9/unreachable' },
+        rules: [
+          {
+            apiGroups: [''],
+            apiVersions: ['v1'],
+            operations: ['CREATE', 'UPDATE'],
+            resources: ['services'],
+          },
+        ],
+        namespaceSelector: { matchLabels: { 'kubefn.dev/customer': id } },
+        failurePolicy: 'Fail',
+        sideEffects: 'None',
+        admissionReviewVersions: ['v1'],
+        timeoutSeconds: 2,
+      },
+    ],
+  } as KubeObject);
+  try {
+    const res = await call('POST', '/tenants', { body: { customerId: id, plan: 'free' } });
+    expect(res).toMatchObject({
+      status: 502,
+      body: {
+        error: 'internal',
+        retryable: false,
+        object: { kind: 'Service', name: 'monitoring', namespace: namespaceOf(id) },
+      },
+    });
+    expect(String(res.body.message)).toMatch(/^Service monitoring: /);
+    expect(res.text).not.toMatch(/webhook|127\.0\.0\.1|unreachable/); // the server's words stay in the log
+    const scheduler = await mintToken(admin, schedulerAccount, { audiences: [provisionAudience] });
+    const check = await call('POST', '/resync', { token: scheduler });
+    expect(check.status).toBe(200);
+    expect(
+      (check.body.tenants as Record<string, unknown>[]).find((t) => t.customerId === id),
+    ).toMatchObject({
+      outcome: 'failed',
+      code: 'internal',
+      object: { kind: 'Service', name: 'monitoring' },
+    });
+    expect(JSON.stringify(check.body)).not.toMatch(/webhook|127\.0\.0\.1/);
+  } finally {
+    await webhooks.delete(webhook);
+  }
+  // Once the cluster accepts it again, a repeat sign-up completes the tenant.
+  await eventually('sign-up completes', 10_000, async () => {
+    const again = await call('POST', '/tenants', { body: { customerId: id, plan: 'free' } });
+    return again.status === 200 ? again : undefined;
+  });
+  expect(
+    await admin
+      .resource({ apiVersion: 'v1', kind: 'Service' })
+      .find('monitoring', { namespace: namespaceOf(id) }),
+  ).toBeDefined();
+  await call('DELETE', `/tenants/${id}?confirm=${id}`);
 });
 
 describe('bad input gets a clear error and changes nothing', () => {

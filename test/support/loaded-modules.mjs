@@ -2,11 +2,13 @@
 // Node built-in modules loaded so far to $KUBEFN_LOADED_MODULES_FILE, so a test can check what a
 // cold start pays for.
 import dc from 'node:diagnostics_channel';
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 
 const file = process.env.KUBEFN_LOADED_MODULES_FILE;
 if (file) {
   dc.subscribe('http.server.response.finish', () => {
-    writeFileSync(file, process.moduleLoadList.join('\n'));
+    // Written aside and renamed: the test may read it while this answer is still finishing.
+    writeFileSync(`${file}.tmp`, process.moduleLoadList.join('\n'));
+    renameSync(`${file}.tmp`, file);
   });
 }
