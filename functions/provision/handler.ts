@@ -3,12 +3,7 @@
 // many identical requests reports "created"), then the whole bundle is applied every time, so a
 // request that failed halfway is completed by the next one.
 import { DomainError } from '../../shared/errors.ts';
-import {
-  type Cluster,
-  type FailedObject,
-  KubeError,
-  type KubeObject,
-} from '../../shared/kube/index.ts';
+import { type Cluster, KubeError, type KubeObject } from '../../shared/kube/index.ts';
 import {
   customerLabel,
   isManaged,
@@ -16,8 +11,9 @@ import {
   managedByValue,
   planLabel,
 } from '../../shared/labels.ts';
+import { applyTenantObject, failedObject, fieldManager } from './apply.ts';
 import type { RenderValues } from './render.ts';
-import { bundleRefs, renderBundle, type Templates } from './render.ts';
+import { bundleRefs, renderTenant, type Templates } from './render.ts';
 import type { SignupInput } from './schema.ts';
 
 export type ProvisionDeps = {
@@ -29,7 +25,6 @@ export type ProvisionDeps = {
   subjects: RenderValues['subjects'];
 };
 
-export const fieldManager = 'kubefn-provision';
 const namespaceRef = { apiVersion: 'v1', kind: 'Namespace' } as const;
 
 export type ObjectRef = { apiVersion: string; kind: string; name: string };
@@ -48,7 +43,7 @@ export async function provisionTenant(
 ): Promise<ProvisionResult> {
   const namespace = deps.namespacePrefix + input.customerId;
   const plan = deps.templates.plans[input.plan] ?? {};
-  const bundle = renderBundle(deps.templates, {
+  const bundle = renderTenant(deps.templates, {
     namespace,
     customerId: input.customerId,
     plan,
@@ -75,7 +70,7 @@ export async function provisionTenant(
     customerId: input.customerId,
     namespace,
     dryRun: input.dryRun,
-    objects: bundle.map(ref),
+    objects: bundle.map((entry) => ref(entry.object)),
   };
   let created = true;
   try {
@@ -89,16 +84,13 @@ export async function provisionTenant(
   // A namespace that does not exist yet cannot hold dry-run objects: the rendered bundle is the answer.
   if (input.dryRun && created) return { ...result, created };
 
-  const options = { fieldManager, force: true, dryRun: input.dryRun };
   // A failure names its object: the caller learns which one and why (in safe words), and a
   // later sign-up or the scheduled check completes the tenant.
   await Promise.all(
-    [...(created ? [] : [namespaceObject]), ...bundle].map((object) =>
-      deps.cluster
-        .resource(typeRef(object))
-        .apply(object, options)
-        .catch((error: unknown) => {
-          throw KubeError.about(error, failedObject(object));
+    [...(created ? [] : [{ object: namespaceObject, defaults: undefined }]), ...bundle].map(
+      (entry) =>
+        applyTenantObject(deps.cluster.resource(typeRef(entry.object)), entry, {
+          dryRun: input.dryRun,
         }),
     ),
   );
@@ -217,11 +209,6 @@ export function ref(object: KubeObject): ObjectRef {
     kind: object.kind ?? '',
     name: object.metadata?.name ?? '',
   };
-}
-
-export function failedObject(object: KubeObject): FailedObject {
-  const { name = '', namespace } = object.metadata ?? {};
-  return { kind: object.kind ?? '', name, ...(namespace ? { namespace } : {}) };
 }
 
 export function typeRef(object: KubeObject) {

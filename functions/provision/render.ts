@@ -19,12 +19,21 @@ export type RenderValues = {
   subjects: Record<ClusterIdentity, RbacSubject[]>;
 };
 
-export function renderBundle(templates: Templates, values: RenderValues): KubeObject[] {
+/**
+ * One object of a tenant: what kubefn enforces, and the defaults it sets while nobody else has
+ * set them (the template's `defaults` key: fields merged into the object, such as the Ingress's
+ * timeout annotation or the Deployment's replicas; apply.ts says how each is owned).
+ */
+export type TenantObject = { object: KubeObject; defaults: KubeObject | undefined };
+
+export function renderTenant(templates: Templates, values: RenderValues): TenantObject[] {
   return templates.bundle.map((template) => {
-    const object = substitute(template, values) as KubeObject;
-    const metadata = object.metadata ?? {};
-    return {
-      ...object,
+    const { defaults, ...enforced } = substitute(template, values) as KubeObject & {
+      defaults?: Record<string, unknown>;
+    };
+    const metadata = enforced.metadata ?? {};
+    const object = {
+      ...enforced,
       metadata: {
         ...metadata,
         namespace: values.namespace,
@@ -35,7 +44,30 @@ export function renderBundle(templates: Templates, values: RenderValues): KubeOb
         },
       },
     };
+    if (!defaults) return { object, defaults: undefined };
+    const { metadata: defaultMetadata, ...defaultFields } = defaults as {
+      metadata?: Record<string, unknown>;
+    };
+    return {
+      object,
+      // Only the fields it sets, and what names the object.
+      defaults: {
+        apiVersion: object.apiVersion,
+        kind: object.kind,
+        ...defaultFields,
+        metadata: {
+          ...defaultMetadata,
+          name: metadata.name,
+          namespace: values.namespace,
+        },
+      } as KubeObject,
+    };
   });
+}
+
+/** The objects as kubefn enforces them (without their defaults). */
+export function renderBundle(templates: Templates, values: RenderValues): KubeObject[] {
+  return renderTenant(templates, values).map((entry) => entry.object);
 }
 
 /**

@@ -12,15 +12,9 @@ import {
 } from '../../shared/kube/index.ts';
 import { customerLabel, managedByLabel, managedByValue, planLabel } from '../../shared/labels.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
-import {
-  failedObject,
-  fieldManager,
-  type ObjectRef,
-  type ProvisionDeps,
-  ref,
-  typeRef,
-} from './handler.ts';
-import { type RenderValues, renderBundle } from './render.ts';
+import { applyTenantObject, failedObject } from './apply.ts';
+import { type ObjectRef, type ProvisionDeps, ref, typeRef } from './handler.ts';
+import { type RenderValues, renderTenant } from './render.ts';
 
 export type TenantCheck = {
   customerId: string;
@@ -55,24 +49,22 @@ async function checkTenant(ns: KubeObject, deps: ProvisionDeps): Promise<TenantC
   const customerId = ns.metadata?.labels?.[customerLabel] ?? '';
   const result = { customerId, namespace, repaired: [] as TenantCheck['repaired'] };
   try {
-    const bundle = renderBundle(deps.templates, {
+    const bundle = renderTenant(deps.templates, {
       namespace,
       customerId,
       plan: deps.templates.plans[ns.metadata?.labels?.[planLabel] ?? ''] ?? {},
       owners: await currentOwners(deps, namespace),
       subjects: deps.subjects,
     });
-    for (const object of bundle) {
-      const resource = deps.cluster.resource(typeRef(object));
-      const name = object.metadata?.name ?? '';
-      try {
-        const before = await resource.find(name, { namespace });
-        const after = await resource.apply(object, { fieldManager, force: true });
-        if (before?.metadata?.resourceVersion !== after.metadata?.resourceVersion)
-          result.repaired.push({ ...ref(object), was: before ? 'different' : 'missing' });
-      } catch (error) {
-        throw KubeError.about(error, failedObject(object));
-      }
+    for (const entry of bundle) {
+      const resource = deps.cluster.resource(typeRef(entry.object));
+      const name = entry.object.metadata?.name ?? '';
+      const before = await resource.find(name, { namespace }).catch((error: unknown) => {
+        throw KubeError.about(error, failedObject(entry.object));
+      });
+      const after = await applyTenantObject(resource, entry);
+      if (before?.metadata?.resourceVersion !== after.metadata?.resourceVersion)
+        result.repaired.push({ ...ref(entry.object), was: before ? 'different' : 'missing' });
     }
     return { ...result, outcome: result.repaired.length ? 'repaired' : 'unchanged' };
   } catch (error) {

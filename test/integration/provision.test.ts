@@ -209,6 +209,88 @@ describe.sequential('provisioning', () => {
   });
 });
 
+test("an operator's change to a default survives re-sign-up, the scheduled check and a plan change; an enforced field is put back and reported", async () => {
+  const id = uniqueName('own');
+  const ns = namespaceOf(id);
+  const signUp = (plan: string) => call('POST', '/tenants', { body: { customerId: id, plan } });
+  const scheduler = await mintToken(admin, schedulerAccount, { audiences: [provisionAudience] });
+  const ingresses = admin.resource({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' });
+  const deployments = admin.resource({ apiVersion: 'apps/v1', kind: 'Deployment' });
+  const quotas = admin.resource({ apiVersion: 'v1', kind: 'ResourceQuota' });
+  const timeout = async () =>
+    (await ingresses.get('monitoring', { namespace: ns })).metadata?.annotations?.[
+      'kubefn.dev/backend-timeout'
+    ];
+  const replicas = async () =>
+    ((await deployments.get('monitoring', { namespace: ns })).spec as { replicas: number })
+      .replicas;
+  const pods = async () =>
+    ((await quotas.get('tenant-quota', { namespace: ns })).spec as { hard: { pods: string } }).hard
+      .pods;
+
+  expect((await signUp('free')).status).toBe(201);
+  expect([await timeout(), await replicas(), await pods()]).toEqual(['30s', 1, '10']);
+
+  // What `kubectl annotate --overwrite`, `kubectl scale` and `kubectl edit` write (Update
+  // operations under their own field managers).
+  await ingresses.patch(
+    'monitoring',
+    { metadata: { annotations: { 'kubefn.dev/backend-timeout': '90s' } } },
+    { namespace: ns, fieldManager: 'kubectl-annotate' },
+  );
+  await deployments.patch(
+    'monitoring',
+    { spec: { replicas: 3 } },
+    { namespace: ns, fieldManager: 'kubectl-scale' },
+  );
+  await quotas.patch(
+    'tenant-quota',
+    { spec: { hard: { pods: '999' } } },
+    { namespace: ns, fieldManager: 'kubectl-edit' },
+  );
+
+  const check = await call('POST', '/resync', { token: scheduler });
+  const mine = (check.body.tenants as { namespace: string; repaired: { kind: string }[] }[]).find(
+    (t) => t.namespace === ns,
+  );
+  expect(mine?.repaired).toEqual([
+    expect.objectContaining({ kind: 'ResourceQuota', was: 'different' }),
+  ]);
+  expect([await timeout(), await replicas(), await pods()]).toEqual(['90s', 3, '10']);
+
+  expect((await signUp('free')).body).toMatchObject({ created: false });
+  expect([await timeout(), await replicas()]).toEqual(['90s', 3]);
+
+  // A plan change moves what kubefn enforces (the quota), not what the operator set.
+  expect((await signUp('pro')).status).toBe(200);
+  expect([await timeout(), await replicas(), await pods()]).toEqual(['90s', 3, '100']);
+  const again = await call('POST', '/resync', { token: scheduler });
+  expect((again.body.tenants as { namespace: string }[]).some((t) => t.namespace === ns)).toBe(
+    false,
+  );
+  await call('DELETE', `/tenants/${id}?confirm=${id}`);
+});
+
+test('a default nobody changed follows the plan', async () => {
+  const id = uniqueName('plan');
+  const ns = namespaceOf(id);
+  expect((await call('POST', '/tenants', { body: { customerId: id, plan: 'free' } })).status).toBe(
+    201,
+  );
+  expect((await call('POST', '/tenants', { body: { customerId: id, plan: 'pro' } })).status).toBe(
+    200,
+  );
+  const ingress = await admin
+    .resource({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' })
+    .get('monitoring', { namespace: ns });
+  expect(ingress.metadata?.annotations?.['kubefn.dev/backend-timeout']).toBe('120s');
+  const deployment = await admin
+    .resource({ apiVersion: 'apps/v1', kind: 'Deployment' })
+    .get('monitoring', { namespace: ns });
+  expect((deployment.spec as { replicas: number }).replicas).toBe(2);
+  await call('DELETE', `/tenants/${id}?confirm=${id}`);
+});
+
 test('50 identical sign-ups at once leave one tenant, and exactly one answer says created', async () => {
   const id = uniqueName('rush');
   const answers = await Promise.all(
