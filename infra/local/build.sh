@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Usage: build.sh [build|start|test]: what the build is for, so prerequisites.sh checks what that
+# needs; by default the npm script that runs it (npm sets npm_lifecycle_event: `npm test` -> test).
 # Builds etcd, kube-apiserver and kube-controller-manager from the Go modules pinned in go/go.mod
 # into $KUBEFN_CACHE/bin (default .cache/controlplane, ignored by git). Skips the build when the
 # cached binaries were built from the same go.mod, go.sum and Go version. A cold build takes
@@ -12,11 +14,11 @@ export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 
 fail() { echo "build: $*" >&2; exit 1; }
 
-command -v go >/dev/null || fail "Go is not installed (need $(grep -m1 '^go ' "$here/go/go.mod")); install it, then run again."
-need=$(awk '/^go /{print $2; exit}' "$here/go/go.mod")
-have=$(go env GOVERSION | sed 's/^go//')
-[ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -1)" = "$need" ] ||
-  fail "Go $have is older than the $need that the pinned Kubernetes release needs."
+# What the machine lacks for this purpose (build, start or test): installed as root, or the exact
+# command to run, before anything else.
+purpose=${1:-${npm_lifecycle_event:-build}}
+case $purpose in start | test) ;; *) purpose=build ;; esac
+bash "$here/prerequisites.sh" "$purpose"
 
 kube_version=$(awk '$1=="k8s.io/kubernetes"{print $2; exit}' "$here/go/go.mod")
 stamp=$( (cat "$here/go/go.mod" "$here/go/go.sum"; go env GOVERSION) | sha256sum | cut -c1-16)
