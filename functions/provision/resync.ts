@@ -1,10 +1,18 @@
-// The scheduled tenant check (Cloud Scheduler, over HTTP with an OIDC token): every tenant
-// namespace is compared with its template by applying its bundle again (server-side apply, so an
-// object already as the template says is not written) and the answer lists what was missing or
-// had drifted and was put back. The owners come from the live binding: the template cannot know
-// them, and the check must not drop them.
+// The scheduled tenant check (Cloud Scheduler, over HTTP with an OIDC token): every tenant's
+// objects are compared with its template, and only what is missing or has drifted is written
+// back; the answer lists what was put back, and each tenant that could not be repaired.
+//
+// Its reads do not grow with the tenants: one paginated, label-selected list per kind of the
+// bundle for all tenants at once, compared locally (apply.ts `drift`), so an unchanged tenant
+// costs no request of its own. Writes are bounded in concurrency. One tenant that cannot be
+// repaired is reported with its code and reason; the others are still checked. Only a list
+// failing (the API server unreachable, or kubefn not allowed to read) fails the whole job.
+// The owners come from the live binding: the template cannot know them, and the check must not
+// drop them.
+import { mapLimit } from '../../shared/concurrency.ts';
 import { KubefnError } from '../../shared/errors.ts';
 import {
+  type Cluster,
   type FailedObject,
   KubeError,
   type KubeObject,
@@ -12,59 +20,86 @@ import {
 } from '../../shared/kube/index.ts';
 import { customerLabel, managedByLabel, managedByValue, planLabel } from '../../shared/labels.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
-import { applyTenantObject, failedObject } from './apply.ts';
+import { applyTenantObject, drift } from './apply.ts';
 import { type ObjectRef, type ProvisionDeps, ref, typeRef } from './handler.ts';
-import { type RenderValues, renderTenant } from './render.ts';
+import { type RenderValues, renderTenant, type TenantObject } from './render.ts';
 
 export type TenantCheck = {
   customerId: string;
   namespace: string;
   outcome: 'unchanged' | 'repaired' | 'failed';
-  repaired: (ObjectRef & { was: 'missing' | 'different' })[];
+  repaired: (ObjectRef & { was: 'missing' | 'different' | 'defaults' })[];
   code?: string;
   /** Why, in words safe to show; the server's own message is in the log. */
   detail?: string;
   object?: FailedObject;
 };
 
+/** Tenants whose repairs run at once: each writes its objects one after another. */
+const concurrency = 8;
+const managedSelector = `${managedByLabel}=${managedByValue},${customerLabel}`;
+
 export async function resyncTenants(deps: ProvisionDeps): Promise<{
   counts: Record<TenantCheck['outcome'], number>;
   tenants: TenantCheck[];
 }> {
-  const namespaces = await deps.cluster
-    .resource({ apiVersion: 'v1', kind: 'Namespace' })
-    .list({ labelSelector: `${managedByLabel}=${managedByValue},${customerLabel}` });
-  const tenants: TenantCheck[] = [];
-  for (const ns of namespaces.items) {
-    if ((ns.status as { phase?: string } | undefined)?.phase === 'Terminating') continue;
-    tenants.push(await checkTenant(ns, deps));
-  }
+  const [namespaces, live] = await Promise.all([
+    listAll(deps.cluster, { apiVersion: 'v1', kind: 'Namespace' }),
+    liveObjects(deps),
+  ]);
+  const tenants = namespaces.filter(
+    (ns) => (ns.status as { phase?: string } | undefined)?.phase !== 'Terminating',
+  );
+  const checks = await mapLimit(tenants, concurrency, (ns) => checkTenant(ns, live, deps));
   const counts = { unchanged: 0, repaired: 0, failed: 0 };
-  for (const t of tenants) counts[t.outcome]++;
-  return { counts, tenants: tenants.filter((t) => t.outcome !== 'unchanged') };
+  for (const check of checks) counts[check.outcome]++;
+  return { counts, tenants: checks.filter((t) => t.outcome !== 'unchanged') };
 }
 
-async function checkTenant(ns: KubeObject, deps: ProvisionDeps): Promise<TenantCheck> {
+/** Every kubefn-managed object of the bundle's kinds, by kind, namespace and name. */
+async function liveObjects(deps: ProvisionDeps): Promise<Map<string, KubeObject>> {
+  const kinds = new Map(
+    deps.templates.bundle.map((template) => [keyOf(template), typeRef(template)]),
+  );
+  const lists = await Promise.all([...kinds.values()].map((kind) => listAll(deps.cluster, kind)));
+  return new Map(lists.flat().map((object) => [keyOf(object), object]));
+}
+
+async function listAll(
+  cluster: Cluster,
+  kind: { apiVersion: string; kind: string },
+): Promise<KubeObject[]> {
+  const objects: KubeObject[] = [];
+  for await (const object of cluster.resource(kind).items({ labelSelector: managedSelector }))
+    objects.push({ ...object, apiVersion: kind.apiVersion, kind: kind.kind });
+  return objects;
+}
+
+const keyOf = (object: KubeObject) =>
+  `${object.apiVersion}/${object.kind}/${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+
+async function checkTenant(
+  ns: KubeObject,
+  live: Map<string, KubeObject>,
+  deps: ProvisionDeps,
+): Promise<TenantCheck> {
   const namespace = ns.metadata?.name ?? '';
   const customerId = ns.metadata?.labels?.[customerLabel] ?? '';
   const result = { customerId, namespace, repaired: [] as TenantCheck['repaired'] };
+  const values = { namespace, customerId, owners: [], subjects: deps.subjects };
   try {
     const bundle = renderTenant(deps.templates, {
-      namespace,
-      customerId,
+      ...values,
       plan: deps.templates.plans[ns.metadata?.labels?.[planLabel] ?? ''] ?? {},
-      owners: await currentOwners(deps, namespace),
-      subjects: deps.subjects,
+      owners: await currentOwners(deps, live, values),
     });
     for (const entry of bundle) {
-      const resource = deps.cluster.resource(typeRef(entry.object));
-      const name = entry.object.metadata?.name ?? '';
-      const before = await resource.find(name, { namespace }).catch((error: unknown) => {
-        throw KubeError.about(error, failedObject(entry.object));
-      });
-      const after = await applyTenantObject(resource, entry);
-      if (before?.metadata?.resourceVersion !== after.metadata?.resourceVersion)
-        result.repaired.push({ ...ref(entry.object), was: before ? 'different' : 'missing' });
+      const current = live.get(keyOf(entry.object));
+      const was = drift(entry, current);
+      if (!was) continue;
+      const after = await write(deps, entry, was);
+      if (after?.metadata?.resourceVersion !== current?.metadata?.resourceVersion)
+        result.repaired.push({ ...ref(entry.object), was });
     }
     return { ...result, outcome: result.repaired.length ? 'repaired' : 'unchanged' };
   } catch (error) {
@@ -83,24 +118,45 @@ async function checkTenant(ns: KubeObject, deps: ProvisionDeps): Promise<TenantC
   }
 }
 
+function write(
+  deps: ProvisionDeps,
+  entry: TenantObject,
+  was: 'missing' | 'different' | 'defaults',
+) {
+  const resource = deps.cluster.resource(typeRef(entry.object));
+  return applyTenantObject(resource, entry, was === 'defaults' ? { only: 'defaults' } : {});
+}
+
 /** The owners as bound now, in the template's binding whose subjects are `${owners}`. */
 async function currentOwners(
   deps: ProvisionDeps,
-  namespace: string,
+  live: Map<string, KubeObject>,
+  values: Omit<RenderValues, 'plan'>,
 ): Promise<RenderValues['owners']> {
   const template = deps.templates.bundle.find(
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the template's own placeholder text
     (o) => (o as { subjects?: unknown }).subjects === '${owners}',
   );
   if (!template) return [];
-  // Only not-found means "no owners": any other failure must stop the check, or the force-apply
-  // below would write the binding with no subjects.
-  const live = await deps.cluster
-    .resource(typeRef(template))
-    .find(template.metadata?.name ?? '', { namespace });
-  const subjects =
-    (live as { subjects?: { kind: string; name: string }[] } | undefined)?.subjects ?? [];
-  return subjects
+  // A list that failed has already failed the job. Absent from the list (its labels edited
+  // away, say), the binding is read by name: only not-found means no owners, any other failure
+  // fails the tenant, so a binding is never rewritten without the subjects it has.
+  const name = template.metadata?.name ?? '';
+  const binding =
+    live.get(keyOf({ ...typeRef(template), metadata: { namespace: values.namespace, name } })) ??
+    (await deps.cluster
+      .resource(typeRef(template))
+      .find(name, { namespace: values.namespace })
+      .catch((error: unknown) => {
+        throw KubeError.about(error, {
+          kind: template.kind ?? '',
+          namespace: values.namespace,
+          name,
+        });
+      }));
+  const subjects = (binding as { subjects?: { kind: string; name: string }[] } | undefined)
+    ?.subjects;
+  return (subjects ?? [])
     .filter((s) => s.kind === 'User')
     .map((s) => ({ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: s.name }));
 }

@@ -1,5 +1,6 @@
 // The scheduled tenant check never strips a tenant's owners: when the owners' RoleBinding cannot
-// be read (anything but not-found), the tenant is reported failed and nothing is written.
+// be read (anything but not-found), the tenant is reported failed, or the job fails when a whole
+// list cannot be read, and nothing is written.
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { type ProvisionDeps, provisionTenant } from '../../functions/provision/handler.ts';
 import type { Templates } from '../../functions/provision/render.ts';
@@ -58,9 +59,45 @@ const subjects = async () =>
     }
   ).subjects?.map((s) => s.name);
 
+/** The admin cluster, except that listing RoleBindings fails with `code`. */
+function failingBindingsList(code: 'unavailable' | 'forbidden'): Cluster {
+  const cluster = Object.create(admin) as Cluster;
+  cluster.resource = ((ref: { apiVersion: string; kind: string }) => {
+    const resource = admin.resource(ref);
+    if (ref.kind !== owners.kind) return resource;
+    resource.list = async () => {
+      throw new KubeError(code, 'LIST rolebindings: refused in this test');
+    };
+    return resource;
+  }) as Cluster['resource'];
+  return cluster;
+}
+
 test.each(['unavailable', 'forbidden'] as const)(
-  'an owners binding that cannot be read (%s) fails the tenant and keeps its owners',
+  'a kind that cannot be listed (%s) fails the job, and nothing is written',
   async (code) => {
+    const deps = {
+      cluster: failingBindingsList(code),
+      templates,
+      namespacePrefix,
+      subjects: localSubjects,
+    };
+    await expect(resyncTenants(deps)).rejects.toMatchObject({ code });
+    expect(await subjects()).toEqual(['owner@acme.example']);
+  },
+);
+
+test.each(['unavailable', 'forbidden'] as const)(
+  'an owners binding outside the list that cannot be read (%s) fails the tenant and keeps its owners',
+  async (code) => {
+    // Its labels edited away: the check reads it by name.
+    await admin
+      .resource(owners)
+      .patch(
+        'tenant-owners',
+        { metadata: { labels: { 'app.kubernetes.io/managed-by': null } } },
+        { namespace },
+      );
     const deps: ProvisionDeps = {
       cluster: failingOwnersRead(code),
       templates,
@@ -74,13 +111,15 @@ test.each(['unavailable', 'forbidden'] as const)(
   },
 );
 
-test('with the binding readable, the check changes nothing and keeps the owners', async () => {
-  const { tenants } = await resyncTenants({
-    cluster: admin,
-    templates,
-    namespacePrefix,
-    subjects: localSubjects,
+test('with the binding readable, the check puts its labels back, keeps the owners, then changes nothing', async () => {
+  const deps = { cluster: admin, templates, namespacePrefix, subjects: localSubjects };
+  const first = await resyncTenants(deps);
+  expect(first.tenants.find((t) => t.namespace === namespace)).toMatchObject({
+    outcome: 'repaired',
+    repaired: [{ kind: 'RoleBinding', name: 'tenant-owners', was: 'missing' }],
   });
-  expect(tenants.find((t) => t.namespace === namespace)).toBeUndefined(); // unchanged ones are not listed
+  expect(await subjects()).toEqual(['owner@acme.example']);
+  const second = await resyncTenants(deps);
+  expect(second.tenants.find((t) => t.namespace === namespace)).toBeUndefined(); // unchanged ones are not listed
   expect(await subjects()).toEqual(['owner@acme.example']);
 });

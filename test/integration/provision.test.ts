@@ -353,6 +353,12 @@ test('a permanent failure of the cluster names the object and why, is not retrya
     kind: 'MutatingWebhookConfiguration',
   });
   const webhook = `kubefn-test-unreachable-${id}`;
+  // Another tenant, drifted: the same check repairs it while the first one fails.
+  const drifted = uniqueName('drift');
+  await call('POST', '/tenants', { body: { customerId: drifted, plan: 'free' } });
+  await admin
+    .resource({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' })
+    .delete('default-deny-except-namespace', { namespace: namespaceOf(drifted) });
   await webhooks.create({
     metadata: { name: webhook },
     webhooks: [
@@ -398,6 +404,13 @@ test('a permanent failure of the cluster names the object and why, is not retrya
       object: { kind: 'Service', name: 'monitoring' },
     });
     expect(JSON.stringify(check.body)).not.toMatch(/webhook|127\.0\.0\.1/);
+    expect(
+      (check.body.tenants as Record<string, unknown>[]).find((t) => t.customerId === drifted),
+    ).toMatchObject({
+      outcome: 'repaired',
+      repaired: [{ kind: 'NetworkPolicy', name: 'default-deny-except-namespace', was: 'missing' }],
+    });
+    expect((check.body.counts as { failed: number }).failed).toBeGreaterThanOrEqual(1);
   } finally {
     await webhooks.delete(webhook);
   }
@@ -412,6 +425,7 @@ test('a permanent failure of the cluster names the object and why, is not retrya
       .find('monitoring', { namespace: namespaceOf(id) }),
   ).toBeDefined();
   await call('DELETE', `/tenants/${id}?confirm=${id}`);
+  await call('DELETE', `/tenants/${drifted}?confirm=${drifted}`);
 });
 
 describe('bad input gets a clear error and changes nothing', () => {
