@@ -19,9 +19,16 @@ const EnvSchema = v.object({
   KUBEFN_CALLER_TOKEN_FILE: v.optional(v.pipe(v.string(), v.minLength(1))),
 });
 
+export type SignupSettings = v.InferOutput<typeof EnvSchema>;
+
 /** Throws an EnvError naming each bad variable, synchronously: the deploy fails. */
+export function settingsFromEnv(env: NodeJS.ProcessEnv): SignupSettings {
+  return readEnv('signup', EnvSchema, env);
+}
+
+/** The settings and the caller's token (fetched on first use). */
 export function depsFromEnv(env: NodeJS.ProcessEnv): SignupDeps {
-  const e = readEnv('signup', EnvSchema, env);
+  const e = settingsFromEnv(env);
   const provisionUrl = e.KUBEFN_PROVISION_URL;
   const token = e.KUBEFN_CALLER_TOKEN_FILE
     ? tokenFile(e.KUBEFN_CALLER_TOKEN_FILE)

@@ -44,6 +44,8 @@ const EnvSchema = v.object({
   PORT: number('8080'),
 });
 
+/** The variables it reads, as its schema types them (the deployment's env is checked against it). */
+export type WatcherEnv = v.InferInput<typeof EnvSchema>;
 export type WatchTarget = v.InferOutput<typeof WatchSchema>[number];
 export type WatcherConfig = ReturnType<typeof watcherConfig>;
 

@@ -1,0 +1,31 @@
+// The Pulumi program (Pulumi.yaml beside it): reads the stack's config once, builds the
+// deployables' bundles, and defines the deployment (kubefn.ts). Everything that decides what is
+// deployed is in kubefn.ts, tested offline; this file only gathers its inputs.
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import * as pulumi from '@pulumi/pulumi';
+import { buildFunctions } from '../build-functions.ts';
+import { defineKubefn } from './kubefn.ts';
+import { deploySources } from './sources.ts';
+import { readSpec } from './spec.ts';
+
+const spec = readSpec(new pulumi.Config('kubefn').requireObject('deployment'));
+const outDir = resolve(import.meta.dirname, '../../dist/gcp');
+await mkdir(outDir, { recursive: true });
+const bundles = await buildFunctions(undefined, { outDir: join(outDir, 'functions') });
+const kubefn = defineKubefn(spec, await deploySources(bundles, { outDir }));
+
+export const urls = {
+  signup: kubefn.services.signup.uri,
+  provision: kubefn.services.provision.uri,
+  label: kubefn.services.label.uri,
+  ingressTimeout: kubefn.services['ingress-timeout'].uri,
+};
+export const audiences = kubefn.audiences;
+export const serviceAccounts = Object.fromEntries(
+  Object.entries(kubefn.accounts).map(([name, account]) => [name, account.email]),
+);
+export const topics = {
+  changes: kubefn.topics.changes.name,
+  deadLetter: kubefn.topics.deadLetter.name,
+};

@@ -1,0 +1,379 @@
+// The deployment's invariants, checked on what defineKubefn registers under Pulumi's mocks
+// (offline; no Pulumi CLI, no Google). What the provider schema does not type (enum strings,
+// ranges) is checked by the table at the end.
+import { describe, expect, it } from 'vitest';
+import { googleAccountEmail, type Identity } from '../../shared/identities.ts';
+import { delivery, livenessPath, routes, topicNames } from './kubefn.ts';
+import {
+  baseSpec,
+  deploy,
+  envOf,
+  fakeSources,
+  ofType,
+  projectNumber,
+  type Registered,
+  types,
+  type Value,
+} from './mocks.fixture.ts';
+
+const { project } = baseSpec;
+const email = (identity: Identity) => googleAccountEmail(identity, project);
+const sa = (identity: Identity) => `serviceAccount:${email(identity)}`;
+const pubsubAgent = `serviceAccount:service-${projectNumber}@gcp-sa-pubsub.iam.gserviceaccount.com`;
+
+const byName = (resources: Registered[], type: string, name: string) => {
+  const found = ofType(resources, type).find((r) => r.inputs.name === name);
+  if (!found) throw new Error(`no ${type} named ${name}`);
+  return found;
+};
+const serviceByUri = (resources: Registered[], url: string) => {
+  const found = ofType(resources, types.service).find((s) =>
+    url.startsWith(`https://${s.inputs.name}-x.a.run.app/`),
+  );
+  if (!found) throw new Error(`no service serves ${url}`);
+  return found;
+};
+const standard = await deploy();
+const everything = await deploy({
+  timeoutMode: 'compute',
+  computeRegion: 'europe-west1',
+  labelCallers: 'ops@kubefn-prod.iam.gserviceaccount.com',
+  ingressTimeoutCallers: 'ops@kubefn-prod.iam.gserviceaccount.com',
+});
+const variants = [
+  ['backendconfig mode, no extra callers', standard.resources],
+  ['compute mode, with HTTP callers', everything.resources],
+] as const;
+
+describe.each(variants)('%s', (_, resources) => {
+  const subscriptions = ofType(resources, types.subscription);
+  const pushes = subscriptions.filter((s) => s.inputs.pushConfig);
+
+  it('defines one account per deployable, named as the cluster RBAC names them', () => {
+    const accounts = ofType(resources, types.account).map((a) => a.inputs.accountId);
+    expect(accounts.sort()).toEqual(
+      [
+        'kubefn-build',
+        'kubefn-ingress-timeout',
+        'kubefn-label',
+        'kubefn-provision',
+        'kubefn-push',
+        'kubefn-scheduler',
+        'kubefn-signup',
+        'kubefn-watcher',
+      ].sort(),
+    );
+    for (const service of ofType(resources, types.service)) {
+      expect(service.inputs.template.serviceAccount).toBe(
+        `${service.inputs.name}@${project}.iam.gserviceaccount.com`,
+      );
+    }
+  });
+
+  it('pushes each subscription with the push account, to its target route, with its audience', () => {
+    expect(pushes.length).toBe(2);
+    for (const s of pushes) {
+      const { pushEndpoint, oidcToken } = s.inputs.pushConfig;
+      const target = serviceByUri(resources, pushEndpoint);
+      expect(pushEndpoint).toBe(`https://${target.inputs.name}-x.a.run.app${routes.push}`);
+      expect(oidcToken.serviceAccountEmail).toBe(email('push'));
+      expect(target.inputs.customAudiences).toEqual([oidcToken.audience]);
+      expect(envOf(target).KUBEFN_AUTH_AUDIENCE).toBe(oidcToken.audience);
+      expect(envOf(target).KUBEFN_ALLOW_PUSH?.split(',')).toContain(email('push'));
+      expect(s.inputs.retryPolicy).toEqual({ minimumBackoff: '10s', maximumBackoff: '600s' });
+      expect(s.inputs.expirationPolicy).toEqual({ ttl: '' });
+      // Pub/Sub's push HTTP timeout is the ack deadline: the service must wait longer.
+      expect(Number.parseInt(target.inputs.template.timeout, 10)).toBeGreaterThan(
+        s.inputs.ackDeadlineSeconds,
+      );
+    }
+  });
+
+  it('orders and filters the watcher topic where the watcher publishes with ordering keys', () => {
+    const fromWatcher = pushes.filter((s) => s.inputs.topic === topicNames.changes);
+    expect(fromWatcher.map((s) => s.inputs.name)).toEqual(['kubefn-ingress-timeout-changes']);
+    for (const s of fromWatcher) {
+      expect(s.inputs.enableMessageOrdering).toBe(true);
+      expect(s.inputs.filter).toBe('attributes.kind = "Ingress"');
+    }
+  });
+
+  it('gives every dead-letter policy its IAM and a subscription that keeps what lands there', () => {
+    const deadLetterTopic = `projects/${project}/topics/${topicNames.deadLetter}`;
+    const withPolicy = subscriptions.filter((s) => s.inputs.deadLetterPolicy);
+    expect(withPolicy).toEqual(pushes);
+    for (const s of withPolicy) {
+      expect(s.inputs.deadLetterPolicy.deadLetterTopic).toBe(deadLetterTopic);
+      expect(
+        ofType(resources, types.subscriptionMember).filter(
+          (m) =>
+            m.inputs.subscription === s.inputs.name &&
+            m.inputs.role === 'roles/pubsub.subscriber' &&
+            m.inputs.member === pubsubAgent,
+        ),
+      ).toHaveLength(1);
+    }
+    expect(
+      ofType(resources, types.topicMember).filter(
+        (m) =>
+          m.inputs.topic === topicNames.deadLetter &&
+          m.inputs.role === 'roles/pubsub.publisher' &&
+          m.inputs.member === pubsubAgent,
+      ),
+    ).toHaveLength(1);
+    const pull = subscriptions.filter((s) => s.inputs.topic === topicNames.deadLetter);
+    expect(pull).toHaveLength(1);
+    expect(pull[0]?.inputs.pushConfig).toBeUndefined();
+    expect(pull[0]?.inputs.expirationPolicy).toEqual({ ttl: '' });
+    expect(pull[0]?.inputs.messageRetentionDuration).toBe(delivery.deadLetterRetention);
+  });
+
+  it('calls every /resync from Cloud Scheduler with the scheduler account and the audience', () => {
+    const jobs = ofType(resources, types.job);
+    expect(jobs.map((j) => j.inputs.name).sort()).toEqual([
+      'kubefn-ingress-timeout-resync',
+      'kubefn-provision-resync',
+    ]);
+    for (const job of jobs) {
+      const { uri, httpMethod, oidcToken } = job.inputs.httpTarget;
+      const target = serviceByUri(resources, uri);
+      expect(uri).toBe(`https://${target.inputs.name}-x.a.run.app${routes.resync}`);
+      expect(httpMethod).toBe('POST');
+      expect(oidcToken.serviceAccountEmail).toBe(email('scheduler'));
+      expect(target.inputs.customAudiences).toEqual([oidcToken.audience]);
+      expect(envOf(target).KUBEFN_ALLOW_RESYNC).toBe(email('scheduler'));
+    }
+  });
+
+  it('lets only the intended principals invoke each service', () => {
+    const invokers = (service: string) =>
+      ofType(resources, types.invoker)
+        .filter((m) => m.inputs.name === service)
+        .map((m) => {
+          expect(m.inputs.role).toBe('roles/run.invoker');
+          return m.inputs.member;
+        })
+        .sort();
+    const callers =
+      resources === everything.resources
+        ? ['serviceAccount:ops@kubefn-prod.iam.gserviceaccount.com']
+        : [];
+    expect(invokers('kubefn-provision')).toEqual([sa('scheduler'), sa('signup')].sort());
+    expect(invokers('kubefn-label')).toEqual([sa('push'), ...callers].sort());
+    expect(invokers('kubefn-ingress-timeout')).toEqual(
+      [sa('push'), sa('scheduler'), ...callers].sort(),
+    );
+    expect(invokers('kubefn-signup')).toEqual([]);
+    expect(invokers('kubefn-watcher')).toEqual([]);
+    const iamChecked = ofType(resources, types.service).filter((s) => !s.inputs.invokerIamDisabled);
+    expect(iamChecked.map((s) => s.inputs.name).sort()).toEqual([
+      'kubefn-ingress-timeout',
+      'kubefn-label',
+      'kubefn-provision',
+      'kubefn-watcher',
+    ]);
+    // The public page is public by the service's own setting, not by an allUsers binding.
+    expect(byName(resources, types.service, 'kubefn-signup').inputs.invokerIamDisabled).toBe(true);
+    // Claims-only auth exactly where Cloud Run's IAM check has verified the token.
+    for (const s of iamChecked.filter((s) => s.inputs.name !== 'kubefn-watcher')) {
+      expect(envOf(s).KUBEFN_AUTH_PLATFORM_VERIFIED).toBe('true');
+    }
+  });
+
+  it('names allUsers and allAuthenticatedUsers nowhere', () => {
+    expect(JSON.stringify(resources)).not.toMatch(/allUsers|allAuthenticatedUsers/);
+  });
+
+  it('grants project-wide only the narrow custom roles and the build log writer', () => {
+    const compute = resources === everything.resources;
+    const roles = ofType(resources, types.customRole);
+    expect(roles.map((r) => r.inputs.roleId).sort()).toEqual(
+      compute ? ['kubefnBackendTimeout', 'kubefnClusterConnect'] : ['kubefnClusterConnect'],
+    );
+    const grants = ofType(resources, types.projectMember).map(
+      (m) => `${m.inputs.role} ${m.inputs.member}`,
+    );
+    const connect = `projects/${project}/roles/kubefnClusterConnect`;
+    expect(grants.sort()).toEqual(
+      [
+        ...(['provision', 'label', 'ingress-timeout', 'watcher'] as const).map(
+          (i) => `${connect} ${sa(i)}`,
+        ),
+        ...(compute
+          ? [`projects/${project}/roles/kubefnBackendTimeout ${sa('ingress-timeout')}`]
+          : []),
+        `roles/logging.logWriter serviceAccount:kubefn-build@${project}.iam.gserviceaccount.com`,
+      ].sort(),
+    );
+    expect(JSON.stringify(resources)).not.toMatch(
+      /roles\/(editor|owner|container\.(developer|admin)|compute\.(admin|loadBalancerAdmin))"/,
+    );
+  });
+
+  it('runs the watcher as one always-on, internal instance nobody invokes, probed on /livez', () => {
+    const watcher = byName(resources, types.service, 'kubefn-watcher');
+    const container = watcher.inputs.template.containers[0];
+    expect(watcher.inputs.template.scaling).toEqual({ minInstanceCount: 1, maxInstanceCount: 1 });
+    expect(container.resources.cpuIdle).toBe(false);
+    expect(watcher.inputs.ingress).toBe('INGRESS_TRAFFIC_INTERNAL_ONLY');
+    expect(watcher.inputs.defaultUriDisabled).toBe(true);
+    expect(container.startupProbe.httpGet.path).toBe(livenessPath);
+    expect(container.livenessProbe.httpGet.path).toBe(livenessPath);
+    expect(container.readinessProbe).toBeUndefined();
+    expect(envOf(watcher).PUBSUB_PROJECT_ID).toBe(project);
+    expect(envOf(watcher).KUBEFN_TOPIC).toBe(topicNames.changes);
+    // Cloud Run sets PORT itself and refuses a revision that sets it.
+    for (const s of ofType(resources, types.service)) expect(envOf(s).PORT).toBeUndefined();
+    // The watcher publishes to its topic, and only there.
+    const publishes = ofType(resources, types.topicMember).filter(
+      (m) => m.inputs.member === sa('watcher'),
+    );
+    expect(publishes.map((m) => `${m.inputs.topic} ${m.inputs.role}`)).toEqual([
+      `${topicNames.changes} roles/pubsub.publisher`,
+    ]);
+  });
+
+  it('builds every function from its bundle with its target, and protects every service explicitly', () => {
+    for (const s of ofType(resources, types.service)) {
+      expect(typeof s.inputs.deletionProtection).toBe('boolean');
+      if (s.inputs.name === 'kubefn-watcher') continue;
+      const name = s.inputs.name.replace(/^kubefn-/, '');
+      expect(s.inputs.buildConfig.functionTarget).toBe(name);
+      expect(s.inputs.buildConfig.baseImage).toMatch(/\/runtimes\/nodejs22$/);
+      expect(s.inputs.buildConfig.serviceAccount).toBe(
+        `projects/${project}/serviceAccounts/kubefn-build@${project}.iam.gserviceaccount.com`,
+      );
+      expect(s.inputs.buildConfig.sourceLocation).toBe(
+        `gs://${project}-kubefn-sources/sources/${name}-${fakeSources()[name as 'label'].sha256}.zip`,
+      );
+    }
+  });
+});
+
+it('changing a bundle changes its object name, and so its source location', async () => {
+  const before = await deploy({}, fakeSources('a'));
+  const changed = fakeSources('a');
+  changed.label = { ...changed.label, sha256: 'f'.repeat(64) };
+  changed.watcher = { ...changed.watcher, sha256: 'e'.repeat(64) };
+  const after = await deploy({}, changed);
+  const objects = (r: Registered[]) =>
+    Object.fromEntries(ofType(r, types.bucketObject).map((o) => [o.name, o.inputs.name]));
+  expect(objects(after.resources)['source-label']).toBe(`sources/label-${'f'.repeat(64)}.zip`);
+  expect(objects(after.resources)['source-watcher']).toBe(
+    `sources/watcher-${'e'.repeat(64)}.tar.gz`,
+  );
+  expect(objects(after.resources)['source-provision']).toBe(
+    objects(before.resources)['source-provision'],
+  );
+  const location = (r: Registered[], name: string) =>
+    byName(r, types.service, name).inputs.buildConfig.sourceLocation;
+  expect(location(after.resources, 'kubefn-label')).not.toBe(
+    location(before.resources, 'kubefn-label'),
+  );
+  expect(
+    byName(after.resources, types.service, 'kubefn-watcher').inputs.template.containers[0]
+      .sourceCode.cloudStorageSource.object,
+  ).toBe(`sources/watcher-${'e'.repeat(64)}.tar.gz`);
+});
+
+// What the provider's types leave as `string` or `number`: Google's allowed values and ranges.
+const seconds = (d: string) => Number(/^(\d+)s$/.exec(d)?.[1] ?? Number.NaN);
+const oneOf =
+  (...values: unknown[]) =>
+  (v: unknown) =>
+    values.includes(v);
+const between = (min: number, max: number) => (v: unknown) =>
+  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+const checks: [type: string, path: string, ok: (value: Value) => boolean][] = [
+  [
+    types.service,
+    'ingress',
+    oneOf(
+      'INGRESS_TRAFFIC_ALL',
+      'INGRESS_TRAFFIC_INTERNAL_ONLY',
+      'INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER',
+    ),
+  ],
+  [
+    types.service,
+    'template.timeout',
+    (t) => t === undefined || (seconds(t) >= 1 && seconds(t) <= 3600),
+  ],
+  [types.service, 'template.scaling.minInstanceCount', between(0, 1000)],
+  [types.service, 'template.scaling.maxInstanceCount', between(1, 1000)],
+  [types.service, 'template.containers.0.resources.limits.cpu', oneOf('1', '2', '4', '6', '8')],
+  [types.service, 'template.containers.0.resources.limits.memory', (m) => /^\d+(Mi|Gi)$/.test(m)],
+  [
+    types.service,
+    'template.containers.0.startupProbe.periodSeconds',
+    (v) => v === undefined || between(1, 240)(v),
+  ],
+  [
+    types.service,
+    'template.containers.0.livenessProbe.periodSeconds',
+    (v) => v === undefined || between(1, 3600)(v),
+  ],
+  [types.subscription, 'ackDeadlineSeconds', between(10, 600)],
+  [
+    types.subscription,
+    'deadLetterPolicy.maxDeliveryAttempts',
+    (v) => v === undefined || between(5, 100)(v),
+  ],
+  [
+    types.subscription,
+    'retryPolicy.minimumBackoff',
+    (v) => v === undefined || (seconds(v) >= 0 && seconds(v) <= 600),
+  ],
+  [
+    types.subscription,
+    'retryPolicy.maximumBackoff',
+    (v) => v === undefined || (seconds(v) >= 0 && seconds(v) <= 600),
+  ],
+  [
+    types.subscription,
+    'messageRetentionDuration',
+    (v) => v === undefined || (seconds(v) >= 600 && seconds(v) <= 604800),
+  ],
+  [types.subscription, 'filter', (f) => f === undefined || Buffer.byteLength(f) <= 256],
+  [types.job, 'attemptDeadline', (d) => seconds(d) >= 15 && seconds(d) <= 1800],
+  [
+    types.job,
+    'httpTarget.httpMethod',
+    oneOf('POST', 'GET', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'),
+  ],
+  [types.job, 'retryConfig.retryCount', between(0, 5)],
+  [types.job, 'schedule', (s) => /^\S+( \S+){4}$/.test(s)],
+  [types.account, 'accountId', (id) => /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(id)],
+  [types.customRole, 'roleId', (id) => /^[a-zA-Z0-9_.]{3,64}$/.test(id)],
+  [types.repository, 'format', oneOf('DOCKER')],
+  [
+    types.repository,
+    'cleanupPolicies',
+    (ps) =>
+      ps.every(
+        (p: Value) =>
+          ['KEEP', 'DELETE'].includes(p.action) &&
+          (p.condition?.tagState ?? 'ANY').match(/^(TAGGED|UNTAGGED|ANY)$/),
+      ),
+  ],
+  [
+    types.bucket,
+    'lifecycleRules',
+    (rs) =>
+      rs.every((r: Value) =>
+        ['Delete', 'SetStorageClass', 'AbortIncompleteMultipartUpload'].includes(r.action.type),
+      ),
+  ],
+  [types.bucketObject, 'name', (n) => /^sources\/[a-z-]+-[0-9a-f]{64}\.(zip|tar\.gz)$/.test(n)],
+];
+
+it.each(checks)('%s %s is within what Google accepts', (type, path, ok) => {
+  for (const [, resources] of variants) {
+    const found = ofType(resources, type);
+    expect(found.length).toBeGreaterThan(0);
+    for (const r of found) {
+      const value = path.split('.').reduce<Value>((o, key) => o?.[key], r.inputs);
+      expect(ok(value), `${r.name}: ${path} = ${JSON.stringify(value)}`).toBe(true);
+    }
+  }
+});

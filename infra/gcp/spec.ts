@@ -1,0 +1,66 @@
+// The deployment spec: everything one kubefn deployment on Google Cloud depends on, as one typed
+// and validated value. A stack's config is read into it in one place (index.ts, config key
+// `kubefn:deployment`); the program (kubefn.ts) is a function of it and of the bundles only.
+import * as v from 'valibot';
+import { allowList } from '../../shared/auth/index.ts';
+import { clusterEnvEntries } from '../../shared/kube/index.ts';
+
+// A Google project id: 6-30 lowercase letters, digits and hyphens, starting with a letter.
+const projectId = v.pipe(v.string(), v.regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'a project id'));
+// Cloud Scheduler's unix-cron: five fields.
+const cron = v.pipe(v.string(), v.regex(/^\S+( \S+){4}$/, 'a five-field cron schedule'));
+
+export const DeploymentSpecSchema = v.strictObject({
+  project: projectId,
+  region: v.pipe(v.string(), v.regex(/^[a-z]+-[a-z]+\d+$/, 'a region such as europe-west1')),
+  cluster: v.strictObject({
+    /** Put on every change message (KUBEFN_CLUSTER_NAME). */
+    name: v.pipe(v.string(), v.minLength(1)),
+    /** The DNS-based control-plane endpoint, https://gke-<id>.<region>.gke.goog. */
+    endpoint: v.pipe(v.string(), v.url(), v.startsWith('https://')),
+    /** Only if the endpoint's certificate is not publicly trusted: PEM or base64 PEM. */
+    caCertificate: v.optional(clusterEnvEntries.KUBEFN_CLUSTER_CA),
+  }),
+  /**
+   * Prefix of every function's custom audience: provision's is `<audienceBase>/provision`. Any
+   * stable https URL; it need not resolve (the audience is a name, not an address).
+   */
+  audienceBase: v.pipe(
+    v.string(),
+    v.url(),
+    v.startsWith('https://'),
+    v.transform((url) => url.replace(/\/+$/, '')),
+  ),
+  /** How ingress-timeout applies a timeout: BackendConfig (GKE's way) or the Compute API. */
+  timeoutMode: v.optional(v.picklist(['backendconfig', 'compute']), 'backendconfig'),
+  /** compute mode: the region of internal (gce-internal) load balancers, if any. */
+  computeRegion: v.optional(v.pipe(v.string(), v.minLength(1))),
+  /** Service-account emails that may call POST /labels, and publish label requests. */
+  labelCallers: v.optional(allowList, ''),
+  /** Service-account emails that may call POST /ingresses/:ns/:name. */
+  ingressTimeoutCallers: v.optional(allowList, ''),
+  schedules: v.optional(
+    v.strictObject({
+      provisionResync: v.optional(cron, '17 * * * *'),
+      ingressTimeoutResync: v.optional(cron, '*/15 * * * *'),
+      timeZone: v.optional(v.string(), 'Etc/UTC'),
+    }),
+    {},
+  ),
+  /** Minimum instances of the provisioning function (1 keeps sign-up free of cold starts). */
+  provisionMinInstances: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
+  /** Cloud Run services refuse deletion while true: turn off first to tear the stack down. */
+  deletionProtection: v.optional(v.boolean(), true),
+});
+
+export type DeploymentSpec = v.InferOutput<typeof DeploymentSpecSchema>;
+
+/** Validates the raw config; the error names each bad field (path and expectation). */
+export function readSpec(raw: unknown): DeploymentSpec {
+  const result = v.safeParse(DeploymentSpecSchema, raw);
+  if (result.success) return result.output;
+  const problems = result.issues.map(
+    (issue) => `${v.getDotPath(issue) ?? 'deployment'}: ${issue.message}`,
+  );
+  throw new Error(`kubefn:deployment config: ${problems.join('; ')}`);
+}
