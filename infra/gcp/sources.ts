@@ -63,7 +63,7 @@ export async function packWatcher(
 /** Every deployable's source, from buildFunctions()'s output. */
 export async function deploySources(
   bundles: Record<string, Bundle>,
-  { outDir }: { outDir: string },
+  { outDir, offline = false }: { outDir: string; offline?: boolean },
 ): Promise<Sources> {
   const bundle = (name: string) => {
     const found = bundles[name];
@@ -79,6 +79,6 @@ export async function deploySources(
   const watcher = bundle('watcher');
   return {
     ...(Object.fromEntries(functions) as Record<FunctionName, Sources[FunctionName]>),
-    watcher: { archive: await packWatcher(watcher, { outDir }), sha256: watcher.sha256 },
+    watcher: { archive: await packWatcher(watcher, { outDir, offline }), sha256: watcher.sha256 },
   };
 }
