@@ -63,7 +63,10 @@ describe('covers', () => {
     { live: [{ a: 1 }, { a: 2 }], want: [{ a: 1 }], expected: false }, // lists match item by item
     { live: { q: '1Gi' }, want: { q: '1Gi' }, expected: true },
     { live: { n: '1' }, want: { n: 1 }, expected: false },
-    { live: undefined, want: {}, expected: false },
+    { live: undefined, want: { a: 1 }, expected: false },
+    { live: {}, want: { subjects: [] }, expected: true }, // stored as absent
+    { live: {}, want: { labels: {} }, expected: true },
+    { live: { subjects: [{ name: 'x' }] }, want: { subjects: [] }, expected: false },
   ])('$live covers $want: $expected', ({ live, want, expected }) => {
     expect(covers(live, want)).toBe(expected);
   });

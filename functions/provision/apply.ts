@@ -76,6 +76,8 @@ export function drift(
  * templates write them as the API server does ("1Gi", "500m"); otherwise each check rewrites.
  */
 export function covers(live: unknown, want: unknown): boolean {
+  // The server stores an empty list or map as absent (a binding with no owners has no subjects).
+  if (live === undefined && isEmpty(want)) return true;
   if (Array.isArray(want))
     return (
       Array.isArray(live) && live.length === want.length && want.every((w, i) => covers(live[i], w))
@@ -91,6 +93,11 @@ export function covers(live: unknown, want: unknown): boolean {
     );
   return live === want;
 }
+
+const isEmpty = (value: unknown) =>
+  Array.isArray(value)
+    ? value.length === 0
+    : value !== null && typeof value === 'object' && Object.keys(value).length === 0;
 
 // What names the object, not a field it sets.
 const identity = new Set(['.apiVersion', '.kind', '.metadata.name', '.metadata.namespace']);

@@ -59,7 +59,10 @@ export async function resyncTenants(deps: ProvisionDeps): Promise<{
 /** Every kubefn-managed object of the bundle's kinds, by kind, namespace and name. */
 async function liveObjects(deps: ProvisionDeps): Promise<Map<string, KubeObject>> {
   const kinds = new Map(
-    deps.templates.bundle.map((template) => [keyOf(template), typeRef(template)]),
+    deps.templates.bundle.map((template) => [
+      `${template.apiVersion}/${template.kind}`,
+      typeRef(template),
+    ]),
   );
   const lists = await Promise.all([...kinds.values()].map((kind) => listAll(deps.cluster, kind)));
   return new Map(lists.flat().map((object) => [keyOf(object), object]));

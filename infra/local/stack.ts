@@ -210,7 +210,9 @@ function apiserverArgs(pki: Pki, etcdUrl: string, port: number): string[] {
     `--tls-private-key-file=${pki.servingKey}`,
     `--client-ca-file=${pki.caCert}`,
     '--authorization-mode=RBAC',
-    '--service-cluster-ip-range=10.0.0.0/24',
+    // 65,534 Service addresses: every tenant's bundle has one Service, and the stack is to hold
+    // tens of thousands of tenants (a /24 ran out at about 250).
+    '--service-cluster-ip-range=10.0.0.0/16',
     `--service-account-issuer=https://127.0.0.1:${port}`,
     `--service-account-key-file=${pki.serviceAccountPublicKey}`,
     `--service-account-signing-key-file=${pki.serviceAccountKey}`,
