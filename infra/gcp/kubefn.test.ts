@@ -180,6 +180,15 @@ describe.each(variants)('%s', (_, resources) => {
     }
   });
 
+  it('enables the APIs it uses (Compute only in compute mode) and never disables them', () => {
+    const apis = ofType(resources, types.api);
+    const names = apis.map((a) => a.inputs.service);
+    for (const api of ['run', 'cloudbuild', 'artifactregistry', 'pubsub', 'cloudscheduler', 'iam'])
+      expect(names).toContain(`${api}.googleapis.com`);
+    expect(names.includes('compute.googleapis.com')).toBe(resources === everything.resources);
+    for (const a of apis) expect(a.inputs.disableOnDestroy).toBe(false);
+  });
+
   it('names allUsers and allAuthenticatedUsers nowhere', () => {
     expect(JSON.stringify(resources)).not.toMatch(/allUsers|allAuthenticatedUsers/);
   });

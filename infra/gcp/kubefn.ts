@@ -62,6 +62,7 @@ const apis = [
   'storage.googleapis.com',
   'pubsub.googleapis.com',
   'cloudscheduler.googleapis.com',
+  'cloudresourcemanager.googleapis.com', // project-level IAM grants
   'iam.googleapis.com',
   'iamcredentials.googleapis.com',
   'container.googleapis.com',
@@ -454,8 +455,13 @@ export function defineKubefn(spec: DeploymentSpec, sources: Sources) {
     opts,
   );
 
-  const projectInfo = gcp.organizations.getProjectOutput({ projectId: project }, opts);
-  const pubsubAgent = pulumi.interpolate`serviceAccount:service-${projectInfo.number}@gcp-sa-pubsub.iam.gserviceaccount.com`;
+  // Pub/Sub's service agent, created now if the project has none yet (a grant to an agent
+  // that does not exist fails).
+  const pubsubAgent = new gcp.projects.ServiceIdentity(
+    'pubsub-agent',
+    { project, service: 'pubsub.googleapis.com' },
+    afterApis,
+  ).member;
   // Pub/Sub moves a message to the dead-letter topic as its own service agent.
   const agentPublishes = new gcp.pubsub.TopicIAMMember(
     'pubsub-agent-publishes-dead-letter',

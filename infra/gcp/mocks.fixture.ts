@@ -65,11 +65,14 @@ export async function deploy(
         if (type === 'gcp:projects/iAMCustomRole:IAMCustomRole')
           state.name = `projects/${inputs.project}/roles/${inputs.roleId}`;
         if (type === 'gcp:storage/bucketObject:BucketObject') state.generation = 7;
+        if (
+          type === 'gcp:projects/serviceIdentity:ServiceIdentity' &&
+          inputs.service === 'pubsub.googleapis.com'
+        )
+          state.member = `serviceAccount:service-${projectNumber}@gcp-sa-pubsub.iam.gserviceaccount.com`;
         return { id, state };
       },
-      call({ token, inputs }) {
-        if (token === 'gcp:organizations/getProject:getProject')
-          return { ...inputs, number: projectNumber };
+      call({ token }) {
         throw new Error(`unexpected call ${token}`);
       },
     },
