@@ -4,6 +4,7 @@
 // own port, and says so; the restarted watcher resumes from its checkpoint (same name, so same
 // Lease and ConfigMap) and delivers what changed while it was down, so every change reaches its
 // own BackendConfig, and so does one made after the restart. Bounded: 20 changes, 150 ms apart.
+import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { type ChangeFlow, startChangeFlow } from '../../infra/local/change-flow.ts';
@@ -128,6 +129,15 @@ test('a watcher and a function killed during a burst are restarted, and no chang
   expect(flow.relay.pid).not.toBe(watcherPid);
   expect(fn.process.pid).not.toBe(functionPid);
   expect((await fetch(`${flow.relayUrl}/readyz`)).status).toBe(200);
+  // The successor resumed from the checkpoint its predecessor saved, not from a fresh list.
+  const watching = (await readFile(flow.relay.logFile, 'utf8'))
+    .split('\n')
+    .filter((line) => line.includes('"message":"watching"'))
+    .map((line) => JSON.parse(line) as { resumeFrom: string });
+  expect(watching.map((w) => w.resumeFrom)).toEqual([
+    'a fresh list',
+    expect.stringMatching(/^\d+$/),
+  ]);
 
   // And a change made after the restart goes through too.
   await annotate(0, 120);
