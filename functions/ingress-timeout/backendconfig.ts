@@ -6,7 +6,14 @@
 // that port to the Service's annotation, keeping the annotation's other entries.
 import type { Cluster } from '../../shared/kube/index.ts';
 import { retryOnConflict } from '../../shared/retry/conflict.ts';
-import { type IngressBackend, noPort, noService, type Service, servicePort } from './backends.ts';
+import {
+  type IngressBackend,
+  noPort,
+  noService,
+  type Service,
+  type ServicePort,
+  servicePort,
+} from './backends.ts';
 import type { BackendResult } from './reconcile.ts';
 
 const annotation = 'cloud.google.com/backend-config';
@@ -33,11 +40,7 @@ export async function applyWithBackendConfig(
     const port = servicePort(service, backend.port);
     if (!port) return { ...result, outcome: 'failed', code: 'no-port', detail: noPort } as const;
     const reference = readReference(service);
-    const named =
-      (port.name ? reference.ports?.[port.name] : undefined) ??
-      reference.ports?.[String(port.port)] ??
-      reference.default;
-    const name = named ?? `kubefn-${backend.service}-${port.name ?? port.port}`.slice(0, 253);
+    const { name, named } = backendConfigName(service, backend, port);
 
     let changed = false;
     const current = (await configs.find(name, { namespace })) as BackendConfig | undefined;
@@ -69,6 +72,27 @@ export async function applyWithBackendConfig(
     }
     return { ...result, backendConfig: name, outcome: changed ? 'updated' : 'unchanged' } as const;
   });
+}
+
+/**
+ * The BackendConfig that sets this Service port's timeout: the one the Service names for the
+ * port (by name, then number, then `default`), else kubefn's own (`named` false: the Service's
+ * annotation must be added).
+ */
+export function backendConfigName(
+  service: Service,
+  backend: IngressBackend,
+  port: ServicePort,
+): { name: string; named: boolean } {
+  const reference = readReference(service);
+  const named =
+    (port.name ? reference.ports?.[port.name] : undefined) ??
+    reference.ports?.[String(port.port)] ??
+    reference.default;
+  return {
+    name: named ?? `kubefn-${backend.service}-${port.name ?? port.port}`.slice(0, 253),
+    named: named !== undefined,
+  };
 }
 
 function readReference(service: Service): Reference {
