@@ -2,6 +2,7 @@
 // required setting the deployment does not set, or a value it would refuse, fails here. And the
 // allow-lists it writes, compared with who may invoke each service: one without the other is a
 // 403 at Cloud Run or at kubefn.
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { createApp as ingressTimeoutApp } from '../../functions/ingress-timeout/app.ts';
 import * as ingressTimeout from '../../functions/ingress-timeout/config.ts';
@@ -13,8 +14,23 @@ import * as signup from '../../functions/signup/config.ts';
 import { watcherConfig } from '../../functions/watcher/config.ts';
 import type { CallerRule } from '../../shared/auth/index.ts';
 import { EnvError } from '../../shared/env.ts';
-import { routes } from './kubefn.ts';
-import { deploy, envOf, ofType, type Registered, types } from './mocks.fixture.ts';
+import { baseSpec, deploy, envOf, ofType, type Registered, types } from './mocks.fixture.ts';
+
+// A cluster CA as GKE gives it (clusterCaCertificate: base64 of the PEM).
+const caPem = execFileSync(
+  'openssl',
+  ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'].concat([
+    '-subj',
+    '/CN=kubefn-test-ca',
+    '-days',
+    '1',
+    '-keyout',
+    '/dev/null',
+  ]),
+  { input: '', encoding: 'utf8', stdio: ['pipe', 'pipe', 'ignore'] },
+);
+
+import { routes } from './names.ts';
 
 const variants = [
   ['backendconfig mode', await deploy()],
@@ -26,6 +42,12 @@ const variants = [
       labelCallers:
         'ops@kubefn-prod.iam.gserviceaccount.com,ci@kubefn-prod.iam.gserviceaccount.com',
       ingressTimeoutCallers: 'ops@kubefn-prod.iam.gserviceaccount.com',
+    }),
+  ],
+  [
+    'with the cluster CA',
+    await deploy({
+      cluster: { ...baseSpec.cluster, caCertificate: Buffer.from(caPem).toString('base64') },
     }),
   ],
 ] as const;
@@ -55,6 +77,8 @@ describe.each(variants)('%s', (_, { spec, resources }) => {
     expect(w.projectId).toBe(spec.project);
     expect(w.cluster).toBe(spec.cluster.name);
     expect(w.connection.KUBEFN_CLUSTER_SERVER).toBe(spec.cluster.endpoint);
+    for (const settings of [p, i, w.connection])
+      expect(settings.KUBEFN_CLUSTER_CA).toBe(spec.cluster.caCertificate);
   });
 
   it('writes allow-lists that match the invokers of each service exactly', () => {

@@ -3,7 +3,6 @@
 // ranges) is checked by the table at the end.
 import { describe, expect, it } from 'vitest';
 import { googleAccountEmail, type Identity } from '../../shared/identities.ts';
-import { delivery, livenessPath, routes, topicNames } from './kubefn.ts';
 import {
   baseSpec,
   deploy,
@@ -15,6 +14,7 @@ import {
   types,
   type Value,
 } from './mocks.fixture.ts';
+import { delivery, livenessPath, routes, topicNames } from './names.ts';
 
 const { project } = baseSpec;
 const email = (identity: Identity) => googleAccountEmail(identity, project);

@@ -3,7 +3,8 @@
 // account's email, a service's URL, a topic's id, the project's number.
 import { createHash } from 'node:crypto';
 import * as pulumi from '@pulumi/pulumi';
-import { defineKubefn, type Sources } from './kubefn.ts';
+import { defineKubefn } from './kubefn.ts';
+import type { Sources } from './names.ts';
 import { type DeploymentSpec, readSpec } from './spec.ts';
 
 /** A recorded input: whatever the provider's schema says; tests read them by path. */

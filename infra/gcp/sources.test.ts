@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Bundle, buildFunctions } from '../build-functions.ts';
-import { functionNames, type Sources } from './kubefn.ts';
+import { functionNames, type Sources } from './names.ts';
 import { deploySources, packWatcher } from './sources.ts';
 
 const run = promisify(execFile);

@@ -9,7 +9,7 @@ import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Bundle } from '../build-functions.ts';
-import { type FunctionName, functionNames, type Sources } from './kubefn.ts';
+import { type FunctionName, functionNames, type Sources } from './names.ts';
 
 const run = promisify(execFile);
 
