@@ -3,8 +3,20 @@
 // drifted and with 1% drifted (a NetworkPolicy deleted), beside the floor: the same label-selected
 // lists made directly. Requests are counted by kube-apiserver itself (apiserver_request_total for
 // the bundle's resources, before and after), not estimated.
+// Then ingress-timeout's resync over the tenants' annotated Ingresses (the second run, nothing to
+// do), and the watcher: time to ready (list, then watch) and RSS watching every tenant's Namespace
+// and Ingress, beside the same watcher watching nothing.
 // Last line: `resync_requests_per_tenant <requests of the unchanged check / tenants>` (goal 0.1).
-import { provisionAudience, startProvisionFunction } from '../../infra/local/deploy.ts';
+
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { startChangeFlow } from '../../infra/local/change-flow.ts';
+import {
+  ingressTimeoutAudience,
+  provisionAudience,
+  startIngressTimeoutFunction,
+  startProvisionFunction,
+} from '../../infra/local/deploy.ts';
 import { mintToken, schedulerAccount, signupAccount } from '../../infra/local/identities.ts';
 import { startStack } from '../../infra/local/stack.ts';
 import { mapLimit } from '../../shared/concurrency.ts';
@@ -35,6 +47,7 @@ const resources = new Set([
   'ingresses',
   'deployments',
   'rolebindings',
+  'backendconfigs',
 ]);
 
 const stack = await startStack();
@@ -125,6 +138,53 @@ try {
   );
   const repaired = await resync();
 
+  // ingress-timeout: the first resync applies every tenant's timeout; the second has nothing to do.
+  const ingressTimeout = await startIngressTimeoutFunction(admin, stack);
+  const timeoutToken = await mintToken(admin, schedulerAccount, {
+    audiences: [ingressTimeoutAudience],
+  });
+  const timeoutResync = () =>
+    measure(async () => {
+      const answer = await httpRequest(`${ingressTimeout.url}/resync`, timeoutToken, 'POST');
+      if (answer.status !== 200)
+        throw new Error(`ingress-timeout resync answered ${answer.status}`);
+      return JSON.parse(answer.body).counts as Record<string, number>;
+    });
+  const timeoutFirst = await timeoutResync();
+  const timeoutSecond = await timeoutResync();
+  await ingressTimeout.stop();
+
+  // The watcher: pushes go to a sink that acknowledges everything.
+  const sink = createServer((_req, res) => res.end('{}')).listen(0, '127.0.0.1');
+  await new Promise((resolve) => sink.once('listening', resolve));
+  const sinkUrl = `http://127.0.0.1:${(sink.address() as { port: number }).port}`;
+  const watcherRun = async (
+    name: string,
+    watch?: { apiVersion: string; kind: string; labelSelector?: string }[],
+  ) => {
+    const started = performance.now();
+    const flow = await startChangeFlow(admin, stack, {
+      topic: `scale-${name}`,
+      pushTo: { url: sinkUrl, audience: 'https://sink.kubefn.local' },
+      watcherName: name,
+      ...(watch ? { watch } : {}),
+    });
+    const readyMs = performance.now() - started;
+    const status = await (await fetch(`${flow.relayUrl}/status`)).text();
+    const rss =
+      Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${flow.relay.pid}/status`, 'utf8'))?.[1]) *
+      1024;
+    await flow.stop();
+    return { readyMs, rss, status };
+  };
+  const empty = await watcherRun('scale-empty', [
+    { apiVersion: 'v1', kind: 'Namespace', labelSelector: 'kubefn.dev/none=none' },
+  ]);
+  const watched = await watcherRun('scale-all');
+  sink.close();
+  const objects = tenants * 2; // each tenant's Namespace and Ingress
+  const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
   const perTenant = unchanged.requests / tenants;
   console.log(`
 scale: ${tenants} tenants on the local stack (Node ${process.version})
@@ -132,7 +192,14 @@ scale: ${tenants} tenants on the local stack (Node ${process.version})
   resync, nothing drifted: ${(unchanged.ms / 1000).toFixed(2)} s, ${unchanged.requests} requests ${JSON.stringify(unchanged.byVerb)}, tenants ${JSON.stringify(unchanged.result)}
   resync, ${drifted} drifted (1%): ${(repaired.ms / 1000).toFixed(2)} s, ${repaired.requests} requests ${JSON.stringify(repaired.byVerb)}, tenants ${JSON.stringify(repaired.result)}
   floor, the same lists made directly: ${(direct.ms / 1000).toFixed(2)} s, ${direct.requests} requests
-  resync / floor (nothing drifted): ${(unchanged.ms / direct.ms).toFixed(2)}`);
+  resync / floor (nothing drifted): ${(unchanged.ms / direct.ms).toFixed(2)}
+ingress-timeout resync over ${tenants} annotated Ingresses (backendconfig mode)
+  first (applies each): ${(timeoutFirst.ms / 1000).toFixed(2)} s, ${timeoutFirst.requests} requests, ${JSON.stringify(timeoutFirst.result)}
+  second (nothing to do): ${(timeoutSecond.ms / 1000).toFixed(2)} s, ${timeoutSecond.requests} requests ${JSON.stringify(timeoutSecond.byVerb)}, ${(timeoutSecond.requests / tenants).toFixed(3)} per Ingress
+watcher (process start to ready: leader, listed, watching; includes bundling it)
+  watching nothing: ${(empty.readyMs / 1000).toFixed(2)} s, RSS ${mib(empty.rss)}
+  watching ${objects} objects (Namespaces and Ingresses): ${(watched.readyMs / 1000).toFixed(2)} s, RSS ${mib(watched.rss)}
+  RSS per watched object: ${((watched.rss - empty.rss) / objects / 1024).toFixed(2)} KiB`);
   console.log(`resync_requests_per_tenant ${perTenant.toFixed(3)}`);
   if (failedSignups > 0 || repaired.result.repaired !== drifted) process.exitCode = 1;
   await admin.close();
