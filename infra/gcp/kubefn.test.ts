@@ -189,6 +189,21 @@ describe.each(variants)('%s', (_, resources) => {
     for (const a of apis) expect(a.inputs.disableOnDestroy).toBe(false);
   });
 
+  it('ships no key, kubeconfig or client certificate: every identity uses metadata tokens', () => {
+    expect(resources.map((r) => r.type)).not.toContain('gcp:serviceaccount/key:Key');
+    for (const s of ofType(resources, types.service)) {
+      const env = envOf(s);
+      for (const name of [
+        'KUBECONFIG',
+        'KUBEFN_CALLER_TOKEN_FILE',
+        'GOOGLE_APPLICATION_CREDENTIALS',
+      ])
+        expect(env[name], `${s.inputs.name} ${name}`).toBeUndefined();
+      expect(JSON.stringify(env)).not.toMatch(/PRIVATE KEY|client-certificate|client-key/);
+      expect(s.inputs.template.volumes).toBeUndefined();
+    }
+  });
+
   it('names allUsers and allAuthenticatedUsers nowhere', () => {
     expect(JSON.stringify(resources)).not.toMatch(/allUsers|allAuthenticatedUsers/);
   });
