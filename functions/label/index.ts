@@ -2,8 +2,8 @@
 // settings are read now (a mistake throws here, so the framework cannot load the target and the
 // deploy fails naming the variable); the network work is a promise the first request awaits.
 import * as ff from '@google-cloud/functions-framework';
-import { asHttpFunction } from '../../shared/http/functions-framework.ts';
+import { asFrameworkFunction } from '../../shared/http/functions-framework.ts';
 import { createApp } from './app.ts';
 import { depsFromEnv } from './config.ts';
 
-ff.http('label', asHttpFunction(createApp(depsFromEnv(process.env)).fetch));
+ff.http('label', asFrameworkFunction(createApp(depsFromEnv(process.env)).fetch));

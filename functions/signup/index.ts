@@ -1,7 +1,7 @@
 // Entry point for the Functions Framework (target "signup"); settings in config.ts.
 import * as ff from '@google-cloud/functions-framework';
-import { asHttpFunction } from '../../shared/http/functions-framework.ts';
+import { asFrameworkFunction } from '../../shared/http/functions-framework.ts';
 import { createApp } from './app.ts';
 import { depsFromEnv } from './config.ts';
 
-ff.http('signup', asHttpFunction(createApp(depsFromEnv(process.env)).fetch));
+ff.http('signup', asFrameworkFunction(createApp(depsFromEnv(process.env)).fetch));

@@ -1,7 +1,7 @@
 // Hono middleware: every request proves who sent it, and only allow-listed principals pass.
-// 401 (with WWW-Authenticate) for a missing or bad token, 403 for a valid principal that is not
-// allowed, 503 if the issuer's keys could not be fetched. The reason goes to the log as a code;
-// the response says nothing about keys, issuers or configuration.
+// 401 (with WWW-Authenticate) for a missing, bad or ambiguous token, 403 for a valid principal
+// that is not allowed, 503 if the issuer's keys could not be fetched. The reason goes to the log
+// as a code; the response says nothing about keys, issuers or configuration.
 import type { MiddlewareHandler } from 'hono';
 import { jsonLogger, type Logger } from '../log.ts';
 import { AuthError } from './errors.ts';
@@ -22,6 +22,12 @@ export function requireCaller(rule: CallerRule): MiddlewareHandler<{ Variables: 
   return async function requireCallerMiddleware(c, next) {
     let principal: Principal;
     try {
+      // Cloud Run's IAM check reads X-Serverless-Authorization instead of Authorization when
+      // both are sent, and passes Authorization on as it came: behind that check
+      // (platformVerified) the claims read here would be ones nobody verified. kubefn's callers
+      // send Authorization only, so a second credential is refused, whatever it holds.
+      if (c.req.header('x-serverless-authorization') !== undefined)
+        throw new AuthError('ambiguous', 'X-Serverless-Authorization');
       principal = await verifyToken(c.req.header('authorization'), rule);
       if (!allowed.has(principal.id)) throw new AuthError('not-allowed');
     } catch (error) {

@@ -48,10 +48,16 @@ const cases = [
   { what: 'issued 61 minutes ago', claims: { iat: now - 3660 }, code: 'too-old' },
   { what: 'issued in 40 s', claims: { iat: now + 40 }, code: 'not-yet-valid' },
   { what: 'for another audience', claims: { aud: 'https://other' }, code: 'wrong-audience' },
+  { what: 'a list of only the audience', claims: { aud: [audience] }, code: undefined },
   {
     what: 'one of several audiences',
     claims: { aud: ['https://other', audience] },
-    code: undefined,
+    code: 'wrong-audience',
+  },
+  {
+    what: 'the audience twice',
+    claims: { aud: [audience, audience] },
+    code: 'wrong-audience',
   },
 ] as const;
 
@@ -73,4 +79,21 @@ describe.each([
     );
     expect(result).toBe(code ?? 'a@b');
   });
+});
+
+test.each([
+  [
+    'two credentials, joined as Node and Fetch join repeated headers',
+    (t: string) => `Bearer ${t}, Bearer ${t}`,
+  ],
+  ['a credential and garbage', (t: string) => `Bearer ${t}, x`],
+  ['two tokens without a space', (t: string) => `Bearer ${t},${t}`],
+])('%s -> ambiguous', async (_what, header) => {
+  const token = await sign({});
+  const result = await verifyToken(header(token), {
+    audience,
+    issuers: [issuer],
+    now: () => now,
+  }).catch((error: unknown) => (error instanceof AuthError ? error.code : error));
+  expect(result).toBe('ambiguous');
 });

@@ -1,12 +1,19 @@
 // Verifies a caller's bearer token against the trusted issuers and returns the principal.
 // Checks run in a fixed order (form, algorithm, issuer, signature, time, audience, principal),
 // and every failure has its own code.
+//
+// The audience is exact: `aud` is the endpoint's audience, or a list of only that one. A token
+// minted for several services (a TokenRequest with two audiences) is refused: any of them could
+// replay it here. Google's ID tokens carry a single audience, so nothing legitimate is lost.
 import { decodeJwt, decodeProtectedHeader, errors, type JWTPayload, jwtVerify } from 'jose';
 import { AuthError } from './errors.ts';
 import type { Principal, TrustedIssuer } from './issuers.ts';
 
 export type VerifyOptions = {
-  /** The exact `aud` this endpoint expects (its URL, as configured on the push subscription). */
+  /**
+   * The exact `aud` this endpoint expects (its URL, as configured on the push subscription): the
+   * token's only audience.
+   */
   audience: string;
   issuers: TrustedIssuer[];
   /**
@@ -26,6 +33,9 @@ export async function verifyToken(
   options: VerifyOptions,
 ): Promise<Principal> {
   if (!authorization) throw new AuthError('missing');
+  // Two Authorization headers arrive joined with ", " (shared/http/functions-framework.ts, as
+  // Fetch's Headers do); a bearer JWT never holds a comma. Which one counts is not ours to guess.
+  if (authorization.includes(',')) throw new AuthError('ambiguous', 'more than one credential');
   const match = /^Bearer ([\w-]+\.[\w-]*\.[\w-]*)$/i.exec(authorization.trim());
   const token = match?.[1];
   if (!token) throw new AuthError('malformed', 'expected "Bearer <JWT>"');
@@ -63,6 +73,8 @@ export async function verifyToken(
       requiredClaims: ['exp', 'iat'],
       ...(options.now ? { currentDate: new Date(options.now() * 1000) } : {}),
     });
+    // jose accepts a list that merely includes the audience; ours must be the only one.
+    onlyAudience(payload.aud, options.audience);
     return issuer.principal(payload);
   } catch (error) {
     throw translate(error);
@@ -84,8 +96,14 @@ function checkClaims(
   if (typeof nbf === 'number' && nbf > now + tolerance) throw new AuthError('not-yet-valid');
   if (iat > now + tolerance) throw new AuthError('not-yet-valid', 'issued in the future');
   if (now - iat > issuer.maxTokenAgeSeconds + tolerance) throw new AuthError('too-old');
+  onlyAudience(aud, audience);
+}
+
+/** `aud` is exactly `audience`, alone or as a list of one. */
+function onlyAudience(aud: JWTPayload['aud'], audience: string) {
   const audiences = Array.isArray(aud) ? aud : [aud];
   if (!audiences.includes(audience)) throw new AuthError('wrong-audience');
+  if (audiences.length !== 1) throw new AuthError('wrong-audience', 'more than one audience');
 }
 
 function translate(error: unknown): AuthError {

@@ -5,21 +5,64 @@
 // start, to serve plain HTTP/1.1 requests the framework has already parsed. Here the framework's
 // raw body bytes (req.rawBody) become the Request body, and the Response is copied back.
 //
+// Headers are taken from req.rawHeaders, every copy: Node keeps only the first of a repeated
+// Authorization or Content-Type (and discards the rest) in req.headers, so a second
+// Authorization would go unseen. Repeats are joined with ", " as Fetch's Headers join them, and
+// the auth check refuses a joined credential as ambiguous (shared/auth/verify-token.ts).
+//
+// The framework's Express app parses every body (body-parser, up to 1024 MB) before it calls the
+// function, and has no hook for what its parser refuses: Express's default final handler would
+// answer an HTML page and print the error to stderr, the body's text with it (17 lines for one
+// bad JSON body). asFrameworkFunction gives the framework's app a final handler of ours instead,
+// the way Express hands a mounted app's unhandled errors to its parent: a body the parser refused
+// reaches the app without its bytes, marked (json-body.ts refuseBody), so the route's caller
+// check still runs first and readJson answers the refusal in JSON; one structured line is logged,
+// without the body or the parser's message (which quotes it). The body has still been read by
+// then: the framework allows no code of ours before its parser.
+//
 // The function runs outside the node:domain the framework opens for each request. Inside it,
 // every promise, socket and callback of ours is tracked by the domain (measured: a quarter of a
 // warm status request's CPU, and the sockets kept the first request's domain for good). Errors
 // lose nothing: Hono and the catch below answer them, and anything thrown outside a request
 // still reaches the framework's uncaughtException handler (crash answer, instance restarted).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import { jsonLogger, type Logger } from '../log.ts';
+import { type BodyRefusal, refuseBody } from './json-body.ts';
 
 type FrameworkRequest = IncomingMessage & { rawBody?: Buffer; originalUrl?: string };
 type FetchHandler = (request: Request) => Response | Promise<Response>;
+type Serve = (req: FrameworkRequest, res: ServerResponse, refusal?: BodyRefusal) => Promise<void>;
+export type HttpFunction = (req: FrameworkRequest, res: ServerResponse) => Promise<void>;
 
-export function asHttpFunction(fetchHandler: FetchHandler) {
-  return async function httpFunction(req: FrameworkRequest, res: ServerResponse): Promise<void> {
+export function asHttpFunction(fetchHandler: FetchHandler): HttpFunction {
+  const serve = serving(fetchHandler);
+  return function httpFunction(req, res) {
+    return serve(req, res);
+  };
+}
+
+/**
+ * asHttpFunction for the framework's `http` (each function's index.ts): what the framework's own
+ * layers leave unanswered (a body its parser refused) comes to the same app.
+ */
+export function asFrameworkFunction(
+  fetchHandler: FetchHandler,
+  log: Logger = jsonLogger,
+): HttpFunction {
+  const serve = serving(fetchHandler);
+  answerFrameworkFailures(serve, log);
+  return function httpFunction(req, res) {
+    return serve(req, res);
+  };
+}
+
+function serving(fetchHandler: FetchHandler): Serve {
+  return async function serve(req, res, refusal) {
     (process as { domain?: { exit(): void } }).domain?.exit();
     try {
-      const response = await fetchHandler(toRequest(req));
+      const request = toRequest(req, refusal);
+      const response = await fetchHandler(request);
       res.statusCode = response.status;
       response.headers.forEach((value, name) => {
         res.setHeader(name, value);
@@ -33,13 +76,99 @@ export function asHttpFunction(fetchHandler: FetchHandler) {
   };
 }
 
-function toRequest(req: FrameworkRequest): Request {
+function toRequest(req: FrameworkRequest, refusal: BodyRefusal | undefined): Request {
   const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
-  }
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2)
+    headers.append(raw[i] as string, raw[i + 1] as string);
   const method = req.method ?? 'GET';
-  const withBody = method !== 'GET' && method !== 'HEAD' && req.rawBody !== undefined;
+  const withBody =
+    method !== 'GET' && method !== 'HEAD' && req.rawBody !== undefined && refusal === undefined;
   const url = `http://${req.headers.host ?? 'localhost'}${req.originalUrl ?? req.url ?? '/'}`;
-  return new Request(url, { method, headers, ...(withBody ? { body: req.rawBody } : {}) });
+  const request = new Request(url, { method, headers, ...(withBody ? { body: req.rawBody } : {}) });
+  if (refusal) refuseBody(request, refusal);
+  return request;
+}
+
+type Done = (error?: unknown) => void;
+type ExpressHandle = (
+  this: unknown,
+  req: FrameworkRequest,
+  res: ServerResponse,
+  done?: Done,
+) => void;
+
+let answering: { serve: Serve; log: Logger } | undefined;
+
+/**
+ * Express copies `application` onto each app it creates, and the framework creates its app after
+ * loading the function's module: a `handle` wrapped now is the framework's. It only adds the
+ * final callback Express would otherwise make with its finalhandler; a mounted app gets its
+ * parent's the same way. The framework serves one function per process: the last registered.
+ */
+function answerFrameworkFailures(serve: Serve, log: Logger): void {
+  const wrapped = answering !== undefined;
+  answering = { serve, log };
+  if (wrapped) return;
+  const local = createRequire(import.meta.url);
+  // The framework's own express (already loaded by the framework's CLI: nothing to load here).
+  const express = createRequire(local.resolve('@google-cloud/functions-framework'))('express') as {
+    application: { handle: ExpressHandle };
+  };
+  const handle = express.application.handle;
+  express.application.handle = function handleWithKubefnFinal(req, res, done) {
+    handle.call(this, req, res, done ?? ((error) => void unhandled(error, req, res)));
+  };
+}
+
+async function unhandled(error: unknown, req: FrameworkRequest, res: ServerResponse) {
+  const { serve, log } = answering ?? { serve: undefined, log: jsonLogger };
+  if (res.headersSent) {
+    req.socket.destroy(); // as Express's own final handler does
+    return;
+  }
+  const path = (req.originalUrl ?? req.url ?? '/').split('?')[0];
+  const refusal = refusalOf(error);
+  if (refusal && serve) {
+    log('WARNING', 'request body refused', { reason: refusal, method: req.method, path });
+    await drained(req);
+    await serve(req, res, refusal);
+    return;
+  }
+  if (error !== undefined) {
+    // Not the parser's refusal: a failure inside the framework. Its frames, never its message
+    // (a parser's message quotes the body).
+    const { name, type, status } = error as { name?: unknown; type?: unknown; status?: unknown };
+    log('ERROR', 'framework failure', {
+      name: String(name),
+      type: typeof type === 'string' ? type : undefined,
+      status: typeof status === 'number' ? status : undefined,
+      frames: error instanceof Error ? error.stack?.split('\n').slice(1).join('\n') : undefined,
+      method: req.method,
+      path,
+    });
+  }
+  await drained(req);
+  const status = error === undefined ? 404 : 500;
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(status === 404 ? '{"error":"not-found"}' : '{"error":"internal"}');
+}
+
+/** body-parser's failures are http-errors with a 4xx status (its `type` names the cause). */
+function refusalOf(error: unknown): BodyRefusal | undefined {
+  const status = (error as { status?: unknown } | undefined)?.status;
+  if (typeof status !== 'number' || status < 400 || status > 499) return undefined;
+  if (status === 413) return 'too-large';
+  if (status === 415) return 'unsupported-media-type';
+  return 'invalid-json';
+}
+
+/** What the parser left unread is read off first, as Express's final handler does. */
+function drained(req: IncomingMessage): Promise<void> {
+  if (req.complete || req.destroyed) return Promise.resolve();
+  req.unpipe();
+  return new Promise((resolve) => {
+    req.once('end', resolve).once('close', resolve);
+    req.resume();
+  });
 }

@@ -18,6 +18,8 @@ export async function readJson<TSchema extends v.GenericSchema>(
   const declared = Number(c.req.header('content-length') ?? 0);
   if (declared > maxBytes)
     throw new DomainError('too-large', `the body is limited to ${maxBytes} bytes`);
+  const refused = refusedBodies.get(c.req.raw);
+  if (refused) throw new DomainError(refused, refusals[refused]);
   const text = await c.req.text();
   if (Buffer.byteLength(text) > maxBytes)
     throw new DomainError('too-large', `the body is limited to ${maxBytes} bytes`);
@@ -28,6 +30,25 @@ export async function readJson<TSchema extends v.GenericSchema>(
     throw new DomainError('invalid-json', 'the body is not valid JSON');
   }
   return validated(schema, body, 'the body has invalid fields');
+}
+
+/** Why the Functions Framework's body parser refused a body, as the code readJson answers. */
+export type BodyRefusal = 'invalid-json' | 'too-large' | 'unsupported-media-type';
+
+const refusals: Record<BodyRefusal, string> = {
+  'invalid-json': 'the body is not valid JSON',
+  'too-large': 'the body is too large',
+  'unsupported-media-type': 'send the body as application/json in UTF-8',
+};
+const refusedBodies = new WeakMap<Request, BodyRefusal>();
+
+/**
+ * Marks a request whose body the framework refused before the app ran
+ * (shared/http/functions-framework.ts): it reaches the app without one, and readJson answers the
+ * refusal where it would have read the body, after the route's caller check.
+ */
+export function refuseBody(request: Request, refusal: BodyRefusal): void {
+  refusedBodies.set(request, refusal);
 }
 
 /** The schema's output, or 400 naming each failing field (paths and expectations only). */

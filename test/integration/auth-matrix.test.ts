@@ -64,6 +64,8 @@ beforeAll(async () => {
   tokens.kubeCaller = await mint('caller', [audience]);
   tokens.kubeStranger = await mint('stranger', [audience]);
   tokens.kubeWrongAudience = await mint('caller', ['https://kubefn.test/other']);
+  // The right audience and another: exactness refuses a token minted for several services.
+  tokens.kubeTwoAudiences = await mint('caller', [audience, 'https://kubefn.test/other']);
 
   // The endpoint reads the issuer's discovery and keys with a service-account token and the CA.
   const kube: TrustedIssuer = await kubernetesIssuer(
@@ -97,6 +99,11 @@ beforeAll(async () => {
   tokens.expired = await google.idToken(googleClaims({ iat: now() - 7200, exp: now() - 3600 }));
   tokens.notYetValid = await google.idToken(googleClaims({ nbf: now() + 600 }));
   tokens.wrongAudience = await google.idToken(googleClaims({ aud: 'https://kubefn.test/other' }));
+  tokens.twoAudiences = await google.idToken(
+    googleClaims({ aud: ['https://kubefn.test/other', audience] }),
+  );
+  // Two Authorization headers, as Node and Fetch join them: which one counts is ambiguous.
+  tokens.twoCredentials = `${tokens.valid}, Bearer ${tokens.valid}`;
   tokens.wrongIssuer = await google.idToken(googleClaims({ iss: 'https://evil.example' }));
   tokens.tooOld = await google.idToken(googleClaims({ iat: now() - 7200, exp: now() + 600 }));
   tokens.unverifiedEmail = await google.idToken(googleClaims({ email_verified: false }));
@@ -116,6 +123,7 @@ beforeAll(async () => {
   tokens.strippedWrongAudience = stripped(tokens.wrongAudience);
   tokens.strippedNotAllowed = stripped(tokens.notAllowed);
   tokens.strippedKube = stripped(tokens.kubeCaller);
+  tokens.strippedTwoAudiences = stripped(tokens.twoAudiences);
 });
 
 afterAll(async () => {
@@ -139,6 +147,9 @@ test.each([
   ['verify', 'notYetValid', 401, 'not-yet-valid'],
   ['verify', 'wrongAudience', 401, 'wrong-audience'],
   ['verify', 'kubeWrongAudience', 401, 'wrong-audience'],
+  ['verify', 'twoAudiences', 401, 'wrong-audience'],
+  ['verify', 'kubeTwoAudiences', 401, 'wrong-audience'],
+  ['verify', 'twoCredentials', 401, 'ambiguous'],
   ['verify', 'wrongIssuer', 401, 'untrusted-issuer'],
   ['verify', 'tooOld', 401, 'too-old'],
   ['verify', 'unverifiedEmail', 401, 'bad-claims'],
@@ -157,6 +168,8 @@ test.each([
   ['iam', 'strippedWrongAudience', 401, 'wrong-audience'],
   ['iam', 'strippedNotAllowed', 403, 'not-allowed'],
   ['iam', 'strippedKube', 401, 'signature-removed'],
+  ['iam', 'strippedTwoAudiences', 401, 'wrong-audience'],
+  ['iam', 'twoCredentials', 401, 'ambiguous'],
   ['iam', 'tampered', 401, 'bad-signature'],
 ] as const)('%s endpoint, %s token: %i', async (endpoint, name, expected, reason) => {
   const token = name === 'missing' ? undefined : name === 'garbage' ? 'not a jwt' : tokens[name];
