@@ -127,3 +127,22 @@ it.each([
   expect((await app(deps).request(route, { method: 'POST' })).status).toBe(401);
   expect((await app(deps).request('/no-such-route', { method: 'POST' })).status).toBe(404);
 });
+
+it('calls every route a function serves for Pub/Sub or Cloud Scheduler, and only those', async () => {
+  const { resources } = variants[0][1];
+  const apps = { label: labelApp, 'ingress-timeout': ingressTimeoutApp, provision: provisionApp };
+  const serves = async (route: string) => {
+    const names: string[] = [];
+    for (const [name, app] of Object.entries(apps))
+      if ((await app(deps).request(route, { method: 'POST' })).status !== 404) names.push(name);
+    return names.sort();
+  };
+  const targets = (urls: string[]) =>
+    urls.map((url) => /^https:\/\/kubefn-(.+)-x\.a\.run\.app\//.exec(url)?.[1]).sort();
+  const pushed = ofType(resources, types.subscription)
+    .filter((s) => s.inputs.pushConfig)
+    .map((s) => s.inputs.pushConfig.pushEndpoint);
+  const scheduled = ofType(resources, types.job).map((j) => j.inputs.httpTarget.uri);
+  expect(targets(pushed)).toEqual(await serves(routes.push));
+  expect(targets(scheduled)).toEqual(await serves(routes.resync));
+});
