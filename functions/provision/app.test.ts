@@ -33,6 +33,8 @@ const app = (error: unknown = new Error('not called')) =>
       subjects: subjectsByIdentity([{ kind: 'serviceaccounts' }]),
       caller: caller.rule,
       resyncCaller: caller.rule,
+      pushCaller: caller.rule,
+      fanOut: undefined,
     }),
   );
 const auth = async () => ({ authorization: `Bearer ${await caller.token()}` });

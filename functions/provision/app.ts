@@ -4,6 +4,8 @@
 //   DELETE /tenants/:customerId?confirm=ID  deprovision (&dryRun=true to only check; any other
 //                                           value, or an unknown parameter, is a 400)
 //   POST   /resync                          Cloud Scheduler: check every tenant against its template
+//                                           (or fan out in batches through Pub/Sub: fanout.ts)
+//   POST   /pubsub/resync                   Pub/Sub push: one batch of a fanned-out check
 import type { Hono } from 'hono';
 import * as v from 'valibot';
 import type { CallerRule } from '../../shared/auth/index.ts';
@@ -11,11 +13,17 @@ import { DomainError } from '../../shared/errors.ts';
 import { type FunctionEnv, functionSkeleton } from '../../shared/http/app.ts';
 import { readJson } from '../../shared/http/json-body.ts';
 import { queryFlag, readQuery } from '../../shared/http/query.ts';
+import { pushRoute } from '../../shared/pubsub/push.ts';
+import { type FanOut, ResyncBatchSchema, resyncBatch, scheduledResync } from './fanout.ts';
 import { deprovisionTenant, type ProvisionDeps, provisionTenant, tenantStatus } from './handler.ts';
-import { resyncTenants } from './resync.ts';
 import { CustomerIdSchema, signupSchema } from './schema.ts';
 
-export type AppDeps = ProvisionDeps & { caller: CallerRule; resyncCaller: CallerRule };
+export type AppDeps = ProvisionDeps & {
+  caller: CallerRule;
+  resyncCaller: CallerRule;
+  pushCaller: CallerRule;
+  fanOut: FanOut | undefined;
+};
 
 export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
   const { app, deps, guard } = functionSkeleton(ready);
@@ -45,7 +53,16 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
   app.post(
     '/resync',
     guard((d) => d.resyncCaller),
-    async (c) => c.json(await resyncTenants(await deps())),
+    async (c) => {
+      readQuery(c, {});
+      const answer = await scheduledResync(await deps());
+      return c.json(answer, 'job' in answer ? 202 : 200);
+    },
+  );
+  app.post(
+    '/pubsub/resync',
+    guard((d) => d.pushCaller),
+    pushRoute(ResyncBatchSchema, async ({ data }) => resyncBatch(data, await deps())),
   );
   return app;
 }

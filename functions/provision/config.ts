@@ -5,6 +5,11 @@
 //   KUBEFN_ALLOW_RESYNC       who may run the scheduled tenant check (Cloud Scheduler)
 //   KUBEFN_RBAC_SUBJECTS      who the tenant RoleBindings name: serviceaccounts (default),
 //                             google:<project> (GKE), or both (shared/identities.ts)
+//   KUBEFN_RESYNC_TOPIC       where the scheduled check publishes its batches when the tenants
+//                             are more than KUBEFN_RESYNC_BATCH (default 500; fanout.ts); the
+//                             project from PUBSUB_PROJECT_ID or GOOGLE_CLOUD_PROJECT. Unset: the
+//                             check always runs in the one request
+//   KUBEFN_ALLOW_PUSH         who may push batches to POST /pubsub/resync (the push account)
 //   plus the Kubernetes connection (shared/kube/connection.ts) and KUBEFN_AUTH_*.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +22,9 @@ import {
   clusterEnvEntries,
   connectCluster,
 } from '../../shared/kube/index.ts';
+import { pubsubProject, pubsubProjectEntries } from '../../shared/pubsub/project.ts';
 import type { AppDeps } from './app.ts';
+import { pubsubPublisher } from './fanout.ts';
 import { bundleRefs, type Templates } from './render.ts';
 import builtInBundle from './templates/bundle.json' with { type: 'json' };
 import builtInPlans from './templates/plans.json' with { type: 'json' };
@@ -30,6 +37,16 @@ const EnvSchema = v.object({
   KUBEFN_ALLOW_RESYNC: allowList,
   KUBEFN_NAMESPACE_PREFIX: v.optional(v.string(), 'tenant-'),
   KUBEFN_TEMPLATES_DIR: v.optional(v.pipe(v.string(), v.minLength(1))),
+  KUBEFN_ALLOW_PUSH: allowList,
+  KUBEFN_RESYNC_TOPIC: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z][\w.~+%-]{2,254}$/))),
+  KUBEFN_RESYNC_BATCH: v.pipe(
+    v.optional(v.string(), '500'),
+    v.transform(Number),
+    v.integer(),
+    v.minValue(1),
+    v.maxValue(1000),
+  ),
+  ...pubsubProjectEntries,
 });
 
 export type ProvisionSettings = v.InferOutput<typeof EnvSchema> & { templates: Templates };
@@ -38,6 +55,7 @@ export type ProvisionSettings = v.InferOutput<typeof EnvSchema> & { templates: T
 export function settingsFromEnv(env: NodeJS.ProcessEnv): ProvisionSettings {
   const settings = readEnv('provision', EnvSchema, env);
   checkClusterSettings('provision', settings);
+  if (settings.KUBEFN_RESYNC_TOPIC) pubsubProject('provision', settings);
   return { ...settings, templates: loadTemplates(settings.KUBEFN_TEMPLATES_DIR) };
 }
 
@@ -66,6 +84,16 @@ async function connect(settings: ProvisionSettings): Promise<AppDeps> {
     subjects: subjectsByIdentity(settings.KUBEFN_RBAC_SUBJECTS),
     caller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_PROVISION),
     resyncCaller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_RESYNC),
+    pushCaller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_PUSH),
+    fanOut: settings.KUBEFN_RESYNC_TOPIC
+      ? {
+          batchSize: settings.KUBEFN_RESYNC_BATCH,
+          publish: pubsubPublisher(
+            pubsubProject('provision', settings),
+            settings.KUBEFN_RESYNC_TOPIC,
+          ),
+        }
+      : undefined,
   };
 }
 

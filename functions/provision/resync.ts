@@ -39,13 +39,25 @@ export type TenantCheck = {
 const concurrency = 8;
 const managedSelector = `${managedByLabel}=${managedByValue},${customerLabel}`;
 
-export async function resyncTenants(deps: ProvisionDeps): Promise<{
+export type ResyncAnswer = {
   counts: Record<TenantCheck['outcome'], number>;
   tenants: TenantCheck[];
-}> {
+};
+
+/**
+ * Checks every tenant, or only `customers` (one batch of a fanned-out job, fanout.ts): the same
+ * lists, selected by `kubefn.dev/customer in (...)`. `namespaces` saves listing them again.
+ */
+export async function resyncTenants(
+  deps: ProvisionDeps,
+  options: { customers?: string[]; namespaces?: KubeObject[] } = {},
+): Promise<ResyncAnswer> {
+  const selector = options.customers
+    ? `${managedSelector},${customerLabel} in (${options.customers.join(',')})`
+    : managedSelector;
   const [namespaces, live] = await Promise.all([
-    listAll(deps.cluster, { apiVersion: 'v1', kind: 'Namespace' }),
-    liveObjects(deps),
+    options.namespaces ?? listTenantNamespaces(deps, selector),
+    liveObjects(deps, selector),
   ]);
   const tenants = namespaces.filter(
     (ns) => (ns.status as { phase?: string } | undefined)?.phase !== 'Terminating',
@@ -56,24 +68,42 @@ export async function resyncTenants(deps: ProvisionDeps): Promise<{
   return { counts, tenants: checks.filter((t) => t.outcome !== 'unchanged') };
 }
 
+/**
+ * The tenants' namespaces (kubefn-managed, with a customer, named with this deployment's
+ * prefix: another kubefn's tenants in the same cluster are its own to check), one paginated list.
+ */
+export async function listTenantNamespaces(
+  deps: ProvisionDeps,
+  selector = managedSelector,
+): Promise<KubeObject[]> {
+  const namespaces = await listAll(deps.cluster, { apiVersion: 'v1', kind: 'Namespace' }, selector);
+  return namespaces.filter((ns) => ns.metadata?.name?.startsWith(deps.namespacePrefix));
+}
+
 /** Every kubefn-managed object of the bundle's kinds, by kind, namespace and name. */
-async function liveObjects(deps: ProvisionDeps): Promise<Map<string, KubeObject>> {
+async function liveObjects(
+  deps: ProvisionDeps,
+  selector: string,
+): Promise<Map<string, KubeObject>> {
   const kinds = new Map(
     deps.templates.bundle.map((template) => [
       `${template.apiVersion}/${template.kind}`,
       typeRef(template),
     ]),
   );
-  const lists = await Promise.all([...kinds.values()].map((kind) => listAll(deps.cluster, kind)));
+  const lists = await Promise.all(
+    [...kinds.values()].map((kind) => listAll(deps.cluster, kind, selector)),
+  );
   return new Map(lists.flat().map((object) => [keyOf(object), object]));
 }
 
 async function listAll(
   cluster: Cluster,
   kind: { apiVersion: string; kind: string },
+  labelSelector: string,
 ): Promise<KubeObject[]> {
   const objects: KubeObject[] = [];
-  for await (const object of cluster.resource(kind).items({ labelSelector: managedSelector }))
+  for await (const object of cluster.resource(kind).items({ labelSelector }))
     objects.push({ ...object, apiVersion: kind.apiVersion, kind: kind.kind });
   return objects;
 }

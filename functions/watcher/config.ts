@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import * as v from 'valibot';
 import { envProblem, readEnv, readEnvValue } from '../../shared/env.ts';
 import { checkClusterSettings, clusterEnvEntries } from '../../shared/kube/index.ts';
+import { pubsubProject, pubsubProjectEntries } from '../../shared/pubsub/project.ts';
 
 const managed = 'app.kubernetes.io/managed-by=kubefn';
 const WatchSchema = v.array(
@@ -31,8 +32,7 @@ const EnvSchema = v.object({
   ...clusterEnvEntries,
   KUBEFN_WATCH: v.optional(v.string()),
   KUBEFN_TOPIC: v.optional(v.string(), 'kubefn-changes'),
-  PUBSUB_PROJECT_ID: v.optional(v.string()),
-  GOOGLE_CLOUD_PROJECT: v.optional(v.string()),
+  ...pubsubProjectEntries,
   KUBEFN_CLUSTER_NAME: v.optional(v.string(), 'local'),
   KUBEFN_WINDOW: number('500'),
   KUBEFN_SYSTEM_NAMESPACE: v.optional(v.string(), 'kubefn-system'),
@@ -58,9 +58,7 @@ export function watcherConfig(env: NodeJS.ProcessEnv) {
         { apiVersion: 'v1', kind: 'Namespace', labelSelector: managed },
         { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', labelSelector: managed },
       ];
-  const projectId = e.PUBSUB_PROJECT_ID ?? e.GOOGLE_CLOUD_PROJECT;
-  if (!projectId)
-    throw envProblem('watcher', 'PUBSUB_PROJECT_ID or GOOGLE_CLOUD_PROJECT', 'required');
+  const projectId = pubsubProject('watcher', e);
   return {
     targets,
     topic: e.KUBEFN_TOPIC,

@@ -1,0 +1,80 @@
+// The scheduled check beyond one instance: when there are more tenants than one batch
+// (KUBEFN_RESYNC_BATCH, default 500), the scheduled call lists the tenants and publishes them in
+// batches to KUBEFN_RESYNC_TOPIC, and answers 202 with the job; Pub/Sub pushes each batch to
+// POST /pubsub/resync, which Cloud Run scales out. A batch is the same check for its customers
+// only (the lists selected by `kubefn.dev/customer in (...)`), so a redelivered or duplicated
+// batch changes nothing twice. Progress is one log line per batch, with the job's id.
+//
+// The Pub/Sub client is imported only here and only when a job fans out: the function's cold
+// start does not load it.
+import { randomUUID } from 'node:crypto';
+import * as v from 'valibot';
+import { jsonLogger as log } from '../../shared/log.ts';
+import type { ProvisionDeps } from './handler.ts';
+import { listTenantNamespaces, type ResyncAnswer, resyncTenants } from './resync.ts';
+import { CustomerIdSchema } from './schema.ts';
+
+export const ResyncBatchSchema = v.strictObject({
+  job: v.pipe(v.string(), v.maxLength(100)),
+  batch: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  batches: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  customers: v.pipe(v.array(CustomerIdSchema), v.minLength(1), v.maxLength(1000)),
+});
+export type ResyncBatch = v.InferOutput<typeof ResyncBatchSchema>;
+
+export type FanOut = { batchSize: number; publish: (batch: ResyncBatch) => Promise<void> };
+
+/** Checks every tenant here, or hands them to Pub/Sub in batches when there are too many. */
+export async function scheduledResync(
+  deps: ProvisionDeps & { fanOut: FanOut | undefined },
+): Promise<ResyncAnswer | { job: string; tenants: number; batches: number }> {
+  const namespaces = await listTenantNamespaces(deps);
+  const { fanOut } = deps;
+  if (!fanOut || namespaces.length <= fanOut.batchSize) return resyncTenants(deps, { namespaces });
+  const customers = namespaces.flatMap((ns) => ns.metadata?.labels?.['kubefn.dev/customer'] ?? []);
+  const job = `resync-${new Date().toISOString()}-${randomUUID().slice(0, 8)}`;
+  const batches = Math.ceil(customers.length / fanOut.batchSize);
+  // All batches are published before the answer: a failure to publish fails the call, and
+  // Cloud Scheduler's retry publishes the job again (each batch is idempotent).
+  await Promise.all(
+    Array.from({ length: batches }, (_, i) =>
+      fanOut.publish({
+        job,
+        batch: i + 1,
+        batches,
+        customers: customers.slice(i * fanOut.batchSize, (i + 1) * fanOut.batchSize),
+      }),
+    ),
+  );
+  log('INFO', 'resync fanned out', { job, tenants: customers.length, batches });
+  return { job, tenants: customers.length, batches };
+}
+
+/** One pushed batch: the check for its customers, and a progress line. */
+export async function resyncBatch(batch: ResyncBatch, deps: ProvisionDeps) {
+  const answer = await resyncTenants(deps, { customers: batch.customers });
+  log(answer.counts.failed ? 'WARNING' : 'INFO', 'resync batch done', {
+    job: batch.job,
+    batch: `${batch.batch}/${batch.batches}`,
+    ...answer.counts,
+  });
+  return { outcome: 'done', job: batch.job, batch: batch.batch, ...answer };
+}
+
+/** Publishes batches to `topic` with @google-cloud/pubsub, loaded on the first job. */
+export function pubsubPublisher(projectId: string, topic: string): FanOut['publish'] {
+  let loaded:
+    | Promise<{
+        publishMessage(m: { json: unknown; attributes: Record<string, string> }): Promise<string>;
+      }>
+    | undefined;
+  return async (batch) => {
+    loaded ??= import('@google-cloud/pubsub').then(({ PubSub }) =>
+      new PubSub({ projectId }).topic(topic),
+    );
+    await (await loaded).publishMessage({
+      json: batch,
+      attributes: { job: batch.job, batch: String(batch.batch), batches: String(batch.batches) },
+    });
+  };
+}
