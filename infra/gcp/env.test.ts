@@ -115,6 +115,7 @@ const rule: CallerRule = {
 const deps = Promise.resolve({
   caller: rule,
   resyncCaller: rule,
+  pushCaller: rule,
   callers: { one: rule, push: rule, resync: rule, http: rule },
 } as never);
 
@@ -123,6 +124,7 @@ it.each([
   ['ingress-timeout', routes.push, ingressTimeoutApp],
   ['ingress-timeout', routes.resync, ingressTimeoutApp],
   ['provision', routes.resync, provisionApp],
+  ['provision', routes.resyncBatches, provisionApp],
 ])('%s serves POST %s, the route the deployment calls, behind auth', async (_, route, app) => {
   expect((await app(deps).request(route, { method: 'POST' })).status).toBe(401);
   expect((await app(deps).request('/no-such-route', { method: 'POST' })).status).toBe(404);
@@ -142,7 +144,9 @@ it('calls every route a function serves for Pub/Sub or Cloud Scheduler, and only
   const pushed = ofType(resources, types.subscription)
     .filter((s) => s.inputs.pushConfig)
     .map((s) => s.inputs.pushConfig.pushEndpoint);
+  const on = (route: string) => pushed.filter((url: string) => url.endsWith(route));
   const scheduled = ofType(resources, types.job).map((j) => j.inputs.httpTarget.uri);
-  expect(targets(pushed)).toEqual(await serves(routes.push));
+  expect(targets(on(routes.push))).toEqual(await serves(routes.push));
+  expect(targets(on(routes.resyncBatches))).toEqual(await serves(routes.resyncBatches));
   expect(targets(scheduled)).toEqual(await serves(routes.resync));
 });

@@ -11,7 +11,7 @@ import type { AuthSettings } from '../../shared/auth/index.ts';
 import type { ClusterSettings } from '../../shared/kube/index.ts';
 import type { Accounts } from './accounts.ts';
 import type { Context } from './context.ts';
-import type { FunctionName } from './names.ts';
+import { type FunctionName, topicNames } from './names.ts';
 
 type EnvOf<Settings> = { [K in keyof Settings & string]?: pulumi.Input<string> };
 export type Env = Record<string, pulumi.Input<string> | undefined>;
@@ -41,6 +41,10 @@ export function provisionEnv(ctx: Context, accounts: Accounts): EnvOf<ProvisionS
     ...clusterEnv(ctx),
     KUBEFN_ALLOW_PROVISION: accounts.signup.email,
     KUBEFN_ALLOW_RESYNC: accounts.scheduler.email,
+    // More tenants than a batch: the scheduled check fans out through this topic.
+    KUBEFN_ALLOW_PUSH: accounts.push.email,
+    KUBEFN_RESYNC_TOPIC: topicNames.resyncBatches,
+    GOOGLE_CLOUD_PROJECT: ctx.project,
     // Tenant RoleBindings name GKE Users: the deployables' Google service-account emails.
     KUBEFN_RBAC_SUBJECTS: `google:${ctx.project}`,
   };

@@ -102,7 +102,7 @@ export function defineFunctions(
 
   const callers = (emails: string[]) => emails.map((email) => `serviceAccount:${email}`);
   const invokers: Record<Exclude<FunctionName, 'signup'>, pulumi.Input<string>[]> = {
-    provision: [member(accounts.signup), member(accounts.scheduler)],
+    provision: [member(accounts.signup), member(accounts.scheduler), member(accounts.push)],
     label: [member(accounts.push), ...callers(spec.labelCallers)],
     'ingress-timeout': [
       member(accounts.push),

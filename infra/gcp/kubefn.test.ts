@@ -71,11 +71,13 @@ describe.each(variants)('%s', (_, resources) => {
   });
 
   it('pushes each subscription with the push account, to its target route, with its audience', () => {
-    expect(pushes.length).toBe(2);
+    expect(pushes.length).toBe(3);
     for (const s of pushes) {
       const { pushEndpoint, oidcToken } = s.inputs.pushConfig;
       const target = serviceByUri(resources, pushEndpoint);
-      expect(pushEndpoint).toBe(`https://${target.inputs.name}-x.a.run.app${routes.push}`);
+      const route =
+        s.inputs.topic === topicNames.resyncBatches ? routes.resyncBatches : routes.push;
+      expect(pushEndpoint).toBe(`https://${target.inputs.name}-x.a.run.app${route}`);
       expect(oidcToken.serviceAccountEmail).toBe(email('push'));
       expect(target.inputs.customAudiences).toEqual([oidcToken.audience]);
       expect(envOf(target).KUBEFN_AUTH_AUDIENCE).toBe(oidcToken.audience);
@@ -158,7 +160,9 @@ describe.each(variants)('%s', (_, resources) => {
       resources === everything.resources
         ? ['serviceAccount:ops@kubefn-prod.iam.gserviceaccount.com']
         : [];
-    expect(invokers('kubefn-provision')).toEqual([sa('scheduler'), sa('signup')].sort());
+    expect(invokers('kubefn-provision')).toEqual(
+      [sa('push'), sa('scheduler'), sa('signup')].sort(),
+    );
     expect(invokers('kubefn-label')).toEqual([sa('push'), ...callers].sort());
     expect(invokers('kubefn-ingress-timeout')).toEqual(
       [sa('push'), sa('scheduler'), ...callers].sort(),

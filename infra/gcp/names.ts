@@ -12,7 +12,12 @@ export type WatcherSource = { archive: string; sha256: string };
 export type Sources = Record<FunctionName, FunctionSource> & { watcher: WatcherSource };
 
 /** The routes the deployment calls (each function's app.ts serves them; env.test.ts checks). */
-export const routes = { push: '/pubsub', resync: '/resync' } as const;
+export const routes = {
+  push: '/pubsub',
+  resync: '/resync',
+  /** Provision's batches of a fanned-out scheduled check (functions/provision/fanout.ts). */
+  resyncBatches: '/pubsub/resync',
+} as const;
 
 /** The watcher's health endpoint that answers before it holds the Lease (functions/watcher/health.ts). */
 export const livenessPath = '/livez';
@@ -21,6 +26,7 @@ export const topicNames = {
   changes: 'kubefn-changes',
   labelRequests: 'kubefn-label-requests',
   deadLetter: 'kubefn-dead-letter',
+  resyncBatches: 'kubefn-resync-batches',
 } as const;
 
 // Pub/Sub delivery: how long a push may take (also its HTTP timeout, so each service's request

@@ -21,6 +21,7 @@ export function definePubsub(
   const changes = topic('changes');
   const labelRequests = topic('labelRequests');
   const deadLetter = topic('deadLetter');
+  const resyncBatches = topic('resyncBatches');
 
   new gcp.pubsub.TopicIAMMember(
     'watcher-publishes-changes',
@@ -29,6 +30,17 @@ export function definePubsub(
       topic: changes.name,
       role: 'roles/pubsub.publisher',
       member: member(accounts.watcher),
+    },
+    opts,
+  );
+  // The scheduled check publishes its batches when the tenants are more than one batch.
+  new gcp.pubsub.TopicIAMMember(
+    'provision-publishes-resync-batches',
+    {
+      project,
+      topic: resyncBatches.name,
+      role: 'roles/pubsub.publisher',
+      member: member(accounts.provision),
     },
     opts,
   );
@@ -87,9 +99,10 @@ export function definePubsub(
 
   const pushSubscription = (
     key: string,
-    target: Exclude<FunctionName, 'signup' | 'provision'>,
+    target: Exclude<FunctionName, 'signup'>,
     from: gcp.pubsub.Topic,
     extra: { filter?: string; enableMessageOrdering: boolean },
+    route: string = routes.push,
   ) => {
     const subscription = new gcp.pubsub.Subscription(
       `sub-${key}`,
@@ -99,7 +112,7 @@ export function definePubsub(
         topic: from.name,
         ackDeadlineSeconds: delivery.ackDeadlineSeconds,
         pushConfig: {
-          pushEndpoint: pulumi.interpolate`${services[target].uri}${routes.push}`,
+          pushEndpoint: pulumi.interpolate`${services[target].uri}${route}`,
           // Explicit: without it the token's aud is the endpoint URL (with /pubsub), which the
           // function's exact audience check refuses.
           oidcToken: { serviceAccountEmail: accounts.push.email, audience: ctx.audience(target) },
@@ -128,7 +141,7 @@ export function definePubsub(
   };
 
   return {
-    topics: { changes, labelRequests, deadLetter },
+    topics: { changes, labelRequests, deadLetter, resyncBatches },
     subscriptions: {
       // The watcher publishes with ordering keys (group/kind/namespace/name) and a kind
       // attribute (shared/events/change.ts); this one takes only Ingress changes, in order.
@@ -140,6 +153,14 @@ export function definePubsub(
       labelRequests: pushSubscription('label-requests', 'label', labelRequests, {
         enableMessageOrdering: false,
       }),
+      // Batches of a fanned-out scheduled check, to provision (functions/provision/fanout.ts).
+      resyncBatches: pushSubscription(
+        'provision-resync-batches',
+        'provision',
+        resyncBatches,
+        { enableMessageOrdering: false },
+        routes.resyncBatches,
+      ),
       deadLetter: deadLetterSubscription,
     },
   };
