@@ -106,20 +106,17 @@ test('one leader forwards changes; a standby takes over when it is killed; SIGTE
     (await pulled()).includes(`ADDED ${a}`) ? true : undefined,
   );
 
-  // The resume point is saved where a successor finds it.
-  await eventually('checkpoint saved', 30_000, async () => {
-    const status = (await (await fetch(`${first.url}/status`)).json()) as {
-      checkpoint: { savedAt?: string; error?: string };
-    };
-    return status.checkpoint.savedAt ? true : undefined;
+  // The resume point, with the forwarded change, is saved where a successor finds it (a save
+  // from before the change may come first: wait for one that has it).
+  await eventually('checkpoint saved with the change', 30_000, async () => {
+    const state = await admin
+      .resource({ apiVersion: 'v1', kind: 'ConfigMap' })
+      .find('kubefn-watcher-state', { namespace: 'kubefn-system' });
+    const saved = Object.entries((state?.data ?? {}) as Record<string, string>).find(([key]) =>
+      key.startsWith('Namespace.v1._all.'),
+    );
+    return saved && `/${a}` in (JSON.parse(saved[1]).objects ?? {}) ? true : undefined;
   });
-  const state = await admin
-    .resource({ apiVersion: 'v1', kind: 'ConfigMap' })
-    .get('kubefn-watcher-state', { namespace: 'kubefn-system' });
-  const saved = Object.entries((state.data ?? {}) as Record<string, string>).find(([key]) =>
-    key.startsWith('Namespace.v1._all.'),
-  );
-  expect(JSON.parse(saved?.[1] ?? '{}').objects).toHaveProperty(`/${a}`);
 
   const second = await startRelayProcess('watcher-2');
   expect((await fetch(`${second.url}/readyz`)).status).toBe(503); // standing by
