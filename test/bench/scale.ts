@@ -68,7 +68,9 @@ try {
       const resource = /resource="([^"]*)"/.exec(line)?.[1] ?? '';
       const subresource = /subresource="([^"]*)"/.exec(line)?.[1] ?? '';
       const verb = /verb="([^"]*)"/.exec(line)?.[1] ?? '';
-      if (!resources.has(resource) || subresource || verb === 'WATCH') continue;
+      // Watches are long-lived; creates are the controllers' (a new namespace's default
+      // ServiceAccount): the checks only list and apply.
+      if (!resources.has(resource) || subresource || verb === 'WATCH' || verb === 'POST') continue;
       const key = `${verb} ${resource}`;
       counts.set(key, (counts.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
     }
