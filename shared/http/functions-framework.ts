@@ -84,7 +84,11 @@ function toRequest(req: FrameworkRequest, refusal: BodyRefusal | undefined): Req
   const method = req.method ?? 'GET';
   const withBody =
     method !== 'GET' && method !== 'HEAD' && req.rawBody !== undefined && refusal === undefined;
-  const url = `http://${req.headers.host ?? 'localhost'}${req.originalUrl ?? req.url ?? '/'}`;
+  // The path and query are the request line's alone. The Host header is not the app's to read:
+  // `Host: h/pubsub?` would have moved POST /labels to another route, and one that is not a URL
+  // host was a 500.
+  const target = req.originalUrl ?? req.url ?? '/';
+  const url = `http://localhost${target.startsWith('/') ? target : '/'}`;
   const request = new Request(url, { method, headers, ...(withBody ? { body: req.rawBody } : {}) });
   if (refusal) refuseBody(request, refusal);
   return request;

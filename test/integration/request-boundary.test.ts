@@ -46,7 +46,9 @@ function rawRequest(
     const socket = connect(Number(port), hostname, () => {
       const lines = [
         `${method} ${path} HTTP/1.1`,
-        `Host: ${hostname}:${port}`,
+        ...(headers.some(([name]) => name.toLowerCase() === 'host')
+          ? []
+          : [`Host: ${hostname}:${port}`]),
         'Connection: close',
         `Content-Length: ${Buffer.byteLength(body)}`,
         ...headers.map(([name, value]) => `${name}: ${value}`),
@@ -306,6 +308,22 @@ describe('ambiguous credentials', () => {
     expect(parsed(lines)).toContainEqual(
       expect.objectContaining({ message: 'caller rejected', reason: 'ambiguous' }),
     );
+  });
+
+  test("the route is the request line's: a Host header moves nothing, and a bad one is no 500", async () => {
+    const push = ['authorization', `Bearer ${tokens.push}`] as [string, string];
+    const json = ['content-type', 'application/json'] as [string, string];
+    // Before: routed to /pubsub (a push token passes there); the request line says /labels.
+    const moved = await rawRequest(
+      label.url,
+      'POST',
+      '/labels',
+      [['host', '127.0.0.1/pubsub?'], push, json],
+      '{}',
+    );
+    expect(moved.status).toBe(403);
+    const bad = await rawRequest(label.url, 'POST', '/labels', [['host', 'a b'], json], '{}');
+    expect(bad.status).toBe(401);
   });
 
   test('two Content-Type headers: the body type is ambiguous, 415', async () => {
