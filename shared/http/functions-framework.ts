@@ -11,14 +11,16 @@
 // the auth check refuses a joined credential as ambiguous (shared/auth/verify-token.ts).
 //
 // The framework's Express app parses every body (body-parser, up to 1024 MB) before it calls the
-// function, and has no hook for what its parser refuses: Express's default final handler would
+// function, and has no hook for what its parser refuses (upstream issue #686 of
+// GoogleCloudPlatform/functions-framework-nodejs, open): Express's default final handler would
 // answer an HTML page and print the error to stderr, the body's text with it (17 lines for one
 // bad JSON body). asFrameworkFunction gives the framework's app a final handler of ours instead,
 // the way Express hands a mounted app's unhandled errors to its parent: a body the parser refused
 // reaches the app without its bytes, marked (json-body.ts refuseBody), so the route's caller
 // check still runs first and readJson answers the refusal in JSON; one structured line is logged,
 // without the body or the parser's message (which quotes it). The body has still been read by
-// then: the framework allows no code of ours before its parser.
+// then: the framework's router runs its parser before any function, and checking the token
+// ahead of it would mean serving requests outside the framework.
 //
 // The function runs outside the node:domain the framework opens for each request. Inside it,
 // every promise, socket and callback of ours is tracked by the domain (measured: a quarter of a
