@@ -37,8 +37,8 @@ type FetchHandler = (request: Request) => Response | Promise<Response>;
 type Serve = (req: FrameworkRequest, res: ServerResponse, refusal?: BodyRefusal) => Promise<void>;
 export type HttpFunction = (req: FrameworkRequest, res: ServerResponse) => Promise<void>;
 
-export function asHttpFunction(fetchHandler: FetchHandler): HttpFunction {
-  const serve = serving(fetchHandler);
+export function asHttpFunction(fetchHandler: FetchHandler, log: Logger = jsonLogger): HttpFunction {
+  const serve = serving(fetchHandler, log);
   return function httpFunction(req, res) {
     return serve(req, res);
   };
@@ -52,14 +52,14 @@ export function asFrameworkFunction(
   fetchHandler: FetchHandler,
   log: Logger = jsonLogger,
 ): HttpFunction {
-  const serve = serving(fetchHandler);
+  const serve = serving(fetchHandler, log);
   answerFrameworkFailures(serve, log);
   return function httpFunction(req, res) {
     return serve(req, res);
   };
 }
 
-function serving(fetchHandler: FetchHandler): Serve {
+function serving(fetchHandler: FetchHandler, log: Logger): Serve {
   return async function serve(req, res, refusal) {
     (process as { domain?: { exit(): void } }).domain?.exit();
     try {
@@ -70,8 +70,10 @@ function serving(fetchHandler: FetchHandler): Serve {
         res.setHeader(name, value);
       });
       res.end(Buffer.from(await response.arrayBuffer()));
-    } catch {
-      // Hono answers its own errors; this is the last resort, and says nothing more.
+    } catch (error) {
+      // Hono answers its own errors; this is the last resort, and says nothing more. A bug:
+      // logged with its frames, never its message (it may quote the request).
+      log('ERROR', 'unexpected failure', { ...framesOf(error), path: pathOf(req) });
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end('{"error":"internal"}');
     }
@@ -133,7 +135,7 @@ async function unhandled(error: unknown, req: FrameworkRequest, res: ServerRespo
     req.socket.destroy(); // as Express's own final handler does
     return;
   }
-  const path = (req.originalUrl ?? req.url ?? '/').split('?')[0];
+  const path = pathOf(req);
   const refusal = refusalOf(error);
   if (refusal && serve) {
     log('WARNING', 'request body refused', { reason: refusal, method: req.method, path });
@@ -144,12 +146,11 @@ async function unhandled(error: unknown, req: FrameworkRequest, res: ServerRespo
   if (error !== undefined) {
     // Not the parser's refusal: a failure inside the framework. Its frames, never its message
     // (a parser's message quotes the body).
-    const { name, type, status } = error as { name?: unknown; type?: unknown; status?: unknown };
+    const { type, status } = error as { type?: unknown; status?: unknown };
     log('ERROR', 'framework failure', {
-      name: String(name),
+      ...framesOf(error),
       type: typeof type === 'string' ? type : undefined,
       status: typeof status === 'number' ? status : undefined,
-      frames: error instanceof Error ? error.stack?.split('\n').slice(1).join('\n') : undefined,
       method: req.method,
       path,
     });
@@ -177,4 +178,13 @@ function drained(req: IncomingMessage): Promise<void> {
     req.once('end', resolve).once('close', resolve);
     req.resume();
   });
+}
+
+const pathOf = (req: FrameworkRequest) => (req.originalUrl ?? req.url ?? '/').split('?')[0];
+
+/** An error's name and stack frames, without its message line. */
+function framesOf(error: unknown): { name: string; frames?: string } {
+  if (!(error instanceof Error)) return { name: typeof error };
+  const frames = error.stack?.split('\n').filter((line) => /^\s+at /.test(line));
+  return { name: error.name, ...(frames ? { frames: frames.join('\n') } : {}) };
 }
