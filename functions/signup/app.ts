@@ -21,6 +21,7 @@ const SignupSchema = v.strictObject({
 export function createApp(deps: SignupDeps): Hono {
   const app = new Hono();
   app.onError((error, c) => renderError(c, error));
+  app.notFound((c) => c.json({ error: 'not-found' }, 404));
 
   app.get('/', (c) => c.html(page));
 

@@ -15,17 +15,19 @@ export function readQuery<TEntries extends v.ObjectEntries>(
   entries: TEntries,
 ): v.InferOutput<v.StrictObjectSchema<TEntries, undefined>> {
   const query = new Map<string, string>();
+  // A name that is not a parameter's is answered as "(unknown)": answers never echo raw input.
+  const named = (name: string) => (/^[A-Za-z][\w-]{0,40}$/.test(name) ? name : '(unknown)');
   for (const [name, value] of new URL(c.req.url).searchParams) {
     if (query.has(name)) {
       throw new DomainError('invalid-input', 'a query parameter is given more than once', {
-        fields: [{ field: name, expected: 'one value' }],
+        fields: [{ field: named(name), expected: 'one value' }],
       });
     }
     query.set(name, value);
   }
   return validated(
     v.strictObject(entries),
-    Object.fromEntries(query),
+    Object.fromEntries([...query].map(([name, value]) => [named(name), value])),
     'the query has invalid parameters',
   );
 }

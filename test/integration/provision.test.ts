@@ -444,8 +444,8 @@ describe('bad input gets a clear error and changes nothing', () => {
       status: 413,
       error: 'too-large',
     },
-    // The Functions Framework parses JSON before the function runs and answers a plain 400.
-    { what: 'broken JSON', raw: '{"customerId":', status: 400, error: undefined },
+    // The Functions Framework's parser refuses it first; the function answers it in JSON.
+    { what: 'broken JSON', raw: '{"customerId":', status: 400, error: 'invalid-json' },
     {
       what: 'an invalid id',
       body: { customerId: 'Bad_ID', plan: 'free' },
