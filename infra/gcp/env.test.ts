@@ -2,7 +2,6 @@
 // required setting the deployment does not set, or a value it would refuse, fails here. And the
 // allow-lists it writes, compared with who may invoke each service: one without the other is a
 // 403 at Cloud Run or at kubefn.
-import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { createApp as ingressTimeoutApp } from '../../functions/ingress-timeout/app.ts';
 import * as ingressTimeout from '../../functions/ingress-timeout/config.ts';
@@ -17,19 +16,9 @@ import { EnvError } from '../../shared/env.ts';
 import { baseSpec, deploy, envOf, ofType, type Registered, types } from './mocks.fixture.ts';
 
 // A cluster CA as GKE gives it (clusterCaCertificate: base64 of the PEM).
-const caPem = execFileSync(
-  'openssl',
-  ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'].concat([
-    '-subj',
-    '/CN=kubefn-test-ca',
-    '-days',
-    '1',
-    '-keyout',
-    '/dev/null',
-  ]),
-  { input: '', encoding: 'utf8', stdio: ['pipe', 'pipe', 'ignore'] },
-);
+const caPem = selfSignedPem('kubefn-test-ca');
 
+import { selfSignedPem } from '../../test/support/self-signed.ts';
 import { routes } from './names.ts';
 
 const variants = [

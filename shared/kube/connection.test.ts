@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import * as v from 'valibot';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type FakeGoogle, startFakeGoogle } from '../../test/support/fakes/google.ts';
+import { selfSignedPem } from '../../test/support/self-signed.ts';
 import { EnvError, readEnv } from '../env.ts';
 import { metadataAccessToken } from '../gcp/access-token.ts';
 import { checkClusterSettings, clusterConfig, clusterEnvEntries } from './connection.ts';
@@ -13,18 +13,7 @@ const read = (env: Record<string, string>) => {
   return settings;
 };
 
-const pem = execFileSync(
-  'openssl',
-  ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'].concat([
-    '-subj',
-    '/CN=kubefn-test',
-    '-days',
-    '1',
-    '-keyout',
-    '/dev/null',
-  ]),
-  { input: '', encoding: 'utf8', stdio: ['pipe', 'pipe', 'ignore'] },
-).match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/)?.[0];
+const pem: string | undefined = selfSignedPem('kubefn-test');
 
 describe('cluster connection settings', () => {
   test.each([

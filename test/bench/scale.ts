@@ -22,6 +22,7 @@ import { startStack } from '../../infra/local/stack.ts';
 import { mapLimit } from '../../shared/concurrency.ts';
 import { fromKubeconfig } from '../../shared/kube/config.ts';
 import { Cluster } from '../../shared/kube/index.ts';
+import { compactEtcdAt } from '../support/etcd.ts';
 import { httpRequest } from '../support/http.ts';
 
 const tenants = Number(process.env.SCALE_TENANTS ?? 2000);
@@ -179,10 +180,20 @@ try {
     await flow.stop();
     return { readyMs, rss, status };
   };
+  // Relist: stopped cleanly (its Lease released, its checkpoint saved), etcd compacted, started
+  // again under the same name: its resume point answers 410, so it relists and diffs.
+  const relist = async () => {
+    const name = 'scale-relist';
+    const first = await watcherRun(name);
+    await compactEtcdAt(stack.etcdUrl);
+    const again = await watcherRun(name);
+    return { first, again };
+  };
   const empty = await watcherRun('scale-empty', [
     { apiVersion: 'v1', kind: 'Namespace', labelSelector: 'kubefn.dev/none=none' },
   ]);
   const watched = await watcherRun('scale-all');
+  const relisted = await relist();
   sink.close();
   const objects = tenants * 2; // each tenant's Namespace and Ingress
   const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
@@ -201,7 +212,8 @@ ingress-timeout resync over ${tenants} annotated Ingresses (backendconfig mode)
 watcher (process start to ready: leader, listed, watching; includes bundling it)
   watching nothing: ${(empty.readyMs / 1000).toFixed(2)} s, RSS ${mib(empty.rss)}
   watching ${objects} objects (Namespaces and Ingresses): ${(watched.readyMs / 1000).toFixed(2)} s, RSS ${mib(watched.rss)}
-  RSS per watched object: ${((watched.rss - empty.rss) / objects / 1024).toFixed(2)} KiB`);
+  RSS per watched object: ${((watched.rss - empty.rss) / objects / 1024).toFixed(2)} KiB
+  restarted after etcd was compacted (its resume point gone: relist and diff): ${(relisted.again.readyMs / 1000).toFixed(2)} s to ready (its first start ${(relisted.first.readyMs / 1000).toFixed(2)} s), RSS ${mib(relisted.again.rss)}`);
   console.log(`resync_requests_per_tenant ${perTenant.toFixed(3)}`);
   if (failedSignups > 0 || repaired.result.repaired !== drifted) process.exitCode = 1;
   await admin.close();

@@ -16,6 +16,7 @@ import { applyIdentities, kubeconfigFor } from '../../infra/local/identities.ts'
 import { type Managed, startProcess } from '../../infra/local/processes.ts';
 import { startStack } from '../../infra/local/stack.ts';
 import { Cluster, fromKubeconfig, type KubeObject } from '../../shared/kube/index.ts';
+import { compactEtcdAt } from '../support/etcd.ts';
 
 const changes = Number(process.env.CHAOS_CHANGES ?? 5000);
 const pauseSeconds = Number(process.env.CHAOS_PUBSUB_PAUSE ?? 30);
@@ -200,7 +201,7 @@ try {
     await at((r + 1) / (restarts + 3));
     log(`restarting kube-apiserver (${done} changes so far)`);
     if (r === restarts - 1) {
-      await compactEtcd(stack.etcdUrl);
+      await compactEtcdAt(stack.etcdUrl);
       log('compacted etcd, so resumes meet 410 Gone');
     }
     await stack.restartApiserver();
@@ -297,18 +298,4 @@ try {
   await admin.close();
 } finally {
   await stack.stop();
-}
-
-async function compactEtcd(etcdUrl: string): Promise<void> {
-  const range = await fetch(`${etcdUrl}/v3/kv/range`, {
-    method: 'POST',
-    body: JSON.stringify({ key: Buffer.from('/').toString('base64') }),
-  });
-  const revision = Number(
-    ((await range.json()) as { header: { revision: string } }).header.revision,
-  );
-  await fetch(`${etcdUrl}/v3/kv/compaction`, {
-    method: 'POST',
-    body: JSON.stringify({ revision, physical: true }),
-  });
 }

@@ -1,4 +1,5 @@
 // Faults the tests inject into the shared local stack.
+import { compactEtcdAt } from './etcd.ts';
 import { stack, stackControl } from './stack.ts';
 
 /** Restarts the real kube-apiserver (same port, etcd and keys); resolves once it is ready. */
@@ -8,20 +9,6 @@ export async function restartApiserver(): Promise<void> {
 }
 
 /** Compacts etcd's history up to now, so older resourceVersions answer 410 Gone. */
-export async function compactEtcd(): Promise<number> {
-  const etcd = stack.etcdUrl;
-  // The revision of any read is the store's current one.
-  const range = await fetch(`${etcd}/v3/kv/range`, {
-    method: 'POST',
-    body: JSON.stringify({ key: Buffer.from('/').toString('base64') }),
-  });
-  const revision = Number(
-    ((await range.json()) as { header: { revision: string } }).header.revision,
-  );
-  const compaction = await fetch(`${etcd}/v3/kv/compaction`, {
-    method: 'POST',
-    body: JSON.stringify({ revision, physical: true }),
-  });
-  if (!compaction.ok) throw new Error(`etcd compaction failed: ${await compaction.text()}`);
-  return revision;
+export function compactEtcd(): Promise<number> {
+  return compactEtcdAt(stack.etcdUrl);
 }
