@@ -8,7 +8,9 @@
 // it again and decides). In compute mode the state lives in Compute, and each annotated Ingress
 // is reconciled (a backend service GET each).
 import { mapLimit } from '../../shared/concurrency.ts';
-import { KubeError, type KubeObject } from '../../shared/kube/index.ts';
+import { KubefnError } from '../../shared/errors.ts';
+import { KubeError, type KubeObject, reasonOf } from '../../shared/kube/index.ts';
+import { jsonLogger as log } from '../../shared/log.ts';
 import { backendConfigName } from './backendconfig.ts';
 import { type Ingress, ingressBackends, type Service, servicePort } from './backends.ts';
 import type { AppDeps } from './config.ts';
@@ -55,9 +57,30 @@ export async function resyncAll(deps: AppDeps): Promise<ResyncSummary> {
     if (services && configs && isInSync(ingress, services, configs)) inSync++;
     else targets.push(ingress);
   }
-  const reconciled = await mapLimit(targets, concurrency, (ingress) =>
-    reconcileIngress(ingress.metadata?.namespace ?? '', ingress.metadata?.name ?? '', deps),
-  );
+  const reconciled = await mapLimit(targets, concurrency, async (ingress) => {
+    const namespace = ingress.metadata?.namespace ?? '';
+    const name = ingress.metadata?.name ?? '';
+    try {
+      return await reconcileIngress(namespace, name, deps);
+    } catch (error) {
+      // One Ingress never fails the job (its namespace going away, its record refused): it is
+      // reported failed with its code, the others are still reconciled. A bug still fails it.
+      if (!(error instanceof KubefnError)) throw error;
+      log('WARNING', 'ingress not reconciled', {
+        namespace,
+        name,
+        code: error.code,
+        detail: error.message,
+      });
+      return {
+        namespace,
+        name,
+        outcome: 'failed',
+        message: reasonOf(error.code),
+        backends: [],
+      } satisfies ReconcileResult;
+    }
+  });
   const results = [
     ...reconciled,
     // Counted as reconcile would have answered them, without its reads.
