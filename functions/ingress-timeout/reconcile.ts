@@ -3,7 +3,7 @@
 // applied on the Ingress. Nothing is written when everything is already right, so repeats,
 // duplicates and older events are harmless; an event older than the recorded state is skipped.
 import { isRetryable, KubefnError } from '../../shared/errors.ts';
-import { type Cluster, reasonOf } from '../../shared/kube/index.ts';
+import { type Cluster, safeFailure } from '../../shared/kube/index.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
 import { retryOnConflict } from '../../shared/retry/conflict.ts';
 import { applyWithBackendConfig } from './backendconfig.ts';
@@ -119,8 +119,7 @@ export async function reconcileIngress(
                 service: backend.service,
                 port: backend.port.name ?? backend.port.number,
                 outcome: 'failed',
-                code: error.code,
-                detail: reasonOf(error.code),
+                ...safeFailure(error),
               };
             },
           ),

@@ -9,7 +9,7 @@
 // is reconciled (a backend service GET each).
 import { mapLimit } from '../../shared/concurrency.ts';
 import { KubefnError } from '../../shared/errors.ts';
-import { KubeError, type KubeObject, reasonOf } from '../../shared/kube/index.ts';
+import { KubeError, type KubeObject, safeFailure } from '../../shared/kube/index.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
 import { backendConfigName } from './backendconfig.ts';
 import { type Ingress, ingressBackends, type Service, servicePort } from './backends.ts';
@@ -72,20 +72,16 @@ export async function resyncAll(deps: AppDeps): Promise<ResyncSummary> {
         code: error.code,
         detail: error.message,
       });
+      const { detail } = safeFailure(error);
       return {
         namespace,
         name,
         outcome: 'failed',
-        message: reasonOf(error.code),
+        message: detail,
         backends: [],
       } satisfies ReconcileResult;
     }
   });
-  const results = [
-    ...reconciled,
-    // Counted as reconcile would have answered them, without its reads.
-    ...Array.from({ length: inSync }, () => ({ outcome: 'unchanged' }) as ReconcileResult),
-  ];
   const counts = Object.fromEntries(
     [
       'applied',
@@ -96,8 +92,10 @@ export async function resyncAll(deps: AppDeps): Promise<ResyncSummary> {
       'stale',
       'waiting',
       'failed',
-    ].map((outcome) => [outcome, results.filter((r) => r.outcome === outcome).length]),
+    ].map((outcome) => [outcome, reconciled.filter((r) => r.outcome === outcome).length]),
   ) as ResyncSummary['counts'];
+  // What was already in sync counts as reconcile would have answered it, without its reads.
+  counts.unchanged += inSync;
   return {
     counts,
     results: reconciled

@@ -9,6 +9,7 @@
 // start does not load it.
 import { randomUUID } from 'node:crypto';
 import * as v from 'valibot';
+import { customerLabel } from '../../shared/labels.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
 import type { ProvisionDeps } from './handler.ts';
 import { listTenantNamespaces, type ResyncAnswer, resyncTenants } from './resync.ts';
@@ -31,7 +32,7 @@ export async function scheduledResync(
   const namespaces = await listTenantNamespaces(deps);
   const { fanOut } = deps;
   if (!fanOut || namespaces.length <= fanOut.batchSize) return resyncTenants(deps, { namespaces });
-  const customers = namespaces.flatMap((ns) => ns.metadata?.labels?.['kubefn.dev/customer'] ?? []);
+  const customers = namespaces.flatMap((ns) => ns.metadata?.labels?.[customerLabel] ?? []);
   const job = `resync-${new Date().toISOString()}-${randomUUID().slice(0, 8)}`;
   const batches = Math.ceil(customers.length / fanOut.batchSize);
   // All batches are published before the answer: a failure to publish fails the call, and

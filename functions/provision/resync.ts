@@ -16,7 +16,7 @@ import {
   type FailedObject,
   KubeError,
   type KubeObject,
-  reasonOf,
+  safeFailure,
 } from '../../shared/kube/index.ts';
 import { customerLabel, managedByLabel, managedByValue, planLabel } from '../../shared/labels.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
@@ -119,12 +119,13 @@ async function checkTenant(
   const namespace = ns.metadata?.name ?? '';
   const customerId = ns.metadata?.labels?.[customerLabel] ?? '';
   const result = { customerId, namespace, repaired: [] as TenantCheck['repaired'] };
-  const values = { namespace, customerId, owners: [], subjects: deps.subjects };
   try {
     const bundle = renderTenant(deps.templates, {
-      ...values,
+      namespace,
+      customerId,
       plan: deps.templates.plans[ns.metadata?.labels?.[planLabel] ?? ''] ?? {},
-      owners: await currentOwners(deps, live, values),
+      owners: await currentOwners(deps, live, namespace),
+      subjects: deps.subjects,
     });
     for (const entry of bundle) {
       const current = live.get(keyOf(entry.object));
@@ -140,14 +141,7 @@ async function checkTenant(
     // scheduled run tries it again. A bug is not a tenant's failure: it fails the run.
     if (!(error instanceof KubefnError)) throw error;
     log('WARNING', 'tenant check failed', { namespace, code: error.code, detail: error.message });
-    const object = error instanceof KubeError ? error.object : undefined;
-    return {
-      ...result,
-      outcome: 'failed',
-      code: error.code,
-      detail: error instanceof KubeError ? reasonOf(error.code) : error.message,
-      ...(object ? { object } : {}),
-    };
+    return { ...result, outcome: 'failed', ...safeFailure(error) };
   }
 }
 
@@ -164,7 +158,7 @@ function write(
 async function currentOwners(
   deps: ProvisionDeps,
   live: Map<string, KubeObject>,
-  values: Omit<RenderValues, 'plan'>,
+  namespace: string,
 ): Promise<RenderValues['owners']> {
   const template = deps.templates.bundle.find(
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the template's own placeholder text
@@ -176,14 +170,14 @@ async function currentOwners(
   // fails the tenant, so a binding is never rewritten without the subjects it has.
   const name = template.metadata?.name ?? '';
   const binding =
-    live.get(keyOf({ ...typeRef(template), metadata: { namespace: values.namespace, name } })) ??
+    live.get(keyOf({ ...typeRef(template), metadata: { namespace: namespace, name } })) ??
     (await deps.cluster
       .resource(typeRef(template))
-      .find(name, { namespace: values.namespace })
+      .find(name, { namespace: namespace })
       .catch((error: unknown) => {
         throw KubeError.about(error, {
           kind: template.kind ?? '',
-          namespace: values.namespace,
+          namespace: namespace,
           name,
         });
       }));

@@ -1,6 +1,6 @@
 // Kubernetes failures as one error type with a stable code, translated once at the transport
 // boundary from a Status object, an HTTP status or a socket failure.
-import { KubefnError } from '../errors.ts';
+import { DomainError, KubefnError } from '../errors.ts';
 
 export type KubeErrorCode =
   | 'not-found'
@@ -53,6 +53,23 @@ const reasons: Record<KubeErrorCode, string> = {
 /** A sentence safe to show for a failure code (Compute's share these codes). */
 export function reasonOf(code: string): string {
   return reasons[code as KubeErrorCode] ?? 'the change was refused';
+}
+
+/**
+ * A failure as a caller may be told it, for a job's per-item report: its code, a safe sentence
+ * (a DomainError's own message is one; a dependency's is replaced by reasonOf), and the object.
+ */
+export function safeFailure(error: KubefnError): {
+  code: string;
+  detail: string;
+  object?: FailedObject;
+} {
+  const object = error instanceof KubeError ? error.object : undefined;
+  return {
+    code: error.code,
+    detail: error instanceof DomainError ? error.message : reasonOf(error.code),
+    ...(object ? { object } : {}),
+  };
 }
 
 /** A field that failed validation, from Status.details.causes. */

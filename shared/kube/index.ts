@@ -39,6 +39,7 @@ export {
   KubeError,
   type KubeErrorCode,
   reasonOf,
+  safeFailure,
 } from './errors.ts';
 export * from './resources.ts';
 export type * from './types.ts';
