@@ -1,0 +1,97 @@
+// Who consumes what, in one table the local stack (infra/local) and Google Cloud (infra/gcp) both
+// build from: each trigger is a topic, a push subscription with an attribute filter (routing is
+// Pub/Sub's, not the functions'), and the function route its pushes reach.
+//
+// The changes topic carries the watcher's messages (shared/events/change.ts): attributes type,
+// kind, namespace, managed ("true" on objects carrying app.kubernetes.io/managed-by=kubefn), ...
+// Filters cannot change once a subscription exists: a new filter is a new subscription name.
+import labelRules from '../functions/label/rules.json' with { type: 'json' };
+
+export const topics = {
+  changes: 'kubefn-changes',
+  labelRequests: 'kubefn-label-requests',
+  tenantRequests: 'kubefn-tenant-requests',
+  resyncBatches: 'kubefn-resync-batches',
+  deadLetter: 'kubefn-dead-letter',
+} as const;
+export type TopicKey = keyof typeof topics;
+
+export type Consumer = 'provision' | 'label' | 'ingress-timeout';
+
+export type Trigger = {
+  /** The subscription's name (kubefn-<key>). */
+  subscription: string;
+  topic: TopicKey;
+  target: Consumer;
+  /** The route on the target that takes the pushes. */
+  route: string;
+  /** Pub/Sub's filter syntax; absent: every message. */
+  filter?: string;
+  /** Messages with one ordering key are pushed one at a time, in order. */
+  ordered: boolean;
+  /** What it is for, for the README and the logs. */
+  purpose: string;
+};
+
+/** The kinds the label rules (functions/label/rules.json) apply to, and Namespaces (a plan change). */
+const ruleKinds = [...new Set(labelRules.flatMap((rule) => rule.kinds.map((k) => k.kind)))];
+const kindIn = (kinds: string[]) =>
+  `(${kinds.map((k) => `attributes.kind = "${k}"`).join(' OR ')})`;
+
+export const triggers = {
+  ingressTimeoutChanges: {
+    subscription: 'kubefn-ingress-timeout-changes',
+    topic: 'changes',
+    target: 'ingress-timeout',
+    route: '/pubsub',
+    filter: 'attributes.kind = "Ingress"',
+    ordered: true,
+    purpose: "an Ingress's backend-timeout annotation becomes its load balancer's timeout",
+  },
+  provisionChanges: {
+    subscription: 'kubefn-provision-changes',
+    topic: 'changes',
+    target: 'provision',
+    route: '/pubsub/changes',
+    // kubefn's own objects, changed or deleted (a creation is kubefn's own, or a relist's).
+    filter:
+      'attributes.managed = "true" AND attributes.type != "ADDED" AND attributes.kind != "Namespace"',
+    ordered: true,
+    purpose: "a tenant's bundle object deleted or edited away from its template is put back",
+  },
+  labelChanges: {
+    subscription: 'kubefn-label-changes',
+    topic: 'changes',
+    target: 'label',
+    route: '/pubsub/changes',
+    filter: `attributes.type != "DELETED" AND ${kindIn([...ruleKinds, 'Namespace'])}`,
+    ordered: true,
+    purpose: 'the label rules (functions/label/rules.json) applied to a new or changed object',
+  },
+  labelRequests: {
+    subscription: 'kubefn-label-requests',
+    topic: 'labelRequests',
+    target: 'label',
+    route: '/pubsub',
+    ordered: false,
+    purpose: 'a label request (functions/label/schema.ts) published by an allowed caller',
+  },
+  tenantRequests: {
+    subscription: 'kubefn-provision-tenant-requests',
+    topic: 'tenantRequests',
+    target: 'provision',
+    route: '/pubsub/tenants',
+    // Published with the customer id as ordering key: one customer's requests apply in order.
+    ordered: true,
+    purpose: 'a billing or CRM request: sign up, change plan, suspend, resume, cancel',
+  },
+  resyncBatches: {
+    subscription: 'kubefn-provision-resync-batches',
+    topic: 'resyncBatches',
+    target: 'provision',
+    route: '/pubsub/resync',
+    ordered: false,
+    purpose: 'one batch of a fanned-out scheduled tenant check (functions/provision/fanout.ts)',
+  },
+} as const satisfies Record<string, Trigger>;
+export type TriggerKey = keyof typeof triggers;
