@@ -81,10 +81,28 @@ describe('changeMessage', () => {
       orderingKey: '/Namespace//',
       namespace: false,
     },
+    {
+      what: "kubefn's own objects say so (subscription filters select them)",
+      info: ingress,
+      change: {
+        type: 'MODIFIED' as const,
+        object: {
+          metadata: {
+            name: 'm',
+            namespace: 'ns',
+            labels: { 'app.kubernetes.io/managed-by': 'kubefn' },
+          },
+        },
+      },
+      attributes: { managed: 'true', namespace: 'ns' },
+      orderingKey: 'networking.k8s.io/Ingress/ns/m',
+      namespace: true,
+    },
   ])('$what', ({ info, change, attributes, orderingKey, namespace }) => {
     const message = changeMessage(info, change, 'c');
     expect(message.attributes).toMatchObject(attributes);
     expect('namespace' in message.attributes).toBe(namespace);
+    expect('managed' in message.attributes).toBe('managed' in attributes);
     expect(message.orderingKey).toBe(orderingKey);
     for (const value of Object.values(message.attributes)) expect(typeof value).toBe('string');
   });

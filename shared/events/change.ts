@@ -9,6 +9,7 @@
 //                 least once) has the same key, so every consumer can drop the duplicate
 import * as v from 'valibot';
 import { type ChangeType, changeTypes } from '../kube/index.ts';
+import { isManaged } from '../labels.ts';
 
 /** The change types, as the list-watch reports them. */
 export { type ChangeType, changeTypes };
@@ -27,6 +28,8 @@ export type ChangeAttributes = {
   cluster: string;
   /** uid/resourceVersion/type: the duplicate-detection key. */
   eventKey: string;
+  /** "true" when the object carries app.kubernetes.io/managed-by=kubefn (absent otherwise). */
+  managed?: 'true';
 };
 
 /** A message as handed to Pub/Sub. */
@@ -48,6 +51,7 @@ export type ChangedObject = {
     namespace?: string;
     uid?: string;
     resourceVersion?: string;
+    labels?: Record<string, string>;
   };
 };
 
@@ -79,6 +83,7 @@ export function changeMessage(
     eventKey: eventKey({ uid, resourceVersion, type: change.type }),
   };
   if (meta.namespace) attributes.namespace = meta.namespace;
+  if (isManaged(change.object)) attributes.managed = 'true';
   return {
     data: Buffer.from(JSON.stringify({ type: change.type, object })),
     attributes,
