@@ -5,6 +5,14 @@ export const managedByValue = 'kubefn';
 export const customerLabel = 'kubefn.dev/customer';
 export const planLabel = 'kubefn.dev/plan';
 
+/**
+ * Annotations where kubefn records what it did (its own bookkeeping, not anyone's wish): a change
+ * to them alone is nothing a consumer needs to hear about (the watcher does not publish it).
+ */
+export const recordAnnotations = {
+  backendTimeoutApplied: 'kubefn.dev/backend-timeout-applied',
+} as const;
+
 export function isManaged(
   object: { metadata?: { labels?: Record<string, string> } } | undefined,
 ): boolean {

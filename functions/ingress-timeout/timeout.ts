@@ -3,9 +3,11 @@
 // Units are required (a bare "90" is refused: seconds or minutes?), the value must be whole
 // seconds (load balancers take integer seconds) and between 1 s and 24 h.
 
+import { recordAnnotations } from '../../shared/labels.ts';
+
 export const timeoutAnnotation = 'kubefn.dev/backend-timeout';
 /** JSON of `AppliedRecord`, written by kubefn after it applied a value. */
-export const appliedAnnotation = 'kubefn.dev/backend-timeout-applied';
+export const appliedAnnotation = recordAnnotations.backendTimeoutApplied;
 /** What a load balancer uses when nothing is set, written back when the annotation is removed. */
 export const defaultTimeoutSec = 30;
 export const minTimeoutSec = 1;

@@ -1,6 +1,7 @@
 // The watcher's settings, from its environment, validated at start:
-//   KUBEFN_WATCH          JSON list of {apiVersion, kind, namespace?, labelSelector?}; default:
-//                         kubefn-managed Namespaces and Ingresses
+//   KUBEFN_WATCH          JSON list of {apiVersion, kind, namespace?, labelSelector?,
+//                         namespaceSelector?}; default: `defaultTargets`, what the triggers in
+//                         infra/subscriptions.ts consume
 //   KUBEFN_TOPIC          Pub/Sub topic (default kubefn-changes); project from PUBSUB_PROJECT_ID
 //                         or GOOGLE_CLOUD_PROJECT
 //   KUBEFN_CLUSTER_NAME   put on every message (default "local")
@@ -17,12 +18,36 @@ import { checkClusterSettings, clusterEnvEntries } from '../../shared/kube/index
 import { pubsubProject, pubsubProjectEntries } from '../../shared/pubsub/project.ts';
 
 const managed = 'app.kubernetes.io/managed-by=kubefn';
+
+/**
+ * What the consumers need (infra/subscriptions.ts): kubefn's Namespaces; every Ingress,
+ * Deployment and Service in them, kubefn's or not (timeouts, label rules, self-healing); and
+ * the rest of the tenant bundle's kinds (functions/provision/templates/bundle.json), kubefn's own
+ * objects only (self-healing). Read access to each is in infra/k8s/rbac.yaml's kubefn-watcher.
+ */
+export const defaultTargets: WatchTarget[] = [
+  { apiVersion: 'v1', kind: 'Namespace', labelSelector: managed },
+  ...[
+    ['networking.k8s.io/v1', 'Ingress'],
+    ['apps/v1', 'Deployment'],
+    ['v1', 'Service'],
+  ].map(([apiVersion = '', kind = '']) => ({ apiVersion, kind, namespaceSelector: managed })),
+  ...[
+    ['v1', 'ResourceQuota'],
+    ['v1', 'LimitRange'],
+    ['v1', 'ServiceAccount'],
+    ['networking.k8s.io/v1', 'NetworkPolicy'],
+    ['rbac.authorization.k8s.io/v1', 'RoleBinding'],
+  ].map(([apiVersion = '', kind = '']) => ({ apiVersion, kind, labelSelector: managed })),
+];
 const WatchSchema = v.array(
   v.strictObject({
     apiVersion: v.pipe(v.string(), v.minLength(1)),
     kind: v.pipe(v.string(), v.minLength(1)),
     namespace: v.optional(v.string()),
     labelSelector: v.optional(v.string()),
+    /** Only objects in namespaces with these labels (read from a watch of the Namespaces). */
+    namespaceSelector: v.optional(v.pipe(v.string(), v.minLength(1))),
   }),
 );
 const number = (fallback: string) =>
@@ -54,10 +79,7 @@ export function watcherConfig(env: NodeJS.ProcessEnv) {
   checkClusterSettings('watcher', e);
   const targets = e.KUBEFN_WATCH
     ? readEnvValue('watcher', 'KUBEFN_WATCH', WatchSchema, parseJson(e.KUBEFN_WATCH))
-    : [
-        { apiVersion: 'v1', kind: 'Namespace', labelSelector: managed },
-        { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', labelSelector: managed },
-      ];
+    : defaultTargets;
   const projectId = pubsubProject('watcher', e);
   return {
     targets,
@@ -92,5 +114,9 @@ export function targetKey(target: WatchTarget): string {
   const parts = [target.kind, target.apiVersion.replace('/', '.'), target.namespace ?? '_all'];
   if (target.labelSelector)
     parts.push(createHash('sha256').update(target.labelSelector).digest('hex').slice(0, 12));
+  if (target.namespaceSelector)
+    parts.push(
+      `ns-${createHash('sha256').update(target.namespaceSelector).digest('hex').slice(0, 12)}`,
+    );
   return parts.join('.');
 }

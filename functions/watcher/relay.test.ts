@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import type { ChangeType } from '../../shared/events/change.ts';
 import type { Resource, WatcherEvent } from '../../shared/kube/index.ts';
 import { ResourceCheckpoint } from './checkpoint.ts';
-import { Relay } from './relay.ts';
+import { Relay, type RelayOptions } from './relay.ts';
 
 const change = (
   type: ChangeType,
@@ -30,7 +30,11 @@ function stream(events: WatcherEvent[], signal: AbortSignal) {
 }
 
 /** Runs a relay over `events` with a publish whose promises the test settles, in any order. */
-function harness(events: WatcherEvent[], checkpoint = new ResourceCheckpoint()) {
+function harness(
+  events: WatcherEvent[],
+  checkpoint = new ResourceCheckpoint(),
+  select?: RelayOptions['select'],
+) {
   const controller = new AbortController();
   const published: { name: string; acked: boolean; ack: () => void; fail: () => void }[] = [];
   const relay = new Relay({
@@ -54,6 +58,7 @@ function harness(events: WatcherEvent[], checkpoint = new ResourceCheckpoint()) 
     window: 100,
     signal: controller.signal,
     events: () => stream(events, controller.signal)(),
+    select,
   });
   const running = relay.run();
   const settle = () => new Promise((r) => setTimeout(r, 0));
@@ -161,5 +166,40 @@ describe('Relay checkpoint', () => {
     controller.abort();
     for (const resolve of pending) resolve();
     await running;
+  });
+
+  test('a change `select` keeps back is not published, and the checkpoint moves over it in its place', async () => {
+    const events = [
+      change('MODIFIED', 'a', '11'),
+      change('MODIFIED', 'skip', '12'),
+      change('MODIFIED', 'b', '13'),
+    ];
+    const h = harness(
+      events,
+      new ResourceCheckpoint('10'),
+      (c) => c.object.metadata?.name !== 'skip',
+    );
+    await h.settle();
+    expect(h.published.map((p) => p.name)).toEqual(['a', 'b']);
+    // The skipped change waits behind the unacknowledged one before it...
+    await h.ack('b');
+    expect(h.checkpoint.resourceVersion).toBe('10');
+    // ...and is passed with it.
+    await h.ack('a');
+    expect(h.checkpoint.resourceVersion).toBe('13');
+    expect(h.relay.status).toMatchObject({ published: 2, skipped: 1, inFlight: 0 });
+    await h.stop();
+  });
+
+  test('stopping while `select` waits leaves that change after the checkpoint', async () => {
+    let abort = () => {};
+    const h = harness([change('MODIFIED', 'a', '11')], new ResourceCheckpoint('10'), () => {
+      abort();
+      return Promise.reject(new Error('stopped'));
+    });
+    abort = () => void h.stop();
+    await h.settle();
+    expect(h.published).toEqual([]);
+    expect(h.checkpoint.resourceVersion).toBe('10');
   });
 });

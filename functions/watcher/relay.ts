@@ -29,6 +29,13 @@ export type RelayOptions = {
   scope: Pick<WatcherOptions, 'namespace' | 'labelSelector' | 'fieldSelector'>;
   checkpoint: ResourceCheckpoint;
   toMessage(change: { type: ChangeType; object: KubeObject }): ChangeMessage;
+  /**
+   * Whether a change is published (default: all). One that is not still moves the checkpoint, in
+   * its place: nothing waits for it. Awaited in watch order, so a slow answer holds back the rest.
+   */
+  select?:
+    | ((change: { type: ChangeType; object: KubeObject }) => boolean | Promise<boolean>)
+    | undefined;
   publish(message: ChangeMessage): Promise<unknown>;
   /** Changes awaiting acknowledgement at most. */
   window: number;
@@ -45,6 +52,8 @@ export type RelayStatus = {
   seenResourceVersion: string | undefined;
   inFlight: number;
   published: number;
+  /** Changes `select` kept back (outside the namespace selection, or no change that matters). */
+  skipped: number;
   synced: boolean;
 };
 
@@ -63,6 +72,7 @@ export class Relay {
       seenResourceVersion: undefined,
       inFlight: 0,
       published: 0,
+      skipped: 0,
       // Resuming from a checkpoint needs no list: the watch picks up where it left off.
       synced: options.checkpoint.resourceVersion !== undefined,
     };
@@ -96,7 +106,22 @@ export class Relay {
         continue;
       }
       this.status.seenResourceVersion = event.key.resourceVersion;
-      const pending: Pending = { event, done: false, readAt: Date.now() };
+      const readAt = Date.now();
+      let selected = true;
+      try {
+        selected = (await this.#options.select?.(event)) ?? true;
+      } catch (error) {
+        // Stopping while `select` waited: the change stays after the checkpoint, delivered later.
+        if (this.#options.signal.aborted) break;
+        throw error;
+      }
+      if (!selected) {
+        this.status.skipped++;
+        this.#pending.push({ event, done: true, readAt });
+        this.#advance();
+        continue;
+      }
+      const pending: Pending = { event, done: false, readAt };
       this.#pending.push(pending);
       this.status.inFlight++;
       const message = this.#options.toMessage(event);

@@ -12,6 +12,7 @@ import { targetKey, type WatcherConfig } from './config.ts';
 import { LeaseHolder } from './lease.ts';
 import type { Publish } from './publisher.ts';
 import { Relay, type RelayOptions, type RelayStatus } from './relay.ts';
+import { ChangeDigests, NamespaceSelection } from './select.ts';
 
 export type RelayPublisher = { publish: Publish; close(): Promise<void> };
 
@@ -91,8 +92,23 @@ export class ChangeRelayService {
     );
     await checkpoints.load();
     const publisher = this.#deps.publisher();
+    // One selection per namespace selector, shared by the targets that name it.
+    const selections = new Map<string, NamespaceSelection>();
+    for (const selector of new Set(config.targets.flatMap((t) => t.namespaceSelector ?? []))) {
+      const selection = new NamespaceSelection(cluster, selector, signal);
+      selections.set(selector, selection);
+      selection
+        .follow(log)
+        .catch((error: Error) =>
+          log('ERROR', 'namespace watch stopped', { selector, detail: error.message }),
+        );
+    }
     const runs = config.targets.map(async (target) => {
       const key = targetKey(target);
+      const selection = target.namespaceSelector
+        ? selections.get(target.namespaceSelector)
+        : undefined;
+      const digests = new ChangeDigests();
       const checkpoint = checkpoints.for(key);
       const resource = cluster.resource({ apiVersion: target.apiVersion, kind: target.kind });
       const info = await resource.info();
@@ -101,6 +117,11 @@ export class ChangeRelayService {
         scope: { namespace: target.namespace, labelSelector: target.labelSelector },
         checkpoint,
         toMessage: (change): ChangeMessage => changeMessage(info, change, config.cluster),
+        select: async (change) => {
+          const namespace = change.object.metadata?.namespace;
+          if (selection && !(namespace && (await selection.has(namespace)))) return false;
+          return digests.isNews(change);
+        },
         publish: (message) => publisher.publish(message, signal),
         window: config.window,
         signal,

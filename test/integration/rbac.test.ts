@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { renderBundle, type Templates } from '../../functions/provision/render.ts';
 import bundle from '../../functions/provision/templates/bundle.json' with { type: 'json' };
 import plans from '../../functions/provision/templates/plans.json' with { type: 'json' };
+import { defaultTargets } from '../../functions/watcher/config.ts';
 import { applyRbac } from '../../infra/k8s/rbac.ts';
 import { localSubjectSources, localSubjects } from '../../infra/local/identities.ts';
 import {
@@ -295,6 +296,15 @@ describe.each(kinds)('RBAC, acting as $kind', ({ source, principal, connect }) =
       ).toBe(false);
       expect(await status(watcher.resource(ref.cm).list({ namespace: tenant }))).toBe(403);
       expect(await status(watcher.resource(ref.ns).delete(tenant))).toBe(403);
+      // Every kind it watches by default, everywhere (it selects tenant namespaces itself); never
+      // a Secret.
+      for (const target of defaultTargets)
+        expect([target.kind, await status(watcher.resource(target).list({ limit: 1 }))]).toEqual([
+          target.kind,
+          200,
+        ]);
+      const secrets = { apiVersion: 'v1', kind: 'Secret' };
+      expect(await status(watcher.resource(secrets).list({ namespace: tenant }))).toBe(403);
     });
   });
 });
