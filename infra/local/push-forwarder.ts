@@ -1,20 +1,42 @@
-// The one thing the Pub/Sub emulator cannot do: real push delivery carries an OIDC token of the
-// subscription's service account; the emulator sends no token at all. This forwarder receives
-// the emulator's push and passes it on unchanged with such a token (locally a Kubernetes token of
-// kubefn-push), so the functions' auth stays on. It relays the function's answer, so
-// Pub/Sub's ack or redelivery behaves as in production.
+// What the Pub/Sub emulator does not do, between its push and the function:
+// - Real push delivery carries an OIDC token of the subscription's service account; the emulator
+//   sends no token at all. This forwarder passes the push on unchanged with such a token
+//   (locally a Kubernetes token of kubefn-push), so the functions' auth stays on.
+// - Real Pub/Sub applies a subscription's filter; the emulator (528.0.0) stores it and delivers
+//   every message anyway. Given the subscription's filter (infra/subscriptions.ts), the forwarder
+//   answers a message the filter excludes 204 without calling the function: acknowledged, as
+//   Pub/Sub acknowledges what it never delivers. So the local stack routes as production does.
+// It relays the function's answer, so Pub/Sub's ack or redelivery behaves as in production.
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { compileFilter } from '../../shared/pubsub/filter.ts';
+
+export type ForwarderOptions = {
+  /** The subscription's filter (Pub/Sub's syntax); absent: every message reaches the function. */
+  filter?: string;
+  /** Told of each message the filter kept from the function (acknowledged). */
+  onFilteredOut?: (message: { messageId: string; attributes: Record<string, string> }) => void;
+};
 
 export async function startPushForwarder(
   target: string,
   token: string,
   onAnswer: (status: number) => void = () => {},
+  options: ForwarderOptions = {},
 ): Promise<{ url: string; close(): Promise<void> }> {
+  // A filter Pub/Sub would refuse fails here, before anything is delivered (FilterError).
+  const matches = compileFilter(options.filter);
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const excluded = options.filter ? excludedMessage(body, matches) : undefined;
+      if (excluded) {
+        options.onFilteredOut?.(excluded);
+        res.writeHead(204).end();
+        return;
+      }
       const forward = request(
         target,
         {
@@ -28,7 +50,7 @@ export async function startPushForwarder(
         },
       );
       forward.on('error', () => res.writeHead(502).end());
-      forward.end(Buffer.concat(chunks));
+      forward.end(body);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -36,4 +58,29 @@ export async function startPushForwarder(
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/push`,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+/**
+ * The message, when the filter excludes it. A body that is not a push envelope is passed on: the
+ * function's own check refuses it (and says why), as it would a malformed push in production.
+ */
+function excludedMessage(
+  body: Buffer,
+  matches: (attributes: Record<string, string>) => boolean,
+): { messageId: string; attributes: Record<string, string> } | undefined {
+  let envelope: unknown;
+  try {
+    envelope = JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const message = (envelope as { message?: unknown } | null)?.message;
+  if (typeof message !== 'object' || message === null) return undefined;
+  const { attributes = {}, messageId = '' } = message as {
+    attributes?: Record<string, string>;
+    messageId?: string;
+  };
+  if (typeof attributes !== 'object' || attributes === null) return undefined;
+  if (!Object.values(attributes).every((value) => typeof value === 'string')) return undefined;
+  return matches(attributes) ? undefined : { messageId: String(messageId), attributes };
 }
