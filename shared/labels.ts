@@ -4,6 +4,8 @@ export const managedByLabel = 'app.kubernetes.io/managed-by';
 export const managedByValue = 'kubefn';
 export const customerLabel = 'kubefn.dev/customer';
 export const planLabel = 'kubefn.dev/plan';
+/** On a suspended tenant's namespace (functions/provision/lifecycle.ts). */
+export const suspendedLabel = 'kubefn.dev/suspended';
 
 /**
  * Annotations where kubefn records what it did (its own bookkeeping, not anyone's wish): a change

@@ -6,16 +6,22 @@
 //   POST   /resync                          Cloud Scheduler: check every tenant against its template
 //                                           (or fan out in batches through Pub/Sub: fanout.ts)
 //   POST   /pubsub/resync                   Pub/Sub push: one batch of a fanned-out check
+//   POST   /pubsub/changes                  Pub/Sub push: a change to one of kubefn's objects,
+//                                           put back if it drifted (heal.ts)
+//   POST   /pubsub/tenants                  Pub/Sub push: a billing or CRM request (lifecycle.ts)
 import type { Hono } from 'hono';
 import * as v from 'valibot';
 import type { CallerRule } from '../../shared/auth/index.ts';
 import { DomainError } from '../../shared/errors.ts';
+import { ObjectChangeSchema } from '../../shared/events/change.ts';
 import { type FunctionEnv, functionSkeleton } from '../../shared/http/app.ts';
 import { readJson } from '../../shared/http/json-body.ts';
 import { queryFlag, readQuery } from '../../shared/http/query.ts';
 import { pushRoute } from '../../shared/pubsub/push.ts';
 import { type FanOut, ResyncBatchSchema, resyncBatch, scheduledResync } from './fanout.ts';
 import { deprovisionTenant, type ProvisionDeps, provisionTenant, tenantStatus } from './handler.ts';
+import { healObject } from './heal.ts';
+import { applyTenantRequest, TenantRequestSchema } from './lifecycle.ts';
 import { CustomerIdSchema, signupSchema } from './schema.ts';
 
 export type AppDeps = ProvisionDeps & {
@@ -63,6 +69,16 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
     '/pubsub/resync',
     guard((d) => d.pushCaller),
     pushRoute(ResyncBatchSchema, async ({ data }) => resyncBatch(data, await deps())),
+  );
+  app.post(
+    '/pubsub/changes',
+    guard((d) => d.pushCaller),
+    pushRoute(ObjectChangeSchema, async ({ data }) => healObject(data, await deps())),
+  );
+  app.post(
+    '/pubsub/tenants',
+    guard((d) => d.pushCaller),
+    pushRoute(TenantRequestSchema, async ({ data }) => applyTenantRequest(data, await deps())),
   );
   return app;
 }

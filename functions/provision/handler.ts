@@ -25,7 +25,7 @@ export type ProvisionDeps = {
   subjects: RenderValues['subjects'];
 };
 
-const namespaceRef = { apiVersion: 'v1', kind: 'Namespace' } as const;
+export const namespaceRef = { apiVersion: 'v1', kind: 'Namespace' } as const;
 
 export type ObjectRef = { apiVersion: string; kind: string; name: string };
 export type ProvisionResult = {
@@ -159,7 +159,7 @@ export async function deprovisionTenant(
 }
 
 /** The tenant's namespace, if kubefn manages it for this customer; otherwise 404 or 409. */
-async function ownTenant(
+export async function ownTenant(
   deps: ProvisionDeps,
   customerId: string,
   options: { allowTerminating: boolean },

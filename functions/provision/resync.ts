@@ -108,7 +108,7 @@ async function listAll(
   return objects;
 }
 
-const keyOf = (object: KubeObject) =>
+export const keyOf = (object: KubeObject) =>
   `${object.apiVersion}/${object.kind}/${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
 
 async function checkTenant(
@@ -155,7 +155,7 @@ function write(
 }
 
 /** The owners as bound now, in the template's binding whose subjects are `${owners}`. */
-async function currentOwners(
+export async function currentOwners(
   deps: ProvisionDeps,
   live: Map<string, KubeObject>,
   namespace: string,

@@ -112,3 +112,21 @@ export function parseChange(data: Buffer | string): ChangeBody {
   const bytes = typeof data === 'string' ? Buffer.from(data, 'base64') : data;
   return v.parse(ChangeSchema, JSON.parse(bytes.toString('utf8')));
 }
+
+/**
+ * A message's body with the whole object kept, for consumers that compare it (self-healing, label
+ * rules): apiVersion, kind and name required, everything else as sent.
+ */
+export const ObjectChangeSchema = v.object({
+  type: v.picklist(changeTypes),
+  object: v.looseObject({
+    apiVersion: v.string(),
+    kind: v.string(),
+    metadata: v.looseObject({
+      name: v.string(),
+      namespace: v.optional(v.string()),
+      labels: v.optional(v.record(v.string(), v.string())),
+    }),
+  }),
+});
+export type ObjectChange = v.InferOutput<typeof ObjectChangeSchema>;

@@ -1,0 +1,64 @@
+// Self-healing: the watcher reports each change to one of kubefn's objects (subscription
+// kubefn-provision-changes: managed, MODIFIED or DELETED; infra/subscriptions.ts), pushed to
+// POST /pubsub/changes. The object is compared with what the tenant's template renders now and,
+// if it is gone or has drifted, put back with the same field ownership as every other write
+// (apply.ts): what kubefn enforces is restored, fields others own are kept, the owners bound now
+// stay bound. Seconds after the change instead of at the next scheduled check.
+//
+// Nothing loops: kubefn's own write comes back as one more change, which then matches its
+// template and writes nothing. A changed object is judged from the message (no read); only a
+// deletion reads the object (it may be back already). A tenant being deleted is left alone.
+import type { ObjectChange } from '../../shared/events/change.ts';
+import { KubeError, type KubeObject } from '../../shared/kube/index.ts';
+import { customerLabel, isManaged, planLabel, suspendedLabel } from '../../shared/labels.ts';
+import { jsonLogger as log } from '../../shared/log.ts';
+import type { PushOutcome } from '../../shared/pubsub/push.ts';
+import { applyTenantObject, drift, failedObject } from './apply.ts';
+import { namespaceRef, type ProvisionDeps, typeRef } from './handler.ts';
+import { suspensionQuota } from './lifecycle.ts';
+import { renderTenant, type TenantObject } from './render.ts';
+import { currentOwners, keyOf } from './resync.ts';
+
+export async function healObject(change: ObjectChange, deps: ProvisionDeps): Promise<PushOutcome> {
+  const reported = change.object as KubeObject;
+  const { name, namespace = '' } = change.object.metadata;
+  const about = { kind: change.object.kind, namespace, name };
+  const ignored = (reason: string) => ({ outcome: 'ignored', ...about, reason });
+  if (!namespace.startsWith(deps.namespacePrefix)) return ignored('not in a tenant namespace');
+  const customerId = namespace.slice(deps.namespacePrefix.length);
+  const ns = await deps.cluster.resource(namespaceRef).find(namespace);
+  if (!ns || !isManaged(ns) || ns.metadata?.labels?.[customerLabel] !== customerId)
+    return ignored('not a tenant namespace');
+  if (ns.metadata?.deletionTimestamp) return ignored('the tenant is being deleted');
+
+  // The binding that names the owners is judged with the owners it had: the message carries them
+  // (a deleted binding comes back with the subjects it had when deleted).
+  const owners = await currentOwners(deps, new Map([[keyOf(reported), reported]]), namespace);
+  const expected: TenantObject[] = [
+    ...renderTenant(deps.templates, {
+      namespace,
+      customerId,
+      plan: deps.templates.plans[ns.metadata?.labels?.[planLabel] ?? ''] ?? {},
+      owners,
+      subjects: deps.subjects,
+    }),
+    ...(ns.metadata?.labels?.[suspendedLabel] === 'true'
+      ? [{ object: suspensionQuota(namespace), defaults: undefined }]
+      : []),
+  ];
+  const entry = expected.find((e) => keyOf(e.object) === keyOf(reported));
+  if (!entry) return ignored('not an object of the tenant bundle');
+
+  const resource = deps.cluster.resource(typeRef(entry.object));
+  const live =
+    change.type === 'DELETED'
+      ? await resource.find(name, { namespace }).catch((error: unknown) => {
+          throw KubeError.about(error, failedObject(entry.object));
+        })
+      : reported;
+  const was = drift(entry, live);
+  if (!was) return { outcome: 'in-sync', ...about };
+  await applyTenantObject(resource, entry, was === 'defaults' ? { only: 'defaults' } : {});
+  log('INFO', 'tenant object put back', { ...about, was, after: change.type });
+  return { outcome: 'healed', ...about, was };
+}
