@@ -3,7 +3,8 @@
 // Pub/Sub's, not the functions'), and the function route its pushes reach.
 //
 // The changes topic carries the watcher's messages (shared/events/change.ts): attributes type,
-// kind, namespace, managed ("true" on objects carrying app.kubernetes.io/managed-by=kubefn), ...
+// kind, namespace, managed ("true" on objects carrying app.kubernetes.io/managed-by=kubefn), and
+// on a MODIFIED labelsChanged / annotationsChanged / specChanged for the parts that changed.
 // Filters cannot change once a subscription exists: a new filter is a new subscription name.
 import labelRules from '../functions/label/rules.json' with { type: 'json' };
 
@@ -44,7 +45,9 @@ export const triggers = {
     topic: 'changes',
     target: 'ingress-timeout',
     route: '/pubsub',
-    filter: 'attributes.kind = "Ingress"',
+    // Its annotation or spec: a label-only change (label rules) is not its business.
+    filter:
+      'attributes.kind = "Ingress" AND (attributes.type != "MODIFIED" OR attributes:annotationsChanged OR attributes:specChanged)',
     ordered: true,
     purpose: "an Ingress's backend-timeout annotation becomes its load balancer's timeout",
   },
@@ -64,7 +67,8 @@ export const triggers = {
     topic: 'changes',
     target: 'label',
     route: '/pubsub/changes',
-    filter: `attributes.type != "DELETED" AND ${kindIn([...ruleKinds, 'Namespace'])}`,
+    // New, or its labels changed (a Namespace's: a plan change); never kubefn's record writes.
+    filter: `${kindIn([...ruleKinds, 'Namespace'])} AND (attributes.type = "ADDED" OR attributes:labelsChanged)`,
     ordered: true,
     purpose: 'the label rules (functions/label/rules.json) applied to a new or changed object',
   },

@@ -28,14 +28,14 @@ export type RelayOptions = {
   resource: Resource;
   scope: Pick<WatcherOptions, 'namespace' | 'labelSelector' | 'fieldSelector'>;
   checkpoint: ResourceCheckpoint;
-  toMessage(change: { type: ChangeType; object: KubeObject }): ChangeMessage;
   /**
-   * Whether a change is published (default: all). One that is not still moves the checkpoint, in
-   * its place: nothing waits for it. Awaited in watch order, so a slow answer holds back the rest.
+   * The message for a change, or undefined when it is not published (it still moves the
+   * checkpoint, in its place). Awaited in watch order, so a slow answer holds back the rest.
    */
-  select?:
-    | ((change: { type: ChangeType; object: KubeObject }) => boolean | Promise<boolean>)
-    | undefined;
+  toMessage(change: {
+    type: ChangeType;
+    object: KubeObject;
+  }): ChangeMessage | undefined | Promise<ChangeMessage | undefined>;
   publish(message: ChangeMessage): Promise<unknown>;
   /** Changes awaiting acknowledgement at most. */
   window: number;
@@ -52,7 +52,7 @@ export type RelayStatus = {
   seenResourceVersion: string | undefined;
   inFlight: number;
   published: number;
-  /** Changes `select` kept back (outside the namespace selection, or no change that matters). */
+  /** Changes not published (outside the namespace selection, or no change that matters). */
   skipped: number;
   synced: boolean;
 };
@@ -107,15 +107,15 @@ export class Relay {
       }
       this.status.seenResourceVersion = event.key.resourceVersion;
       const readAt = Date.now();
-      let selected = true;
+      let message: ChangeMessage | undefined;
       try {
-        selected = (await this.#options.select?.(event)) ?? true;
+        message = await this.#options.toMessage(event);
       } catch (error) {
-        // Stopping while `select` waited: the change stays after the checkpoint, delivered later.
+        // Stopping while it waited: the change stays after the checkpoint, delivered later.
         if (this.#options.signal.aborted) break;
         throw error;
       }
-      if (!selected) {
+      if (!message) {
         this.status.skipped++;
         this.#pending.push({ event, done: true, readAt });
         this.#advance();
@@ -124,7 +124,6 @@ export class Relay {
       const pending: Pending = { event, done: false, readAt };
       this.#pending.push(pending);
       this.status.inFlight++;
-      const message = this.#options.toMessage(event);
       void this.#options.publish(message).then(
         () => {
           pending.done = true;

@@ -16,9 +16,17 @@ const ingress = (change: Record<string, unknown> = {}): KubeObject => ({
 
 describe('ChangeDigests: a MODIFIED is news only when it alters what consumers read', () => {
   test.each([
-    ['a new resourceVersion alone', ingress({ metadata: { resourceVersion: '2' } }), false],
-    ['status alone (a controller)', ingress({ status: { loadBalancer: { ingress: [] } } }), false],
-    ['managedFields alone', ingress({ metadata: { managedFields: [{ manager: 'x' }] } }), false],
+    ['a new resourceVersion alone', ingress({ metadata: { resourceVersion: '2' } }), undefined],
+    [
+      'status alone (a controller)',
+      ingress({ status: { loadBalancer: { ingress: [] } } }),
+      undefined,
+    ],
+    [
+      'managedFields alone',
+      ingress({ metadata: { managedFields: [{ manager: 'x' }] } }),
+      undefined,
+    ],
     [
       "kubefn's applied record alone (its own bookkeeping)",
       ingress({
@@ -29,28 +37,38 @@ describe('ChangeDigests: a MODIFIED is news only when it alters what consumers r
           },
         },
       }),
-      false,
+      undefined,
     ],
     [
       "the operator's annotation",
       ingress({ metadata: { annotations: { 'kubefn.dev/backend-timeout': '120s' } } }),
-      true,
+      ['annotations'],
     ],
-    ['a label', ingress({ metadata: { labels: { plan: 'pro' } } }), true],
-    ['the spec', ingress({ spec: { rules: [{ host: 'a.example' }] } }), true],
-  ])('%s: %s', (_what, next, news) => {
+    ['a label', ingress({ metadata: { labels: { plan: 'pro' } } }), ['labels']],
+    ['the spec', ingress({ spec: { rules: [{ host: 'a.example' }] } }), ['spec']],
+    ['a finalizer (other metadata)', ingress({ metadata: { finalizers: ['x'] } }), ['spec']],
+    [
+      'a label and the spec',
+      ingress({ metadata: { labels: { a: 'b' } }, spec: { rules: [{ host: 'b' }] } }),
+      ['labels', 'spec'],
+    ],
+  ])('%s: %s', (_what, next, changed) => {
     const digests = new ChangeDigests();
-    expect(digests.isNews({ type: 'ADDED', object: ingress() })).toBe(true);
-    expect(digests.isNews({ type: 'MODIFIED', object: next })).toBe(news);
+    expect(digests.changes({ type: 'ADDED', object: ingress() })).toEqual([]);
+    expect(digests.changes({ type: 'MODIFIED', object: next })).toEqual(changed);
   });
 
   test('ADDED and DELETED are always news; after a deletion the object starts afresh', () => {
     const digests = new ChangeDigests();
-    expect(digests.isNews({ type: 'ADDED', object: ingress() })).toBe(true);
-    expect(digests.isNews({ type: 'ADDED', object: ingress() })).toBe(true);
-    expect(digests.isNews({ type: 'DELETED', object: ingress() })).toBe(true);
-    // Unknown (a restart, a deletion): a MODIFIED is published.
-    expect(digests.isNews({ type: 'MODIFIED', object: ingress() })).toBe(true);
-    expect(digests.isNews({ type: 'MODIFIED', object: ingress() })).toBe(false);
+    expect(digests.changes({ type: 'ADDED', object: ingress() })).toEqual([]);
+    expect(digests.changes({ type: 'ADDED', object: ingress() })).toEqual([]);
+    expect(digests.changes({ type: 'DELETED', object: ingress() })).toEqual([]);
+    // Unknown (a restart, a deletion): a MODIFIED is published as changing everything.
+    expect(digests.changes({ type: 'MODIFIED', object: ingress() })).toEqual([
+      'labels',
+      'annotations',
+      'spec',
+    ]);
+    expect(digests.changes({ type: 'MODIFIED', object: ingress() })).toBeUndefined();
   });
 });

@@ -5,10 +5,12 @@
 //     selector; a name it has not reported yet (an object read before its namespace's event) is
 //     asked of the API server once, so no object of a new namespace is dropped.
 //   - ChangeDigests: a MODIFIED change that alters nothing a consumer reads (status, the
-//     resourceVersion, managedFields, kubefn's own record annotations) is not published. This is
-//     what keeps kubefn's own bookkeeping writes, and controllers' status updates, from becoming
-//     pushes that do no work.
+//     resourceVersion, managedFields, kubefn's own record annotations) is not published, and one
+//     that does says which part changed (labels, annotations, the rest), so a subscription can
+//     take only what its consumer acts on. This keeps kubefn's own bookkeeping writes, controllers'
+//     status updates and label-only changes from becoming pushes that do no work.
 import { createHash } from 'node:crypto';
+import type { ChangedPart } from '../../shared/events/change.ts';
 import { type Cluster, type KubeObject, storeKey, Watcher } from '../../shared/kube/index.ts';
 import { recordAnnotations } from '../../shared/labels.ts';
 import type { Logger } from '../../shared/log.ts';
@@ -80,40 +82,53 @@ export class NamespaceSelection {
   }
 }
 
-/** The recorded digest of each object's last published state, per resource. */
-export class ChangeDigests {
-  readonly #digests = new Map<string, string>();
+type Digest = Record<ChangedPart, string>;
+const parts: ChangedPart[] = ['labels', 'annotations', 'spec'];
 
-  /** Whether the change is news: anything but a MODIFIED that alters nothing a consumer reads. */
-  isNews(change: { type: string; object: KubeObject }): boolean {
+/** The digests of each object's last published state, per resource. */
+export class ChangeDigests {
+  readonly #digests = new Map<string, Digest>();
+
+  /**
+   * Undefined when the change is no news (a MODIFIED that alters nothing a consumer reads);
+   * otherwise the parts a MODIFIED changed (all of them when the earlier state is unknown, as
+   * after a restart), and none for ADDED and DELETED.
+   */
+  changes(change: { type: string; object: KubeObject }): ChangedPart[] | undefined {
     const key = storeKey(change.object);
     if (change.type === 'DELETED') {
       this.#digests.delete(key);
-      return true;
+      return [];
     }
     const digest = digestOf(change.object);
     const before = this.#digests.get(key);
     this.#digests.set(key, digest);
-    return change.type !== 'MODIFIED' || before !== digest;
+    if (change.type !== 'MODIFIED') return [];
+    const changed = parts.filter((part) => before?.[part] !== digest[part]);
+    return changed.length ? changed : undefined;
   }
 }
 
-/** A digest of what consumers read: the object without status and server or kubefn bookkeeping. */
-export function digestOf(object: KubeObject): string {
+/** Digests of what consumers read: no status, no server or kubefn bookkeeping. */
+export function digestOf(object: KubeObject): Digest {
   const { status: _status, metadata = {}, ...rest } = object as KubeObject & { status?: unknown };
   const {
     resourceVersion: _rv,
     managedFields: _managed,
     generation: _generation,
+    labels = {},
     annotations = {},
     ...meta
-  } = metadata as Record<string, unknown> & { annotations?: Record<string, string> };
+  } = metadata as Record<string, unknown> & {
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   const kept = Object.fromEntries(
     Object.entries(annotations).filter(([key]) => !bookkeeping.has(key)),
   );
-  return createHash('sha1')
-    .update(JSON.stringify({ ...rest, metadata: { ...meta, annotations: kept } }))
-    .digest('base64');
+  const hash = (value: unknown) =>
+    createHash('sha1').update(JSON.stringify(value)).digest('base64');
+  return { labels: hash(labels), annotations: hash(kept), spec: hash({ ...rest, meta }) };
 }
 
 const bookkeeping = new Set<string>(Object.values(recordAnnotations));

@@ -116,11 +116,11 @@ export class ChangeRelayService {
         resource,
         scope: { namespace: target.namespace, labelSelector: target.labelSelector },
         checkpoint,
-        toMessage: (change): ChangeMessage => changeMessage(info, change, config.cluster),
-        select: async (change) => {
+        toMessage: async (change): Promise<ChangeMessage | undefined> => {
           const namespace = change.object.metadata?.namespace;
-          if (selection && !(namespace && (await selection.has(namespace)))) return false;
-          return digests.isNews(change);
+          if (selection && !(namespace && (await selection.has(namespace)))) return undefined;
+          const changed = digests.changes(change);
+          return changed && changeMessage(info, change, config.cluster, changed);
         },
         publish: (message) => publisher.publish(message, signal),
         window: config.window,

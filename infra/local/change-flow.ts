@@ -8,11 +8,11 @@
 import type { Cluster } from '../../shared/kube/index.ts';
 import { buildFunctions } from '../build-functions.ts';
 import { freePort } from './functions.ts';
-import { kubeconfigFor, mintToken, pushAccount, systemNamespace } from './identities.ts';
+import { kubeconfigFor, systemNamespace } from './identities.ts';
 import { type Managed, startProcess } from './processes.ts';
-import { startPushForwarder } from './push-forwarder.ts';
 import type { StackInfo } from './stack.ts';
 import { supervise, waitReady } from './supervise.ts';
+import { emulator, type PushTarget, subscribe } from './triggers.ts';
 
 export type ChangeFlow = {
   /** The relay process (functions/watcher's bundle) running now; a restart replaces it. */
@@ -27,14 +27,19 @@ export async function startChangeFlow(
   stack: StackInfo,
   options: {
     topic: string;
-    /** The function route pushes go to, and the audience its tokens must carry. */
-    pushTo: { url: string; audience: string };
+    /**
+     * Push subscriptions on the topic (a single one is named <topic>-push); none: the topic's
+     * subscriptions are someone else's (triggers.ts `subscribeAll`).
+     */
+    pushTo?:
+      | { url: string; audience: string }
+      | (Omit<PushTarget, 'topic'> & { subscription: string })[];
     /**
      * KUBEFN_WATCHER_NAME: another name than kubefn-watcher gets its own Lease and checkpoint (and
      * RBAC for them).
      */
     watcherName?: string;
-    /** KUBEFN_WATCH; the relay's default (kubefn-managed Namespaces and Ingresses) if absent. */
+    /** KUBEFN_WATCH; the relay's default (functions/watcher/config.ts defaultTargets) if absent. */
     watch?: { apiVersion: string; kind: string; namespace?: string; labelSelector?: string }[];
     onPushAnswer?: (status: number) => void;
     /** Where a restart of the relay is said (default: stdout). */
@@ -46,18 +51,21 @@ export async function startChangeFlow(
     for (const s of stops.reverse()) await s().catch(() => {});
   };
   try {
-    const token = await mintToken(admin, pushAccount, {
-      audiences: [options.pushTo.audience],
-      expirationSeconds: 24 * 3600,
-    });
-    const forwarder = await startPushForwarder(options.pushTo.url, token, options.onPushAnswer);
-    stops.push(() => forwarder.close());
+    const targets = Array.isArray(options.pushTo)
+      ? options.pushTo
+      : options.pushTo
+        ? [{ ...options.pushTo, subscription: `${options.topic}-push` }]
+        : [];
     await emulator(stack, `topics/${options.topic}`);
-    await emulator(stack, `subscriptions/${options.topic}-push`, {
-      topic: `projects/${stack.pubsubProject}/topics/${options.topic}`,
-      pushConfig: { pushEndpoint: forwarder.url },
-      ackDeadlineSeconds: 30,
-    });
+    for (const target of targets) {
+      const onPushAnswer = options.onPushAnswer;
+      const subscribed = await subscribe(admin, stack, {
+        ...(onPushAnswer ? { onAnswer: (status: number) => onPushAnswer(status) } : {}),
+        ...target,
+        topic: options.topic,
+      });
+      stops.push(() => subscribed.close());
+    }
 
     const name = options.watcherName ?? 'kubefn-watcher';
     if (name !== 'kubefn-watcher') await grantWatcherName(admin, name);
@@ -107,18 +115,6 @@ export async function startChangeFlow(
     await stop();
     throw error;
   }
-}
-
-async function emulator(stack: StackInfo, path: string, body?: unknown): Promise<void> {
-  const base = `http://${stack.pubsubEmulatorHost}/v1/projects/${stack.pubsubProject}`;
-  const res = await fetch(`${base}/${path}`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  // 409: it exists already (a second start on kept state).
-  if (!res.ok && res.status !== 409)
-    throw new Error(`Pub/Sub emulator PUT ${path}: ${res.status} ${await res.text()}`);
 }
 
 /** The relay's RBAC names its own Lease and checkpoint; a second relay needs its names too. */

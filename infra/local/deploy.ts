@@ -72,6 +72,7 @@ export function startProvisionFunction(
   const env = {
     KUBEFN_ALLOW_PROVISION: principal(signupAccount),
     KUBEFN_ALLOW_RESYNC: principal(schedulerAccount),
+    KUBEFN_ALLOW_PUSH: principal(pushAccount),
     KUBEFN_RBAC_SUBJECTS: localSubjectsSetting,
   };
   return startAs(admin, stack, 'provision', provisionAudience, env, options);

@@ -1,13 +1,15 @@
 // `npm start`: the main job on the local stack. Brings up etcd, kube-apiserver,
 // kube-controller-manager and the Pub/Sub emulator, applies kubefn's identities, runs the
 // provisioning function and the signup page, the label and ingress-timeout functions under the
-// Functions Framework, and the watcher forwarding kubefn-managed Namespaces and Ingresses to
-// Pub/Sub, pushed to ingress-timeout; prints how to reach them, and keeps everything running
+// Functions Framework, every trigger of infra/subscriptions.ts (topics and filtered push
+// subscriptions on the emulator), and the watcher forwarding what happens in kubefn's namespaces
+// to kubefn-changes; prints how to reach them, and keeps everything running
 // until Ctrl-C (or SIGTERM), then stops all it started. Each function and the watcher is
 // supervised (supervise.ts): one that crashes is restarted with backoff, and that is printed here.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Cluster, fromKubeconfig } from '../../shared/kube/index.ts';
+import { topics, triggers } from '../subscriptions.ts';
 import { startChangeFlow } from './change-flow.ts';
 import {
   ingressTimeoutAudience,
@@ -22,6 +24,7 @@ import {
 import { freePort } from './functions.ts';
 import { mintToken, schedulerAccount } from './identities.ts';
 import { type Stack, startStack } from './stack.ts';
+import { subscribeAll } from './triggers.ts';
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 const begun = performance.now();
@@ -65,14 +68,21 @@ try {
   const label = await startLabelFunction(admin, stack);
   running.push(label);
   step(`label function up at ${label.url}`);
-  const flow = await startChangeFlow(admin, stack, {
-    topic: 'kubefn-changes',
-    pushTo: { url: `${ingressTimeout.url}/pubsub`, audience: ingressTimeoutAudience },
+  // Every trigger of infra/subscriptions.ts: its topic and filtered push subscription.
+  const subscribed = await subscribeAll(admin, stack, {
+    provision: { url: provision.url, audience: provisionAudience },
+    label: { url: label.url, audience: labelAudience },
+    'ingress-timeout': { url: ingressTimeout.url, audience: ingressTimeoutAudience },
   });
-  running.push(flow);
+  running.push({ stop: () => subscribed.close() });
   step(
-    `watcher forwarding to topic kubefn-changes, pushed to ingress-timeout (${flow.relayUrl}/status)`,
+    `subscriptions: ${Object.values(triggers)
+      .map((t) => t.subscription)
+      .join(', ')}`,
   );
+  const flow = await startChangeFlow(admin, stack, { topic: topics.changes });
+  running.push(flow);
+  step(`watcher forwarding to topic ${topics.changes} (${flow.relayUrl}/status)`);
   // The operator's token (locally kubefn-scheduler, as Cloud Scheduler would call) for label.
   const labelTokenFile = join(stack.dir, 'label-caller.token');
   await writeFile(
@@ -110,6 +120,13 @@ Set the tenant's load-balancer timeout; the watcher, Pub/Sub and ingress-timeout
 
 Label everything of a kind in the tenant:
   curl -s -X POST ${label.url}/labels -H "authorization: Bearer $(cat ${labelTokenFile})" -H 'content-type: application/json' -d '{"target":{"apiVersion":"v1","kind":"Service","namespace":"tenant-acme","labelSelector":"app.kubernetes.io/managed-by=kubefn"},"set":{"tier":"gold"}}'
+
+Delete a tenant's quota; the watcher reports it and provision puts it back within seconds:
+  kubectl -n tenant-acme delete resourcequota tenant-quota && sleep 2 && kubectl -n tenant-acme get resourcequota
+
+Publish a billing request (suspend, resume, change-plan, cancel) to ${topics.tenantRequests}:
+  MSG=$(printf '{"action":"suspend","customerId":"acme","requestedAt":"%s"}' "$(date -u +%FT%T.%3NZ)" | base64 -w0)
+  curl -s -X POST http://${stack.pubsubEmulatorHost}/v1/projects/${stack.pubsubProject}/topics/${topics.tenantRequests}:publish -H 'content-type: application/json' -d '{"messages":[{"orderingKey":"acme","data":"'$MSG'"}]}'
 
 A function or the watcher that crashes is restarted (with backoff) and said here; the watcher
 resumes from its checkpoint. Press Ctrl-C to stop.`);

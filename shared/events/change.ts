@@ -30,7 +30,14 @@ export type ChangeAttributes = {
   eventKey: string;
   /** "true" when the object carries app.kubernetes.io/managed-by=kubefn (absent otherwise). */
   managed?: 'true';
+  /** On a MODIFIED, "true" for each part that changed (functions/watcher/select.ts). */
+  labelsChanged?: 'true';
+  annotationsChanged?: 'true';
+  specChanged?: 'true';
 };
+
+/** The parts of an object a MODIFIED reports changed: its labels, annotations, or the rest. */
+export type ChangedPart = 'labels' | 'annotations' | 'spec';
 
 /** A message as handed to Pub/Sub. */
 export type ChangeMessage = {
@@ -66,6 +73,7 @@ export function changeMessage(
   resource: ChangeResource,
   change: { type: ChangeType; object: ChangedObject },
   cluster: string,
+  changed: readonly ChangedPart[] = [],
 ): ChangeMessage {
   const meta = change.object.metadata ?? {};
   const object = { apiVersion: resource.apiVersion, kind: resource.kind, ...change.object };
@@ -84,6 +92,7 @@ export function changeMessage(
   };
   if (meta.namespace) attributes.namespace = meta.namespace;
   if (isManaged(change.object)) attributes.managed = 'true';
+  for (const part of changed) attributes[`${part}Changed`] = 'true';
   return {
     data: Buffer.from(JSON.stringify({ type: change.type, object })),
     attributes,

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { type TopicKey, triggers } from '../../infra/subscriptions.ts';
-import { type ChangeType, changeMessage } from '../events/change.ts';
+import { type ChangedPart, type ChangeType, changeMessage } from '../events/change.ts';
 import { managedByLabel, managedByValue } from '../labels.ts';
 import {
   type Attributes,
@@ -176,7 +176,7 @@ const resources = {
 function change(
   type: ChangeType,
   kind: keyof typeof resources,
-  options: { managed?: boolean } = {},
+  options: { managed?: boolean; changed?: ChangedPart[] } = {},
 ) {
   const namespaced = kind !== 'Namespace';
   const object = {
@@ -188,7 +188,7 @@ function change(
       ...(options.managed ? managed : {}),
     },
   };
-  return changeMessage({ ...resources[kind], kind }, { type, object }, 'prod');
+  return changeMessage({ ...resources[kind], kind }, { type, object }, 'prod', options.changed);
 }
 
 /** The consumers (target and route) that Pub/Sub delivers a message on `topic` to. */
@@ -211,7 +211,25 @@ describe('the triggers route each change to the consumers that want it', () => {
       change('ADDED', 'Ingress'),
       [ingressTimeout, label],
     ],
-    ['an Ingress modified', change('MODIFIED', 'Ingress'), [ingressTimeout, label]],
+    // A MODIFIED says which parts changed (functions/watcher/select.ts): each consumer takes
+    // what it acts on.
+    [
+      'an Ingress annotated',
+      change('MODIFIED', 'Ingress', { changed: ['annotations'] }),
+      [ingressTimeout],
+    ],
+    [
+      'an Ingress spec edited',
+      change('MODIFIED', 'Ingress', { changed: ['spec'] }),
+      [ingressTimeout],
+    ],
+    // The label rules' own write (or anyone's label change): label checks it, ingress-timeout need not.
+    ['an Ingress relabelled', change('MODIFIED', 'Ingress', { changed: ['labels'] }), [label]],
+    [
+      'an Ingress modified, earlier state unknown (after a restart)',
+      change('MODIFIED', 'Ingress', { changed: ['labels', 'annotations', 'spec'] }),
+      [ingressTimeout, label],
+    ],
     // ingress-timeout forgets a deleted Ingress's load balancer settings; label has nothing to do.
     ['an Ingress deleted', change('DELETED', 'Ingress'), [ingressTimeout]],
     [
@@ -226,7 +244,7 @@ describe('the triggers route each change to the consumers that want it', () => {
     ],
     [
       'a managed ResourceQuota edited',
-      change('MODIFIED', 'ResourceQuota', { managed: true }),
+      change('MODIFIED', 'ResourceQuota', { managed: true, changed: ['spec'] }),
       [provision],
     ],
     [
@@ -237,21 +255,27 @@ describe('the triggers route each change to the consumers that want it', () => {
     ['a managed Deployment added', change('ADDED', 'Deployment', { managed: true }), [label]],
     [
       'a managed Deployment edited',
-      change('MODIFIED', 'Deployment', { managed: true }),
+      change('MODIFIED', 'Deployment', { managed: true, changed: ['spec'] }),
+      [provision],
+    ],
+    [
+      'a managed Deployment relabelled',
+      change('MODIFIED', 'Deployment', { managed: true, changed: ['labels'] }),
       [label, provision],
     ],
     ['a Deployment added', change('ADDED', 'Deployment'), [label]],
     ['a Deployment deleted', change('DELETED', 'Deployment'), []],
-    ['a Service modified', change('MODIFIED', 'Service'), [label]],
+    ['a Service relabelled', change('MODIFIED', 'Service', { changed: ['labels'] }), [label]],
+    ['a Service spec edited', change('MODIFIED', 'Service', { changed: ['spec'] }), []],
     [
-      'a tenant Namespace modified (a plan change)',
-      change('MODIFIED', 'Namespace', { managed: true }),
+      'a tenant Namespace relabelled (a plan change)',
+      change('MODIFIED', 'Namespace', { managed: true, changed: ['labels'] }),
       [label],
     ],
     ['a tenant Namespace added', change('ADDED', 'Namespace', { managed: true }), [label]],
     ['a tenant Namespace deleted', change('DELETED', 'Namespace', { managed: true }), []],
     ['a ConfigMap added', change('ADDED', 'ConfigMap'), []],
-    ['a ConfigMap modified', change('MODIFIED', 'ConfigMap'), []],
+    ['a ConfigMap modified', change('MODIFIED', 'ConfigMap', { changed: ['labels'] }), []],
   ])('%s reaches %j', (_, message, expected) => {
     expect(reaches('changes', message.attributes)).toEqual([...expected].sort());
   });
