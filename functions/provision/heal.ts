@@ -43,7 +43,7 @@ export async function healObject(change: ObjectChange, deps: ProvisionDeps): Pro
       subjects: deps.subjects,
     }),
     ...(ns.metadata?.labels?.[suspendedLabel] === 'true'
-      ? [{ object: suspensionQuota(namespace), defaults: undefined }]
+      ? [{ object: suspensionQuota(namespace, customerId), defaults: undefined }]
       : []),
   ];
   const entry = expected.find((e) => keyOf(e.object) === keyOf(reported));

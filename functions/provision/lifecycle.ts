@@ -16,7 +16,12 @@
 import * as v from 'valibot';
 import { DomainError, failureCode } from '../../shared/errors.ts';
 import type { Cluster, KubeObject } from '../../shared/kube/index.ts';
-import { managedByLabel, managedByValue, suspendedLabel } from '../../shared/labels.ts';
+import {
+  customerLabel,
+  managedByLabel,
+  managedByValue,
+  suspendedLabel,
+} from '../../shared/labels.ts';
 import type { PushOutcome } from '../../shared/pubsub/push.ts';
 import { retryOnConflict } from '../../shared/retry/conflict.ts';
 import { defaultsManager } from './apply.ts';
@@ -59,14 +64,14 @@ const workloadKinds = [
 ] as const;
 
 /** The quota that keeps a suspended tenant from starting pods (self-healing keeps it too). */
-export function suspensionQuota(namespace: string): KubeObject {
+export function suspensionQuota(namespace: string, customerId: string): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'ResourceQuota',
     metadata: {
       name: 'kubefn-suspended',
       namespace,
-      labels: { [managedByLabel]: managedByValue },
+      labels: { [managedByLabel]: managedByValue, [customerLabel]: customerId },
     },
     spec: { hard: { pods: '0' } },
   };
@@ -103,7 +108,7 @@ export async function applyTenantRequest(
     await provisionTenant({ customerId, plan: request.plan, owners, dryRun: false }, deps);
   } else {
     await ownTenant(deps, customerId, { allowTerminating: false });
-    if (action === 'suspend') await suspend(deps.cluster, namespace);
+    if (action === 'suspend') await suspend(deps.cluster, namespace, customerId);
     else await resume(deps.cluster, namespace);
   }
   await deps.cluster.resource(namespaceRef).apply(
@@ -116,13 +121,13 @@ export async function applyTenantRequest(
   return { outcome: 'done', ...answer };
 }
 
-async function suspend(cluster: Cluster, namespace: string): Promise<void> {
+async function suspend(cluster: Cluster, namespace: string, customerId: string): Promise<void> {
   // The label first: from then on self-healing keeps the quota, and a check or a re-sign-up
   // leaves the replicas alone (their field is no longer kubefn-defaults').
   await markSuspended(cluster, namespace, true);
   await cluster
     .resource({ apiVersion: 'v1', kind: 'ResourceQuota' })
-    .apply(suspensionQuota(namespace), { fieldManager: lifecycleManager, force: true });
+    .apply(suspensionQuota(namespace, customerId), { fieldManager: lifecycleManager, force: true });
   await eachWorkload(cluster, namespace, (workload) => {
     // Recorded already: a repeated suspend must not record the zero it set.
     if (workload.metadata?.annotations?.[replicasAnnotation] !== undefined) return undefined;

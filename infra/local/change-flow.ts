@@ -5,6 +5,7 @@
 // (supervise.ts): killed, it is started again under the same name and port, so it takes over its
 // own Lease once the dead holder's expires and resumes from its own checkpoint (the ConfigMap
 // kubefn-system/<name>-state), delivering what changed while it was down.
+import type { WatchTarget } from '../../functions/watcher/config.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
 import { buildFunctions } from '../build-functions.ts';
 import { freePort } from './functions.ts';
@@ -40,7 +41,7 @@ export async function startChangeFlow(
      */
     watcherName?: string;
     /** KUBEFN_WATCH; the relay's default (functions/watcher/config.ts defaultTargets) if absent. */
-    watch?: { apiVersion: string; kind: string; namespace?: string; labelSelector?: string }[];
+    watch?: WatchTarget[];
     onPushAnswer?: (status: number) => void;
     /** Where a restart of the relay is said (default: stdout). */
     log?: (line: string) => void;

@@ -1,0 +1,267 @@
+// Every event trigger end to end on the real stack: kube-apiserver -> the watcher process ->
+// the Pub/Sub emulator -> the subscriptions of infra/subscriptions.ts (their filters applied by
+// the local push forwarder, which the emulator does not do) -> the functions. Changes are made
+// as an operator or a tenant would, with plain API calls, and their effect is awaited.
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Cluster, KubeObject } from '../../shared/kube/index.ts';
+import { suspendedLabel } from '../../shared/labels.ts';
+import { adminCluster, stack } from '../support/cluster.ts';
+import { type EventFlow, startEventFlow } from '../support/event-flow.ts';
+import { eventually } from '../support/kube.ts';
+
+const run = Date.now().toString(36).slice(-5);
+const customer = {
+  heal: `heal-${run}`,
+  life: `life-${run}`,
+  edit: `edit-${run}`,
+};
+const ref = {
+  quota: { apiVersion: 'v1', kind: 'ResourceQuota' },
+  policy: { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' },
+  binding: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding' },
+  deployment: { apiVersion: 'apps/v1', kind: 'Deployment' },
+  ingress: { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' },
+  service: { apiVersion: 'v1', kind: 'Service' },
+  namespace: { apiVersion: 'v1', kind: 'Namespace' },
+  backendConfig: { apiVersion: 'cloud.google.com/v1', kind: 'BackendConfig' },
+} as const;
+
+let admin: Cluster;
+let flow: EventFlow;
+const ns: Record<keyof typeof customer, string> = { heal: '', life: '', edit: '' };
+
+beforeAll(async () => {
+  admin = await adminCluster();
+  flow = await startEventFlow(admin, stack, {
+    name: `evt${run}`,
+    customers: Object.values(customer),
+  });
+  ns.heal = await flow.signUp(customer.heal, { owners: ['owner@example.com'] });
+  ns.life = await flow.signUp(customer.life);
+  ns.edit = await flow.signUp(customer.edit);
+}, 120_000);
+
+afterAll(async () => {
+  await flow?.stop();
+  await admin?.close();
+});
+
+const find = (kind: keyof typeof ref, name: string, namespace: string) =>
+  admin.resource(ref[kind]).find(name, { namespace });
+const hard = (quota: KubeObject | undefined) =>
+  (quota?.spec as { hard?: Record<string, string> })?.hard;
+
+describe('self-healing tenants', () => {
+  test('a deleted ResourceQuota is put back within seconds', async () => {
+    const before = await find('quota', 'tenant-quota', ns.heal);
+    expect(before).toBeDefined();
+    await admin.resource(ref.quota).delete('tenant-quota', { namespace: ns.heal });
+    const back = await eventually('the quota back', 20_000, async () => {
+      const quota = await find('quota', 'tenant-quota', ns.heal);
+      return quota && quota.metadata?.uid !== before?.metadata?.uid ? quota : undefined;
+    });
+    expect(hard(back)).toEqual(hard(before));
+  });
+
+  test("an edited NetworkPolicy gets kubefn's spec back, and keeps a label someone else set", async () => {
+    const policies = admin.resource(ref.policy);
+    await policies.patch(
+      'default-deny-except-namespace',
+      { metadata: { labels: { team: 'blue' } }, spec: { ingress: [{}] } },
+      { namespace: ns.heal, fieldManager: 'an-operator' },
+    );
+    const healed = await eventually('the policy put back', 20_000, async () => {
+      const policy = await find('policy', 'default-deny-except-namespace', ns.heal);
+      const ingress = (policy?.spec as { ingress?: { from?: unknown[] }[] })?.ingress;
+      return ingress?.[0]?.from ? policy : undefined;
+    });
+    expect((healed.spec as { ingress: unknown }).ingress).toEqual([
+      { from: [{ podSelector: {} }] },
+    ]);
+    expect(healed.metadata?.labels?.team).toBe('blue');
+  });
+
+  test('a deleted owners RoleBinding comes back with the owners it had', async () => {
+    await admin.resource(ref.binding).delete('tenant-owners', { namespace: ns.heal });
+    const back = await eventually('the binding back', 20_000, () =>
+      find('binding', 'tenant-owners', ns.heal),
+    );
+    expect((back as { subjects?: { name: string }[] }).subjects?.map((s) => s.name)).toEqual([
+      'owner@example.com',
+    ]);
+  });
+
+  test("a RoleBinding's subjects changed are put back", async () => {
+    const bindings = admin.resource(ref.binding);
+    const before = await bindings.get('kubefn-label', { namespace: ns.heal });
+    await bindings.patch(
+      'kubefn-label',
+      { subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'mallory' }] },
+      { namespace: ns.heal, fieldManager: 'an-operator' },
+    );
+    await eventually('the subjects put back', 20_000, async () => {
+      const now = await bindings.get('kubefn-label', { namespace: ns.heal });
+      return JSON.stringify(now.subjects) === JSON.stringify(before.subjects) ? now : undefined;
+    });
+  });
+});
+
+describe('tenant lifecycle from Pub/Sub', () => {
+  const at = (offsetMs = 0) => new Date(Date.now() + offsetMs).toISOString();
+  const replicas = async () =>
+    ((await find('deployment', 'monitoring', ns.life))?.spec as { replicas?: number }).replicas;
+
+  test('a plan change moves the quota to the new plan', async () => {
+    await flow.publishTenantRequest({
+      action: 'change-plan',
+      customerId: customer.life,
+      plan: 'pro',
+      requestedAt: at(),
+    });
+    const quota = await eventually('the pro quota', 20_000, async () => {
+      const q = await find('quota', 'tenant-quota', ns.life);
+      return hard(q)?.['requests.cpu'] === '8' ? q : undefined;
+    });
+    expect(hard(quota)?.pods).toBe('100');
+    expect((await find('namespace', ns.life, ''))?.metadata?.labels?.['kubefn.dev/plan']).toBe(
+      'pro',
+    );
+  });
+
+  test('suspend scales workloads to zero and stops new pods; resume restores them; an older request changes nothing', async () => {
+    const suspendAt = at();
+    await flow.publishTenantRequest({
+      action: 'suspend',
+      customerId: customer.life,
+      requestedAt: suspendAt,
+    });
+    await eventually('suspended', 20_000, async () =>
+      (await replicas()) === 0 ? true : undefined,
+    );
+    const namespace = await find('namespace', ns.life, '');
+    expect(namespace?.metadata?.labels?.[suspendedLabel]).toBe('true');
+    expect(hard(await find('quota', 'kubefn-suspended', ns.life))).toEqual({ pods: '0' });
+
+    // The suspension's quota is kept by self-healing while suspended.
+    await admin.resource(ref.quota).delete('kubefn-suspended', { namespace: ns.life });
+    await eventually('the suspension quota back', 20_000, () =>
+      find('quota', 'kubefn-suspended', ns.life),
+    );
+
+    await flow.publishTenantRequest({
+      action: 'resume',
+      customerId: customer.life,
+      requestedAt: at(1),
+    });
+    // The pro plan's monitoring replicas (a default kubefn set, so it follows the plan).
+    await eventually('resumed', 20_000, async () => ((await replicas()) === 2 ? true : undefined));
+    await eventually('the suspension quota gone', 20_000, async () =>
+      (await find('quota', 'kubefn-suspended', ns.life)) ? undefined : true,
+    );
+    const resumed = await find('namespace', ns.life, '');
+    expect(resumed?.metadata?.labels?.[suspendedLabel]).toBeUndefined();
+    const deployment = await find('deployment', 'monitoring', ns.life);
+    expect(
+      deployment?.metadata?.annotations?.['kubefn.dev/replicas-before-suspend'],
+    ).toBeUndefined();
+
+    // A request older than the newest applied (a redelivery, one overtaken) is stale.
+    const answered = flow.pushes.tenantRequests.get(200) ?? 0;
+    await flow.publishTenantRequest({
+      action: 'suspend',
+      customerId: customer.life,
+      requestedAt: suspendAt,
+    });
+    await eventually('the stale request answered', 20_000, async () =>
+      (flow.pushes.tenantRequests.get(200) ?? 0) > answered ? true : undefined,
+    );
+    expect(await replicas()).toBe(2);
+    expect(
+      (await find('namespace', ns.life, ''))?.metadata?.labels?.[suspendedLabel],
+    ).toBeUndefined();
+  });
+
+  test('cancel without the confirmation deletes nothing; with it, the tenant goes', async () => {
+    const answered = flow.pushes.tenantRequests.get(200) ?? 0;
+    await flow.publishTenantRequest({
+      action: 'cancel',
+      customerId: customer.life,
+      confirm: 'someone-else',
+      requestedAt: at(2),
+    });
+    await eventually('the refused cancel answered', 20_000, async () =>
+      (flow.pushes.tenantRequests.get(200) ?? 0) > answered ? true : undefined,
+    );
+    expect((await find('namespace', ns.life, ''))?.metadata?.deletionTimestamp).toBeUndefined();
+
+    await flow.publishTenantRequest({
+      action: 'cancel',
+      customerId: customer.life,
+      confirm: customer.life,
+      requestedAt: at(3),
+    });
+    await eventually('the tenant terminating', 20_000, async () => {
+      const namespace = await find('namespace', ns.life, '');
+      return !namespace || namespace.metadata?.deletionTimestamp ? true : undefined;
+    });
+  });
+});
+
+describe('objects tenants create', () => {
+  test('an unlabelled Ingress in a tenant namespace gets its timeout, and the tenant labels', async () => {
+    const ingresses = admin.resource(ref.ingress);
+    await ingresses.create({
+      metadata: { name: 'shop', namespace: ns.edit },
+      spec: {
+        defaultBackend: { service: { name: 'monitoring', port: { name: 'http' } } },
+      },
+    });
+    const labelled = await eventually('the tenant labels', 20_000, async () => {
+      const ingress = await find('ingress', 'shop', ns.edit);
+      return ingress?.metadata?.labels?.customer ? ingress : undefined;
+    });
+    expect(labelled.metadata?.labels).toMatchObject({ customer: customer.edit, plan: 'free' });
+
+    const timeoutPushes = () =>
+      [...flow.pushes.ingressTimeoutChanges]
+        .filter(([s]) => s === 200)
+        .reduce((a, [, n]) => a + n, 0);
+    const before = timeoutPushes();
+    await ingresses.patch(
+      'shop',
+      { metadata: { annotations: { 'kubefn.dev/backend-timeout': '75s' } } },
+      { namespace: ns.edit, fieldManager: 'a-tenant' },
+    );
+    const config = await eventually('the BackendConfig', 20_000, async () => {
+      const all = await admin.resource(ref.backendConfig).list({ namespace: ns.edit });
+      return all.items.find((c) => (c.spec as { timeoutSec?: number })?.timeoutSec === 75);
+    });
+    expect(config).toBeDefined();
+    // kubefn's own record write on the Ingress is not published: one push did the work.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(timeoutPushes() - before).toBe(1);
+  });
+
+  test('a new Deployment gets the tenant labels (and keeps its own)', async () => {
+    await admin.resource(ref.deployment).create({
+      metadata: { name: 'worker', namespace: ns.edit, labels: { app: 'worker' } },
+      spec: {
+        replicas: 0,
+        selector: { matchLabels: { app: 'worker' } },
+        template: {
+          metadata: { labels: { app: 'worker' } },
+          spec: { containers: [{ name: 'w', image: 'busybox' }] },
+        },
+      },
+    });
+    const labelled = await eventually('the tenant labels', 20_000, async () => {
+      const d = await find('deployment', 'worker', ns.edit);
+      return d?.metadata?.labels?.customer ? d : undefined;
+    });
+    expect(labelled.metadata?.labels).toEqual({
+      app: 'worker',
+      customer: customer.edit,
+      plan: 'free',
+    });
+  });
+});
