@@ -51,6 +51,9 @@ test('no token: 401, on every route', async () => {
     ['GET', '/tenants/a'],
     ['DELETE', '/tenants/a'],
     ['POST', '/resync'],
+    ['POST', '/pubsub/resync'],
+    ['POST', '/pubsub/changes'],
+    ['POST', '/pubsub/tenants'],
   ] as const)
     expect((await app().request(path, { method })).status).toBe(401);
 });
@@ -93,4 +96,72 @@ test('dependencies that failed to load: the request awaiting them answers', asyn
   const broken = createApp(Promise.reject(new KubeError('network', 'no cluster')));
   const res = await broken.request('/tenants/acme', { headers: await auth() });
   expect(res.status).toBe(503);
+});
+
+const push = async (path: string, data: unknown, error?: unknown) =>
+  app(error).request(path, {
+    method: 'POST',
+    headers: { ...(await auth()), 'content-type': 'application/json' },
+    body: JSON.stringify({
+      subscription: 'projects/p/subscriptions/s',
+      message: {
+        messageId: String(Math.random()),
+        data: Buffer.from(JSON.stringify(data)).toString('base64'),
+      },
+    }),
+  });
+
+// A tenant request that cannot be valid is acknowledged (200) as rejected, before any call on the
+// cluster (the stub would fail it): retrying cannot make it valid.
+test.each([
+  [
+    'an unknown action',
+    { action: 'destroy', customerId: 'a', requestedAt: '2026-12-03T10:00:00Z' },
+  ],
+  ['no requestedAt', { action: 'suspend', customerId: 'a' }],
+  [
+    'a requestedAt that is no timestamp',
+    { action: 'suspend', customerId: 'a', requestedAt: 'now' },
+  ],
+  [
+    'a cancel without confirm',
+    { action: 'cancel', customerId: 'a', requestedAt: '2026-12-03T10:00:00Z' },
+  ],
+  [
+    'a bad customer id',
+    { action: 'resume', customerId: 'A B', requestedAt: '2026-12-03T10:00:00Z' },
+  ],
+  [
+    'an unknown field',
+    { action: 'suspend', customerId: 'a', requestedAt: '2026-12-03T10:00:00Z', x: 1 },
+  ],
+])('/pubsub/tenants: %s is rejected, nothing called', async (_, data) => {
+  const res = await push('/pubsub/tenants', data);
+  expect(res.status).toBe(200);
+  expect(await res.json()).toMatchObject({ outcome: 'rejected', code: 'data-mismatch' });
+});
+
+test('/pubsub/tenants: the cluster unavailable is 503 (Pub/Sub redelivers)', async () => {
+  const res = await push(
+    '/pubsub/tenants',
+    { action: 'suspend', customerId: 'a', requestedAt: '2026-12-03T10:00:00Z' },
+    new KubeError('unavailable', 'down', { status: 503 }),
+  );
+  expect(res.status).toBe(503);
+});
+
+test('/pubsub/changes: a change outside the tenant namespaces is ignored without a call', async () => {
+  const res = await push('/pubsub/changes', {
+    type: 'DELETED',
+    object: {
+      apiVersion: 'v1',
+      kind: 'ResourceQuota',
+      metadata: { name: 'q', namespace: 'kube-system' },
+    },
+  });
+  expect(res.status).toBe(200);
+  expect(await res.json()).toMatchObject({
+    outcome: 'ignored',
+    reason: 'not in a tenant namespace',
+  });
 });

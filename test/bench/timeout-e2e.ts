@@ -3,12 +3,11 @@
 // ingress-timeout -> kube-apiserver), against the emulator's own publish-to-push latency measured
 // in the same run, interleaved (one probe message after each change).
 // Last line: `timeout_e2e_ratio <p50 ours / p50 emulator>`.
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PubSub } from '@google-cloud/pubsub';
 import { startStack } from '../../infra/local/stack.ts';
 import { Cluster, fromKubeconfig, Watcher } from '../../shared/kube/index.ts';
+import { emulatorProbe } from '../support/emulator-probe.ts';
 import { startTimeoutFlow } from '../support/timeout-flow.ts';
 import { ms, percentile } from './stats.ts';
 
@@ -38,23 +37,7 @@ try {
   })().catch(() => {});
 
   // The emulator alone: a topic whose push subscription ends at a local endpoint.
-  const arrived = new Map<string, number>();
-  const endpoint = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk: Buffer) => {
-      body += chunk;
-    });
-    req.on('end', () => {
-      const { message } = JSON.parse(body) as { message: { attributes: Record<string, string> } };
-      arrived.set(message.attributes.probe ?? '', performance.now());
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
-  const [probeTopic] = await pubsub.createTopic('timeout-e2e-probe');
-  await probeTopic.createSubscription('timeout-e2e-probe-push', {
-    pushConfig: { pushEndpoint: `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/` },
-  });
+  const probes = await emulatorProbe(pubsub, 'timeout-e2e-probe');
 
   const until = async (done: () => boolean, what: string) => {
     for (const deadline = Date.now() + 30_000; !done(); await sleep(2))
@@ -76,15 +59,11 @@ try {
     await until(() => seen.has(value), `${value}s applied`);
     ours.push((seen.get(value) ?? 0) - changed);
 
-    const probe = `probe-${i}`;
-    const published = performance.now();
-    await probeTopic.publishMessage({ data: Buffer.from('{}'), attributes: { probe } });
-    await until(() => arrived.has(probe), `${probe} pushed`);
-    emulator.push((arrived.get(probe) ?? 0) - published);
+    emulator.push(await probes.probe());
   }
   stopWatch.abort();
   await watching;
-  endpoint.close();
+  await probes.close();
   await flow.stop();
   await admin.close();
 
