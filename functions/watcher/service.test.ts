@@ -3,6 +3,7 @@
 import { describe, expect, test } from 'vitest';
 import { type Cluster, KubeError, type KubeObject } from '../../shared/kube/index.ts';
 import type { LogFields, Severity } from '../../shared/log.ts';
+import { storedIn } from './checkpoint.ts';
 import { watcherConfig } from './config.ts';
 import type { RelayOptions } from './relay.ts';
 import { ChangeRelayService } from './service.ts';
@@ -126,10 +127,8 @@ describe('ChangeRelayService', () => {
     await s.stop();
     expect(s.svc.status()).toMatchObject({ state: 'stopped', leader: false, ready: false });
     expect(s.closed()).toBe(true);
-    const saved = s.objects.get('ConfigMap')?.get('kubefn-watcher-state') as {
-      data: Record<string, string>;
-    };
-    expect(JSON.parse(saved.data['Namespace.v1._all'] ?? '')).toEqual({
+    const saved = s.objects.get('ConfigMap')?.get('kubefn-watcher-state');
+    expect(new Map(storedIn(saved)).get('Namespace.v1._all')).toEqual({
       rv: '10',
       objects: { '/n1': 'u1 5' },
     });

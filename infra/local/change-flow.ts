@@ -5,6 +5,7 @@
 // (supervise.ts): killed, it is started again under the same name and port, so it takes over its
 // own Lease once the dead holder's expires and resumes from its own checkpoint (the ConfigMap
 // kubefn-system/<name>-state), delivering what changed while it was down.
+import { checkpointNames } from '../../functions/watcher/checkpoint.ts';
 import type { WatchTarget } from '../../functions/watcher/config.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
 import { buildFunctions } from '../build-functions.ts';
@@ -134,7 +135,7 @@ async function grantWatcherName(admin: Cluster, name: string): Promise<void> {
         {
           apiGroups: [''],
           resources: ['configmaps'],
-          resourceNames: [`${name}-state`],
+          resourceNames: checkpointNames(name),
           verbs: ['get', 'update', 'patch'],
         },
       ],

@@ -2,7 +2,9 @@
 // that is deployed, acting as kubefn-system/kubefn-watcher on the real kube-apiserver and
 // publishing to the real emulator: one leader (a second instance stands by and
 // takes over when the first is killed), health endpoints, and a clean SIGTERM within 10 seconds.
+
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { storedIn } from '../../functions/watcher/checkpoint.ts';
 import { buildFunctions } from '../../infra/build-functions.ts';
 import { freePort } from '../../infra/local/functions.ts';
 import { applyIdentities, kubeconfigFor } from '../../infra/local/identities.ts';
@@ -112,10 +114,8 @@ test('one leader forwards changes; a standby takes over when it is killed; SIGTE
     const state = await admin
       .resource({ apiVersion: 'v1', kind: 'ConfigMap' })
       .find('kubefn-watcher-state', { namespace: 'kubefn-system' });
-    const saved = Object.entries((state?.data ?? {}) as Record<string, string>).find(([key]) =>
-      key.startsWith('Namespace.v1._all.'),
-    );
-    return saved && `/${a}` in (JSON.parse(saved[1]).objects ?? {}) ? true : undefined;
+    const saved = storedIn(state).find(([key]) => key.startsWith('Namespace.v1._all.'));
+    return saved && `/${a}` in saved[1].objects ? true : undefined;
   });
 
   const second = await startRelayProcess('watcher-2');
