@@ -2,7 +2,12 @@
 // (offline; no Pulumi CLI, no Google). What the provider schema does not type (enum strings,
 // ranges) is checked by the table at the end.
 import { describe, expect, it } from 'vitest';
+import { createApp as ingressTimeoutApp } from '../../functions/ingress-timeout/app.ts';
+import { createApp as labelApp } from '../../functions/label/app.ts';
+import { createApp as provisionApp } from '../../functions/provision/app.ts';
+import type { CallerRule } from '../../shared/auth/index.ts';
 import { googleAccountEmail, type Identity } from '../../shared/identities.ts';
+import { topics, triggers } from '../subscriptions.ts';
 import {
   baseSpec,
   deploy,
@@ -34,11 +39,13 @@ const serviceByUri = (resources: Registered[], url: string) => {
   return found;
 };
 const standard = await deploy();
+const billing = 'billing@kubefn-prod.iam.gserviceaccount.com';
 const everything = await deploy({
   timeoutMode: 'compute',
   computeRegion: 'europe-west1',
   labelCallers: 'ops@kubefn-prod.iam.gserviceaccount.com',
   ingressTimeoutCallers: 'ops@kubefn-prod.iam.gserviceaccount.com',
+  tenantRequestPublishers: billing,
 });
 const variants = [
   ['backendconfig mode, no extra callers', standard.resources],
@@ -71,13 +78,13 @@ describe.each(variants)('%s', (_, resources) => {
   });
 
   it('pushes each subscription with the push account, to its target route, with its audience', () => {
-    expect(pushes.length).toBe(3);
+    expect(pushes.length).toBe(Object.keys(triggers).length);
     for (const s of pushes) {
       const { pushEndpoint, oidcToken } = s.inputs.pushConfig;
       const target = serviceByUri(resources, pushEndpoint);
-      const route =
-        s.inputs.topic === topicNames.resyncBatches ? routes.resyncBatches : routes.push;
-      expect(pushEndpoint).toBe(`https://${target.inputs.name}-x.a.run.app${route}`);
+      const trigger = Object.values(triggers).find((t) => t.subscription === s.inputs.name);
+      expect(target.inputs.name).toBe(`kubefn-${trigger?.target}`);
+      expect(pushEndpoint).toBe(`https://${target.inputs.name}-x.a.run.app${trigger?.route}`);
       expect(oidcToken.serviceAccountEmail).toBe(email('push'));
       expect(target.inputs.customAudiences).toEqual([oidcToken.audience]);
       expect(envOf(target).KUBEFN_AUTH_AUDIENCE).toBe(oidcToken.audience);
@@ -91,13 +98,56 @@ describe.each(variants)('%s', (_, resources) => {
     }
   });
 
-  it('orders and filters the watcher topic where the watcher publishes with ordering keys', () => {
-    const fromWatcher = pushes.filter((s) => s.inputs.topic === topicNames.changes);
-    expect(fromWatcher.map((s) => s.inputs.name)).toEqual(['kubefn-ingress-timeout-changes']);
-    for (const s of fromWatcher) {
-      expect(s.inputs.enableMessageOrdering).toBe(true);
-      expect(s.inputs.filter).toBe('attributes.kind = "Ingress"');
-    }
+  it.each(Object.values(triggers))(
+    'subscribes $subscription: its topic, target, route, filter and ordering, exactly',
+    (trigger) => {
+      const found = pushes.filter((s) => s.inputs.name === trigger.subscription);
+      expect(found).toHaveLength(1);
+      const s = found[0];
+      expect(s?.inputs.topic).toBe(topics[trigger.topic]);
+      expect(s?.inputs.pushConfig.pushEndpoint).toBe(
+        `https://kubefn-${trigger.target}-x.a.run.app${trigger.route}`,
+      );
+      expect(s?.inputs.pushConfig.oidcToken.audience).toBe(
+        `${baseSpec.audienceBase}/${trigger.target}`,
+      );
+      expect(s?.inputs.filter).toBe('filter' in trigger ? trigger.filter : undefined);
+      expect(s?.inputs.enableMessageOrdering).toBe(trigger.ordered);
+    },
+  );
+
+  it('gives every push target the push account on KUBEFN_ALLOW_PUSH', () => {
+    const targets = [...new Set(Object.values(triggers).map((t) => t.target))].sort();
+    expect(targets).toEqual(['ingress-timeout', 'label', 'provision']);
+    for (const name of targets)
+      expect(
+        envOf(byName(resources, types.service, `kubefn-${name}`)).KUBEFN_ALLOW_PUSH?.split(','),
+        name,
+      ).toContain(email('push'));
+  });
+
+  it('has a subscription on every topic, so nothing published is lost', () => {
+    const defined = ofType(resources, types.topic).map((t) => t.inputs.name);
+    expect(defined.sort()).toEqual(Object.values(topics).sort());
+    const published = ofType(resources, types.topicMember)
+      .filter((m) => m.inputs.role === 'roles/pubsub.publisher')
+      .map((m) => m.inputs.topic);
+    for (const topic of new Set([...defined, ...published]))
+      expect(
+        subscriptions.filter((s) => s.inputs.topic === topic).length,
+        `subscriptions on ${topic}`,
+      ).toBeGreaterThan(0);
+  });
+
+  it('lets exactly the configured publishers publish tenant requests', () => {
+    const publishers = ofType(resources, types.topicMember)
+      .filter((m) => m.inputs.topic === topicNames.tenantRequests)
+      .map((m) => `${m.inputs.role} ${m.inputs.member}`);
+    expect(publishers).toEqual(
+      resources === everything.resources
+        ? [`roles/pubsub.publisher serviceAccount:${billing}`]
+        : [],
+    );
   });
 
   it('gives every dead-letter policy its IAM and a subscription that keeps what lands there', () => {
@@ -277,6 +327,30 @@ describe.each(variants)('%s', (_, resources) => {
     }
   });
 });
+
+// Any rule: no token is a 401 from a route that exists, a 404 from one that does not (as env.test.ts).
+const rule: CallerRule = {
+  audience: 'https://kubefn.example.com/x',
+  platformVerified: true,
+  issuers: [],
+  allow: [],
+};
+const deps = Promise.resolve({
+  caller: rule,
+  resyncCaller: rule,
+  pushCaller: rule,
+  callers: { one: rule, push: rule, resync: rule, http: rule },
+} as never);
+const apps = { provision: provisionApp, label: labelApp, 'ingress-timeout': ingressTimeoutApp };
+
+it.each(Object.values(triggers))(
+  '$subscription pushes to $target $route, a route its app serves',
+  async ({ target, route }) => {
+    const app = apps[target](deps);
+    expect((await app.request(route, { method: 'POST' })).status).toBe(401);
+    expect((await app.request('/no-such-route', { method: 'POST' })).status).toBe(404);
+  },
+);
 
 it('changing a bundle changes its object name, and so its source location', async () => {
   const before = await deploy({}, fakeSources('a'));

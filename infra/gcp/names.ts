@@ -1,5 +1,6 @@
 // The names the deployment and its tests share: the deployables, their sources, the routes the
 // deployment calls, the topics, and Pub/Sub's delivery settings.
+import { topics, triggers } from '../subscriptions.ts';
 
 export const functionNames = ['provision', 'label', 'ingress-timeout', 'signup'] as const;
 export type FunctionName = (typeof functionNames)[number];
@@ -11,23 +12,23 @@ export type FunctionSource = { dir: string; sha256: string; target: string };
 export type WatcherSource = { archive: string; sha256: string };
 export type Sources = Record<FunctionName, FunctionSource> & { watcher: WatcherSource };
 
-/** The routes the deployment calls (each function's app.ts serves them; env.test.ts checks). */
+/**
+ * The routes the deployment calls (each function's app.ts serves them; env.test.ts checks). The
+ * push routes are the triggers' (infra/subscriptions.ts); /resync is Cloud Scheduler's.
+ */
 export const routes = {
-  push: '/pubsub',
+  /** Label requests' and Ingress changes' route. */
+  push: triggers.labelRequests.route,
   resync: '/resync',
   /** Provision's batches of a fanned-out scheduled check (functions/provision/fanout.ts). */
-  resyncBatches: '/pubsub/resync',
+  resyncBatches: triggers.resyncBatches.route,
 } as const;
 
 /** The watcher's health endpoint that answers before it holds the Lease (functions/watcher/health.ts). */
 export const livenessPath = '/livez';
 
-export const topicNames = {
-  changes: 'kubefn-changes',
-  labelRequests: 'kubefn-label-requests',
-  deadLetter: 'kubefn-dead-letter',
-  resyncBatches: 'kubefn-resync-batches',
-} as const;
+/** The topics, as infra/subscriptions.ts names them for the local stack and Google Cloud. */
+export const topicNames = topics;
 
 // Pub/Sub delivery: how long a push may take (also its HTTP timeout, so each service's request
 // timeout is longer), backoff between redeliveries, and attempts before the dead-letter topic.

@@ -1,12 +1,22 @@
-// Pub/Sub between the watcher (and label's callers) and the functions: topics, push
-// subscriptions with OIDC tokens of the push account, and a dead-letter topic for what keeps
-// failing, with the service agent's grants it needs and a subscription that keeps it.
+// Pub/Sub between the watcher (and label's and billing's publishers) and the functions: one topic
+// per entry of infra/subscriptions.ts's `topics`, one push subscription per trigger there (OIDC
+// token of the push account, the trigger's filter, route and ordering), and a dead-letter topic
+// for what keeps failing, with the service agent's grants it needs and a subscription that keeps
+// it.
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
+import { parseFilter } from '../../shared/pubsub/filter.ts';
+import {
+  type TopicKey,
+  type Trigger,
+  type TriggerKey,
+  topics,
+  triggers,
+} from '../subscriptions.ts';
 import type { Accounts } from './accounts.ts';
 import type { Context } from './context.ts';
 import type { defineFunctions } from './functions.ts';
-import { delivery, type FunctionName, routes, topicNames } from './names.ts';
+import { delivery } from './names.ts';
 
 type Functions = ReturnType<typeof defineFunctions>;
 
@@ -16,12 +26,13 @@ export function definePubsub(
   { services, invokerGrants }: Functions,
 ) {
   const { project, spec, opts, member } = ctx;
-  const topic = (key: keyof typeof topicNames) =>
-    new gcp.pubsub.Topic(`topic-${key}`, { project, name: topicNames[key] }, ctx.afterApis);
-  const changes = topic('changes');
-  const labelRequests = topic('labelRequests');
-  const deadLetter = topic('deadLetter');
-  const resyncBatches = topic('resyncBatches');
+  const topicOf = Object.fromEntries(
+    (Object.keys(topics) as TopicKey[]).map((key) => [
+      key,
+      new gcp.pubsub.Topic(`topic-${key}`, { project, name: topics[key] }, ctx.afterApis),
+    ]),
+  ) as Record<TopicKey, gcp.pubsub.Topic>;
+  const { changes, labelRequests, tenantRequests, deadLetter, resyncBatches } = topicOf;
 
   new gcp.pubsub.TopicIAMMember(
     'watcher-publishes-changes',
@@ -50,6 +61,19 @@ export function definePubsub(
       {
         project,
         topic: labelRequests.name,
+        role: 'roles/pubsub.publisher',
+        member: `serviceAccount:${email}`,
+      },
+      opts,
+    );
+  });
+  // Billing or CRM: sign-ups, plan changes, suspensions, for provision's /pubsub/tenants.
+  spec.tenantRequestPublishers.forEach((email, i) => {
+    new gcp.pubsub.TopicIAMMember(
+      `tenant-request-publisher-${i}`,
+      {
+        project,
+        topic: tenantRequests.name,
         role: 'roles/pubsub.publisher',
         member: `serviceAccount:${email}`,
       },
@@ -97,26 +121,30 @@ export function definePubsub(
     opts,
   );
 
-  const pushSubscription = (
-    key: string,
-    target: Exclude<FunctionName, 'signup'>,
-    from: gcp.pubsub.Topic,
-    extra: { filter?: string; enableMessageOrdering: boolean },
-    route: string = routes.push,
-  ) => {
+  // One per trigger. The logical name follows the subscription's (kubefn-label-requests is
+  // sub-label-requests), so a trigger keeps its resource.
+  const pushSubscription = (trigger: Trigger) => {
+    // A filter Pub/Sub would refuse fails the preview here, not the creation later.
+    parseFilter(trigger.filter ?? '');
+    const key = trigger.subscription.replace(/^kubefn-/, '');
     const subscription = new gcp.pubsub.Subscription(
       `sub-${key}`,
       {
         project,
-        name: `kubefn-${key}`,
-        topic: from.name,
+        name: trigger.subscription,
+        topic: topicOf[trigger.topic].name,
         ackDeadlineSeconds: delivery.ackDeadlineSeconds,
         pushConfig: {
-          pushEndpoint: pulumi.interpolate`${services[target].uri}${route}`,
-          // Explicit: without it the token's aud is the endpoint URL (with /pubsub), which the
+          pushEndpoint: pulumi.interpolate`${services[trigger.target].uri}${trigger.route}`,
+          // Explicit: without it the token's aud is the endpoint URL (with the route), which the
           // function's exact audience check refuses.
-          oidcToken: { serviceAccountEmail: accounts.push.email, audience: ctx.audience(target) },
+          oidcToken: {
+            serviceAccountEmail: accounts.push.email,
+            audience: ctx.audience(trigger.target),
+          },
         },
+        ...(trigger.filter ? { filter: trigger.filter } : {}),
+        enableMessageOrdering: trigger.ordered,
         retryPolicy: {
           minimumBackoff: delivery.minimumBackoff,
           maximumBackoff: delivery.maximumBackoff,
@@ -126,10 +154,9 @@ export function definePubsub(
           maxDeliveryAttempts: delivery.maxDeliveryAttempts,
         },
         expirationPolicy: { ttl: '' },
-        ...extra,
       },
       // The first deliveries need the invoker grants (a 403 counts against the dead-letter
-      // budget). Filter and ordering cannot change after creation.
+      // budget). Filter and ordering cannot change after creation: a new filter is a new name.
       { ...opts, dependsOn: [...invokerGrants, agentPublishes] },
     );
     new gcp.pubsub.SubscriptionIAMMember(
@@ -140,28 +167,12 @@ export function definePubsub(
     return subscription;
   };
 
+  const pushSubscriptions = Object.fromEntries(
+    (Object.keys(triggers) as TriggerKey[]).map((key) => [key, pushSubscription(triggers[key])]),
+  ) as Record<TriggerKey, gcp.pubsub.Subscription>;
+
   return {
-    topics: { changes, labelRequests, deadLetter, resyncBatches },
-    subscriptions: {
-      // The watcher publishes with ordering keys (group/kind/namespace/name) and a kind
-      // attribute (shared/events/change.ts); this one takes only Ingress changes, in order.
-      ingressChanges: pushSubscription('ingress-timeout-changes', 'ingress-timeout', changes, {
-        filter: 'attributes.kind = "Ingress"',
-        enableMessageOrdering: true,
-      }),
-      // Label requests (functions/label/schema.ts) from the configured labelCallers.
-      labelRequests: pushSubscription('label-requests', 'label', labelRequests, {
-        enableMessageOrdering: false,
-      }),
-      // Batches of a fanned-out scheduled check, to provision (functions/provision/fanout.ts).
-      resyncBatches: pushSubscription(
-        'provision-resync-batches',
-        'provision',
-        resyncBatches,
-        { enableMessageOrdering: false },
-        routes.resyncBatches,
-      ),
-      deadLetter: deadLetterSubscription,
-    },
+    topics: topicOf,
+    subscriptions: { ...pushSubscriptions, deadLetter: deadLetterSubscription },
   };
 }

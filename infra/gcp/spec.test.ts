@@ -8,6 +8,7 @@ it('fills the defaults', () => {
     timeoutMode: 'backendconfig',
     labelCallers: [],
     ingressTimeoutCallers: [],
+    tenantRequestPublishers: [],
     schedules: {
       provisionResync: '17 * * * *',
       ingressTimeoutResync: '*/15 * * * *',

@@ -39,6 +39,11 @@ export const DeploymentSpecSchema = v.strictObject({
   labelCallers: v.optional(allowList, ''),
   /** Service-account emails that may call POST /ingresses/:ns/:name. */
   ingressTimeoutCallers: v.optional(allowList, ''),
+  /**
+   * Service-account emails that may publish tenant requests (billing, CRM: sign up, change plan,
+   * suspend, resume, cancel) to kubefn-tenant-requests, for provision's /pubsub/tenants.
+   */
+  tenantRequestPublishers: v.optional(allowList, ''),
   schedules: v.optional(
     v.strictObject({
       provisionResync: v.optional(cron, '17 * * * *'),
