@@ -17,7 +17,7 @@ import { applyLabels, type LabelDeps } from './handler.ts';
 import rulesJson from './rules.json' with { type: 'json' };
 import { isLabelKey, isLabelValue, isReservedKey } from './schema.ts';
 
-const RuleSchema = v.strictObject({
+export const RuleSchema = v.strictObject({
   name: v.string(),
   description: v.optional(v.string()),
   kinds: v.pipe(
