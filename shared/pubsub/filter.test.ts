@@ -276,7 +276,7 @@ describe('the triggers route each change to the consumers that want it', () => {
     ['a tenant Namespace deleted', change('DELETED', 'Namespace', { managed: true }), []],
     ['a ConfigMap added', change('ADDED', 'ConfigMap'), []],
     ['a ConfigMap modified', change('MODIFIED', 'ConfigMap', { changed: ['labels'] }), []],
-  ])('%s reaches %j', (_, message, expected) => {
+  ])('%s', (_, message, expected) => {
     expect(reaches('changes', message.attributes)).toEqual([...expected].sort());
   });
 
