@@ -27,5 +27,6 @@ export const serviceAccounts = Object.fromEntries(
 );
 export const topics = {
   changes: kubefn.topics.changes.name,
+  tenantRequests: kubefn.topics.tenantRequests.name,
   deadLetter: kubefn.topics.deadLetter.name,
 };
