@@ -17,6 +17,8 @@ const root = join(import.meta.dirname, '..');
 const complete = {
   KUBEFN_AUTH_AUDIENCE: 'https://fn.example',
   KUBEFN_PROVISION_URL: 'https://provision.example',
+  KUBEFN_CUSTOMER_PROJECT: 'demo-kubefn',
+  KUBEFN_CUSTOMER_AUTH_EMULATOR: '127.0.0.1:9099',
 };
 
 describe.each([

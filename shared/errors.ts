@@ -23,6 +23,12 @@ export type DomainCode =
   | 'no-such-tenant'
   | 'tenant-terminating'
   | 'confirmation-required'
+  // A customer's sign-up (functions/signup, functions/provision/owner.ts)
+  | 'email-not-verified'
+  | 'plan-not-entitled'
+  | 'tenant-limit'
+  | 'capacity-reached'
+  | 'signup-busy'
   | 'provisioning-refused'
   | 'provisioning-unavailable';
 

@@ -6,6 +6,12 @@ export const customerLabel = 'kubefn.dev/customer';
 export const planLabel = 'kubefn.dev/plan';
 /** On a suspended tenant's namespace (functions/provision/lifecycle.ts). */
 export const suspendedLabel = 'kubefn.dev/suspended';
+/**
+ * The customer who owns a tenant (functions/provision/owner.ts): their Identity Platform user id
+ * as a label value (hashed when it is not one), and the id itself as an annotation.
+ */
+export const ownerLabel = 'kubefn.dev/owner';
+export const ownerUidAnnotation = 'kubefn.dev/owner-uid';
 
 /**
  * Annotations where kubefn records what it did (its own bookkeeping, not anyone's wish): a change

@@ -1,6 +1,8 @@
 // The provisioning function's HTTP surface: route -> auth -> validation -> handler -> response.
 //   POST   /tenants                         create or confirm a tenant (dryRun in the body)
+//   GET    /tenants?owner=UID               a customer's tenants (the signup backend's list)
 //   GET    /tenants/:customerId             the tenant's phase and each object's state
+//          (?owner=UID on GET and DELETE: another customer's tenant answers 404, as a missing one)
 //   DELETE /tenants/:customerId?confirm=ID  deprovision (&dryRun=true to only check; any other
 //                                           value, or an unknown parameter, is a 400)
 //   POST   /resync                          Cloud Scheduler: check every tenant against its template
@@ -19,10 +21,16 @@ import { readJson } from '../../shared/http/json-body.ts';
 import { queryFlag, readQuery } from '../../shared/http/query.ts';
 import { pushRoute } from '../../shared/pubsub/push.ts';
 import { type FanOut, ResyncBatchSchema, resyncBatch, scheduledResync } from './fanout.ts';
-import { deprovisionTenant, type ProvisionDeps, provisionTenant, tenantStatus } from './handler.ts';
+import {
+  deprovisionTenant,
+  ownedTenants,
+  type ProvisionDeps,
+  provisionTenant,
+  tenantStatus,
+} from './handler.ts';
 import { healObject } from './heal.ts';
 import { applyTenantRequest, TenantRequestSchema } from './lifecycle.ts';
-import { CustomerIdSchema, signupSchema } from './schema.ts';
+import { CustomerIdSchema, OwnerUidSchema, signupSchema } from './schema.ts';
 
 export type AppDeps = ProvisionDeps & {
   caller: CallerRule;
@@ -45,14 +53,23 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
     return c.json(result, result.created && !result.dryRun ? 201 : 200);
   });
 
+  app.get('/tenants', async (c) => {
+    const { owner } = readQuery(c, { owner: OwnerUidSchema });
+    return c.json({ tenants: await ownedTenants(owner, await deps()) });
+  });
+
   app.get('/tenants/:customerId', async (c) => {
-    readQuery(c, {});
-    return c.json(await tenantStatus(customerId(c.req.param('customerId')), await deps()));
+    const options = readQuery(c, { owner: v.optional(OwnerUidSchema) });
+    return c.json(await tenantStatus(customerId(c.req.param('customerId')), await deps(), options));
   });
 
   app.delete('/tenants/:customerId', async (c) => {
     const id = customerId(c.req.param('customerId'));
-    const options = readQuery(c, { confirm: v.optional(v.string()), dryRun: queryFlag });
+    const options = readQuery(c, {
+      confirm: v.optional(v.string()),
+      dryRun: queryFlag,
+      owner: v.optional(OwnerUidSchema),
+    });
     return c.json(await deprovisionTenant(id, options, await deps()), 202);
   });
   // Cloud Scheduler: every tenant checked against its template; what was put back is listed.

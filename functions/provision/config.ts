@@ -9,6 +9,8 @@
 //                             are more than KUBEFN_RESYNC_BATCH (default 500; fanout.ts); the
 //                             project from PUBSUB_PROJECT_ID or GOOGLE_CLOUD_PROJECT. Unset: the
 //                             check always runs in the one request
+//   KUBEFN_MAX_TENANTS        the ceiling on this deployment's tenants: a new one beyond it is
+//                             refused (409 capacity-reached); unset, no ceiling
 //   KUBEFN_ALLOW_PUSH         who may push batches to POST /pubsub/resync (the push account)
 //   plus the Kubernetes connection (shared/kube/connection.ts) and KUBEFN_AUTH_*.
 import { readFileSync } from 'node:fs';
@@ -25,6 +27,7 @@ import {
 import { pubsubProject, pubsubProjectEntries } from '../../shared/pubsub/project.ts';
 import type { AppDeps } from './app.ts';
 import { pubsubPublisher } from './fanout.ts';
+import { badPlanRules } from './owner.ts';
 import { bundleRefs, type Templates } from './render.ts';
 import builtInBundle from './templates/bundle.json' with { type: 'json' };
 import builtInPlans from './templates/plans.json' with { type: 'json' };
@@ -39,6 +42,9 @@ const EnvSchema = v.object({
   KUBEFN_TEMPLATES_DIR: v.optional(v.pipe(v.string(), v.minLength(1))),
   KUBEFN_ALLOW_PUSH: allowList,
   KUBEFN_RESYNC_TOPIC: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z][\w.~+%-]{2,254}$/))),
+  KUBEFN_MAX_TENANTS: v.optional(
+    v.pipe(v.string(), v.regex(/^\d{1,9}$/, 'a whole number'), v.transform(Number)),
+  ),
   KUBEFN_RESYNC_BATCH: v.pipe(
     v.optional(v.string(), '500'),
     v.transform(Number),
@@ -56,7 +62,16 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): ProvisionSettings {
   const settings = readEnv('provision', EnvSchema, env);
   checkClusterSettings('provision', settings);
   if (settings.KUBEFN_RESYNC_TOPIC) pubsubProject('provision', settings);
-  return { ...settings, templates: loadTemplates(settings.KUBEFN_TEMPLATES_DIR) };
+  const templates = loadTemplates(settings.KUBEFN_TEMPLATES_DIR);
+  const badPlans = badPlanRules(templates.plans);
+  if (badPlans.length > 0) {
+    throw envProblem(
+      'provision',
+      'KUBEFN_TEMPLATES_DIR',
+      `plans whose tenantsPerCustomer (a whole number), needsEntitlement and ownerAccess (booleans) are valid; not: ${badPlans.join(', ')}`,
+    );
+  }
+  return { ...settings, templates };
 }
 
 /** The settings now; the network work (cluster, issuers' keys, the bundle's kinds) as a promise. */
@@ -81,6 +96,7 @@ async function connect(settings: ProvisionSettings): Promise<AppDeps> {
     cluster,
     templates,
     namespacePrefix: settings.KUBEFN_NAMESPACE_PREFIX,
+    maxTenants: settings.KUBEFN_MAX_TENANTS,
     subjects: subjectsByIdentity(settings.KUBEFN_RBAC_SUBJECTS),
     caller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_PROVISION),
     resyncCaller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_RESYNC),

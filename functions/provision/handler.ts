@@ -9,9 +9,21 @@ import {
   isManaged,
   managedByLabel,
   managedByValue,
+  ownerLabel,
+  ownerUidAnnotation,
   planLabel,
 } from '../../shared/labels.ts';
 import { applyTenantObject, failedObject, fieldManager } from './apply.ts';
+import {
+  checkEntitlement,
+  countTenants,
+  managedSelector,
+  ownerLabelValue,
+  ownerSelector,
+  type PlanRules,
+  planRules,
+  withCustomerLock,
+} from './owner.ts';
 import type { RenderValues } from './render.ts';
 import { bundleRefs, renderTenant, type Templates } from './render.ts';
 import type { SignupInput } from './schema.ts';
@@ -23,6 +35,8 @@ export type ProvisionDeps = {
   namespacePrefix: string;
   /** Who the tenant's RoleBindings for kubefn's identities name (KUBEFN_RBAC_SUBJECTS). */
   subjects: RenderValues['subjects'];
+  /** The ceiling on this deployment's tenants (KUBEFN_MAX_TENANTS); none when unset. */
+  maxTenants?: number | undefined;
 };
 
 export const namespaceRef = { apiVersion: 'v1', kind: 'Namespace' } as const;
@@ -43,18 +57,26 @@ export async function provisionTenant(
 ): Promise<ProvisionResult> {
   const namespace = deps.namespacePrefix + input.customerId;
   const plan = deps.templates.plans[input.plan] ?? {};
+  const { owner } = input;
+  // A customer's sign-up: the plan must be self-served to them; their verified email is bound
+  // as an owner where the plan gives owners access.
+  const rules = owner ? planRules(plan) : undefined;
+  if (owner && rules) checkEntitlement(input.plan, rules, owner);
+  const owners =
+    owner?.email && rules?.ownerAccess
+      ? [...new Set([...input.owners, owner.email])]
+      : input.owners;
   const bundle = renderTenant(deps.templates, {
     namespace,
     customerId: input.customerId,
     plan,
-    owners: input.owners.map((name) => ({
+    owners: owners.map((name) => ({
       kind: 'User',
       apiGroup: 'rbac.authorization.k8s.io',
       name,
     })),
     subjects: deps.subjects,
   });
-  const namespaces = deps.cluster.resource(namespaceRef);
   const namespaceObject: KubeObject = {
     ...namespaceRef,
     metadata: {
@@ -63,7 +85,9 @@ export async function provisionTenant(
         [managedByLabel]: managedByValue,
         [customerLabel]: input.customerId,
         [planLabel]: input.plan,
+        ...(owner ? { [ownerLabel]: ownerLabelValue(owner.uid) } : {}),
       },
+      ...(owner ? { annotations: { [ownerUidAnnotation]: owner.uid } } : {}),
     },
   };
   const result = {
@@ -72,14 +96,15 @@ export async function provisionTenant(
     dryRun: input.dryRun,
     objects: bundle.map((entry) => ref(entry.object)),
   };
-  let created = true;
-  try {
-    await namespaces.create(namespaceObject, { fieldManager, dryRun: input.dryRun });
-  } catch (error) {
-    if (!(error instanceof KubeError && error.code === 'already-exists'))
-      throw KubeError.about(error, failedObject(namespaceObject));
-    created = false;
-    await ownTenant(deps, input.customerId, { allowTerminating: false });
+  const created = await createNamespace(input, rules, namespaceObject, deps);
+  if (!created) {
+    const live = await ownTenant(deps, input.customerId, {
+      allowTerminating: false,
+      ...(owner ? { owner: owner.uid, foreign: 'taken' as const } : {}),
+    });
+    // A call without a customer (an operator, a plan change) keeps the tenant's owner: the
+    // namespace is applied whole, and what kubefn stops applying is removed.
+    if (!owner) keepOwner(namespaceObject, live);
   }
   // A namespace that does not exist yet cannot hold dry-run objects: the rendered bundle is the answer.
   if (input.dryRun && created) return { ...result, created };
@@ -97,6 +122,77 @@ export async function provisionTenant(
   return { ...result, created };
 }
 
+/**
+ * Creates the tenant's namespace unless it is there already (then false). A new tenant for a
+ * customer must fit their plan's tenants per customer, counted from the cluster under the
+ * customer's lock (owner.ts), and any new tenant the deployment's ceiling (KUBEFN_MAX_TENANTS).
+ * The ceiling is counted before the create under no lock shared between customers: sign-ups of
+ * different customers at the same moment may pass it together, at most as many as provision
+ * serves at once (its instances times their concurrency, capped in infra/gcp).
+ */
+async function createNamespace(
+  input: SignupInput,
+  rules: PlanRules | undefined,
+  namespaceObject: KubeObject,
+  deps: ProvisionDeps,
+): Promise<boolean> {
+  const namespaces = deps.cluster.resource(namespaceRef);
+  const name = namespaceObject.metadata?.name ?? '';
+  const attempt = async (timeoutMs?: number): Promise<boolean> => {
+    const limited = rules !== undefined || deps.maxTenants !== undefined;
+    // A tenant that is there already is no new tenant: no limit applies (its owner is checked).
+    if (limited && (await namespaces.find(name, { timeoutMs }))) return false;
+    if (input.owner && rules) {
+      const held = await countTenants(
+        deps.cluster,
+        deps.namespacePrefix,
+        ownerSelector(input.owner.uid),
+        timeoutMs ?? 10_000,
+      );
+      if (held >= rules.tenantsPerCustomer) {
+        throw new DomainError(
+          'tenant-limit',
+          `the ${input.plan} plan allows ${rules.tenantsPerCustomer} tenant(s) per account, and this account has ${held}`,
+        );
+      }
+    }
+    if (deps.maxTenants !== undefined) {
+      const all = await countTenants(
+        deps.cluster,
+        deps.namespacePrefix,
+        managedSelector,
+        timeoutMs ?? 10_000,
+      );
+      if (all >= deps.maxTenants) {
+        throw new DomainError(
+          'capacity-reached',
+          'kubefn takes no new tenants at the moment; try again later',
+        );
+      }
+    }
+    try {
+      await namespaces.create(namespaceObject, { fieldManager, dryRun: input.dryRun, timeoutMs });
+      return true;
+    } catch (error) {
+      if (error instanceof KubeError && error.code === 'already-exists') return false;
+      throw KubeError.about(error, failedObject(namespaceObject));
+    }
+  };
+  // A dry run changes nothing, the lock included: it only says what the sign-up would meet.
+  return input.owner && !input.dryRun
+    ? withCustomerLock(deps.cluster, input.owner.uid, attempt)
+    : attempt();
+}
+
+/** Copies the live namespace's owner label and annotation onto the object about to be applied. */
+function keepOwner(namespaceObject: KubeObject, live: KubeObject): void {
+  const label = live.metadata?.labels?.[ownerLabel];
+  const uid = live.metadata?.annotations?.[ownerUidAnnotation];
+  const metadata = namespaceObject.metadata ?? {};
+  if (label) metadata.labels = { ...metadata.labels, [ownerLabel]: label };
+  if (uid) metadata.annotations = { ...metadata.annotations, [ownerUidAnnotation]: uid };
+}
+
 export type ObjectState = ObjectRef & { state: 'ready' | 'waiting' | 'missing'; detail?: string };
 export type TenantStatus = {
   customerId: string;
@@ -107,12 +203,16 @@ export type TenantStatus = {
 };
 
 /** The tenant's phase and each bundle object's state. */
-export async function tenantStatus(customerId: string, deps: ProvisionDeps): Promise<TenantStatus> {
+export async function tenantStatus(
+  customerId: string,
+  deps: ProvisionDeps,
+  options: { owner?: string | undefined } = {},
+): Promise<TenantStatus> {
   const namespace = deps.namespacePrefix + customerId;
   // The bundle's objects are read alongside their namespace, one round trip less; nothing is
   // shown unless the namespace turns out to be this customer's.
   const [ns, objects] = await Promise.all([
-    ownTenant(deps, customerId, { allowTerminating: true }),
+    ownTenant(deps, customerId, { allowTerminating: true, owner: options.owner }),
     Promise.all(
       bundleRefs(deps.templates, { namespace, customerId }).map((object) =>
         objectState(deps.cluster, object, namespace),
@@ -137,7 +237,7 @@ export async function tenantStatus(customerId: string, deps: ProvisionDeps): Pro
 /** Deletes a tenant's namespace (and so its bundle), only with the customer id as confirmation. */
 export async function deprovisionTenant(
   customerId: string,
-  options: { confirm?: string | undefined; dryRun: boolean },
+  options: { confirm?: string | undefined; dryRun: boolean; owner?: string | undefined },
   deps: ProvisionDeps,
 ): Promise<{ customerId: string; namespace: string; phase: 'Terminating'; dryRun: boolean }> {
   if (options.confirm !== customerId) {
@@ -146,7 +246,7 @@ export async function deprovisionTenant(
       'repeat the customer id in ?confirm= to delete the tenant',
     );
   }
-  const ns = await ownTenant(deps, customerId, { allowTerminating: true });
+  const ns = await ownTenant(deps, customerId, { allowTerminating: true, owner: options.owner });
   const name = ns.metadata?.name ?? '';
   if (!ns.metadata?.deletionTimestamp) {
     await deps.cluster.resource(namespaceRef).delete(name, {
@@ -158,15 +258,40 @@ export async function deprovisionTenant(
   return { customerId, namespace: name, phase: 'Terminating', dryRun: options.dryRun };
 }
 
+export type OwnTenantOptions = {
+  allowTerminating: boolean;
+  /** The customer asking (their user id): another's tenant is not theirs to see or change. */
+  owner?: string | undefined;
+  /**
+   * What another customer's tenant answers: 404 exactly as a missing one (reads, deletes), or
+   * 409 namespace-taken for a sign-up, whose id is a namespace name no one else may take.
+   */
+  foreign?: 'hidden' | 'taken';
+};
+
 /** The tenant's namespace, if kubefn manages it for this customer; otherwise 404 or 409. */
 export async function ownTenant(
   deps: ProvisionDeps,
   customerId: string,
-  options: { allowTerminating: boolean },
+  options: OwnTenantOptions,
 ): Promise<KubeObject> {
   const name = deps.namespacePrefix + customerId;
   const ns = await deps.cluster.resource(namespaceRef).find(name);
-  if (!ns) throw new DomainError('no-such-tenant', `there is no tenant ${customerId}`);
+  const missing = () => new DomainError('no-such-tenant', `there is no tenant ${customerId}`);
+  if (!ns) throw missing();
+  if (options.owner !== undefined) {
+    const theirs =
+      isManaged(ns) &&
+      ns.metadata?.labels?.[customerLabel] === customerId &&
+      ns.metadata?.labels?.[ownerLabel] === ownerLabelValue(options.owner);
+    if (!theirs && options.foreign === 'taken') {
+      throw new DomainError(
+        'namespace-taken',
+        `the tenant id ${customerId} is taken; choose another`,
+      );
+    }
+    if (!theirs) throw missing();
+  }
   if (!isManaged(ns) || ns.metadata?.labels?.[customerLabel] !== customerId) {
     throw new DomainError('namespace-taken', `namespace ${name} exists and is not this tenant's`);
   }
@@ -177,6 +302,32 @@ export async function ownTenant(
     );
   }
   return ns;
+}
+
+export type OwnedTenant = {
+  customerId: string;
+  namespace: string;
+  plan: string;
+  terminating: boolean;
+};
+
+/** A customer's tenants in this deployment (its prefix), by their owner label. */
+export async function ownedTenants(owner: string, deps: ProvisionDeps): Promise<OwnedTenant[]> {
+  const tenants: OwnedTenant[] = [];
+  for await (const ns of deps.cluster
+    .resource(namespaceRef)
+    .items({ labelSelector: ownerSelector(owner) })) {
+    const name = ns.metadata?.name ?? '';
+    const customerId = ns.metadata?.labels?.[customerLabel] ?? '';
+    if (name !== deps.namespacePrefix + customerId) continue;
+    tenants.push({
+      customerId,
+      namespace: name,
+      plan: ns.metadata?.labels?.[planLabel] ?? '',
+      terminating: Boolean(ns.metadata?.deletionTimestamp),
+    });
+  }
+  return tenants;
 }
 
 async function objectState(

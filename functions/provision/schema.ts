@@ -14,12 +14,28 @@ export const OwnersSchema = v.optional(
   [],
 );
 
+/** An Identity Platform user id: 1-128 characters (functions/provision/owner.ts). */
+export const OwnerUidSchema = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
+
+/**
+ * The customer a tenant is for, as the signup backend verified them from their ID token: the
+ * user id, their verified email, and the plan they are entitled to (a custom claim). Only the
+ * signup backend may call provision, so these are its word, not the customer's.
+ */
+export const OwnerSchema = v.strictObject({
+  uid: OwnerUidSchema,
+  email: v.optional(v.pipe(v.string(), v.maxLength(254), v.email())),
+  entitlement: v.optional(v.pipe(v.string(), v.maxLength(40))),
+});
+
 /** The sign-up request; plans are the names in templates/plans.json. */
 export function signupSchema(plans: string[]) {
   return v.strictObject({
     customerId: CustomerIdSchema,
     plan: v.picklist(plans as [string, ...string[]]),
     owners: OwnersSchema,
+    /** Present for a customer's sign-up: ownership, entitlement and limits are enforced. */
+    owner: v.optional(OwnerSchema),
     dryRun: v.optional(v.boolean(), false),
   });
 }

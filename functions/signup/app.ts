@@ -1,39 +1,105 @@
-// The signup backend: serves the page, and calls the provisioning function with its own
-// service-account token (the browser never holds one). Only the customer's input goes through.
+// The signup backend: serves the page, checks the signed-in customer's ID token on every API
+// call, and calls the provisioning function with its own service-account token (the browser
+// never holds one), passing who the customer is: everything done for the click is bound to them.
 //   GET  /                     the page
-//   POST /api/signup           {customerId, plan} -> provision's answer
-//   GET  /api/tenants/:id      the tenant's status, for the live view
-import { Hono } from 'hono';
+//   POST /api/signup           {customerId, plan} -> provision's answer (a new tenant needs a
+//                              verified email; a paid plan needs the customer's entitlement)
+//   GET  /api/tenants          the customer's own tenants
+//   GET  /api/tenants/:id      one of them, for the live view (anyone else's answers 404)
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import * as v from 'valibot';
+import { AuthError } from '../../shared/auth/errors.ts';
+import type { Customer } from '../../shared/auth/identity-platform.ts';
 import { DomainError } from '../../shared/errors.ts';
 import { renderError } from '../../shared/http/errors.ts';
 import { readJson } from '../../shared/http/json-body.ts';
 import type { TokenProvider } from '../../shared/kube/index.ts';
-import { page } from './page.ts';
+import { jsonLogger, type Logger } from '../../shared/log.ts';
+import { page, type SignInConfig } from './page.ts';
 
-export type SignupDeps = { provisionUrl: string; token: TokenProvider };
+export type SignupDeps = {
+  provisionUrl: string;
+  token: TokenProvider;
+  /** The customer an Authorization header names (Identity Platform ID token); AuthError if none. */
+  customer: (authorization: string | undefined) => Promise<Customer>;
+  signIn: SignInConfig;
+  log?: Logger;
+};
+
+type Env = { Variables: { customer: Customer } };
 
 const SignupSchema = v.strictObject({
   customerId: v.pipe(v.string(), v.maxLength(40)),
   plan: v.pipe(v.string(), v.maxLength(20)),
 });
 
-export function createApp(deps: SignupDeps): Hono {
-  const app = new Hono();
+export function createApp(deps: SignupDeps): Hono<Env> {
+  const app = new Hono<Env>();
+  const log = deps.log ?? jsonLogger;
   app.onError((error, c) => renderError(c, error));
   app.notFound((c) => c.json({ error: 'not-found' }, 404));
 
-  app.get('/', (c) => c.html(page));
+  const html = page(deps.signIn);
+  app.get('/', (c) => c.html(html));
+
+  // The token before anything else, the body included.
+  app.use('/api/*', signedIn(deps, log));
 
   app.post('/api/signup', async (c) => {
+    const customer = c.get('customer');
+    if (!customer.emailVerified || !customer.email) {
+      throw new DomainError(
+        'email-not-verified',
+        'verify your email address first: open the link we sent you, then sign in again',
+      );
+    }
     const input = await readJson(c, SignupSchema, { maxBytes: 1024 });
-    return forward(deps, 'POST', '/tenants', { ...input, owners: [] });
+    const owner = {
+      uid: customer.id,
+      email: customer.email,
+      ...(customer.entitlement ? { entitlement: customer.entitlement } : {}),
+    };
+    return forward(deps, 'POST', '/tenants', { ...input, owners: [], owner });
   });
 
+  app.get('/api/tenants', (c) =>
+    forward(deps, 'GET', `/tenants?owner=${encodeURIComponent(c.get('customer').id)}`),
+  );
+
   app.get('/api/tenants/:customerId', (c) =>
-    forward(deps, 'GET', `/tenants/${encodeURIComponent(c.req.param('customerId'))}`),
+    forward(
+      deps,
+      'GET',
+      `/tenants/${encodeURIComponent(c.req.param('customerId'))}?owner=${encodeURIComponent(c.get('customer').id)}`,
+    ),
   );
   return app;
+}
+
+/**
+ * 401 for a missing, bad, forged or foreign token (the reason as a code in the log, never in the
+ * answer), 503 if Identity Platform's keys could not be fetched; otherwise the customer is set.
+ */
+function signedIn(deps: SignupDeps, log: Logger): MiddlewareHandler<Env> {
+  return async (c: Context<Env>, next) => {
+    try {
+      c.set('customer', await deps.customer(c.req.header('authorization')));
+    } catch (error) {
+      if (!(error instanceof AuthError)) throw error;
+      log(error.status === 503 ? 'ERROR' : 'WARNING', 'customer rejected', {
+        reason: error.code,
+        method: c.req.method,
+        path: c.req.path,
+      });
+      if (error.status === 503) {
+        c.header('Retry-After', '10');
+        return c.json({ error: 'unavailable', message: 'sign-in cannot be checked now' }, 503);
+      }
+      c.header('WWW-Authenticate', 'Bearer error="invalid_token"');
+      return c.json({ error: 'unauthenticated', message: 'sign in first' }, 401);
+    }
+    await next();
+  };
 }
 
 /** Calls the provisioning function and relays its answer; its failures are not ours to explain. */
@@ -59,11 +125,25 @@ async function forward(
     );
   });
   if (res.status === 401 || res.status === 403) {
-    // Our own identity was refused: a deployment problem, never the customer's.
-    throw new DomainError('provisioning-refused', 'provisioning refused this backend');
+    // Our own identity was refused, or a customer's refusal from provision (entitlement, limit),
+    // which provision says with a code: only a bare 401/403 is a deployment problem.
+    const text = await res.text();
+    const code = errorCode(text);
+    if (code === undefined || code === 'unauthenticated' || code === 'forbidden')
+      throw new DomainError('provisioning-refused', 'provisioning refused this backend');
+    return json(text, res.status);
   }
-  return new Response(await res.text(), {
-    status: res.status,
-    headers: { 'content-type': 'application/json' },
-  });
+  return json(await res.text(), res.status);
+}
+
+const json = (text: string, status: number) =>
+  new Response(text, { status, headers: { 'content-type': 'application/json' } });
+
+function errorCode(text: string): string | undefined {
+  try {
+    const code = (JSON.parse(text) as { error?: unknown }).error;
+    return typeof code === 'string' ? code : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -47,6 +47,7 @@ export function provisionEnv(ctx: Context, accounts: Accounts): EnvOf<ProvisionS
     GOOGLE_CLOUD_PROJECT: ctx.project,
     // Tenant RoleBindings name GKE Users: the deployables' Google service-account emails.
     KUBEFN_RBAC_SUBJECTS: `google:${ctx.project}`,
+    KUBEFN_MAX_TENANTS: String(ctx.spec.maxTenants),
   };
 }
 
@@ -78,6 +79,9 @@ export function signupEnv(ctx: Context, provisionUrl: pulumi.Input<string>): Env
   return {
     KUBEFN_PROVISION_URL: provisionUrl,
     KUBEFN_PROVISION_AUDIENCE: ctx.audience('provision'),
+    // Customers' ID tokens: signed by Identity Platform for this project (never the emulator).
+    KUBEFN_CUSTOMER_PROJECT: ctx.spec.customerSignIn.project ?? ctx.project,
+    KUBEFN_CUSTOMER_API_KEY: ctx.spec.customerSignIn.apiKey,
   };
 }
 

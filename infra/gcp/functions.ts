@@ -14,9 +14,21 @@ type FunctionOptions = {
   /** Cloud Run's IAM check off: anyone may call (the public page). */
   public?: boolean;
   minInstances?: number;
+  /** At most this many instances (default 10), each serving at most `concurrency` requests. */
+  maxInstances?: number;
+  concurrency?: number;
   /** The request timeout: longer than a push's ack deadline (Pub/Sub's HTTP timeout). */
   timeout: string;
 };
+
+/**
+ * Provision's own concurrency, capped: at most 3 instances of 10 requests each, so a flood of
+ * sign-ups (or of anything else) reaches the cluster 30 at a time at most, the rest answered 429
+ * by Cloud Run (Pub/Sub pushes back off and retry). It also bounds how far sign-ups of different
+ * customers at the same moment can pass the ceiling on all tenants (KUBEFN_MAX_TENANTS): at most
+ * 30 (functions/provision/handler.ts).
+ */
+export const provisionCapacity = { maxInstances: 3, concurrency: 10 } as const;
 
 export function defineFunctions(
   ctx: Context,
@@ -55,7 +67,11 @@ export function defineFunctions(
         template: {
           serviceAccount: accounts[name].email,
           timeout: o.timeout,
-          scaling: { minInstanceCount: o.minInstances ?? 0, maxInstanceCount: 10 },
+          scaling: {
+            minInstanceCount: o.minInstances ?? 0,
+            maxInstanceCount: o.maxInstances ?? 10,
+          },
+          ...(o.concurrency ? { maxInstanceRequestConcurrency: o.concurrency } : {}),
           containers: [
             {
               // Replaced by the image the build makes (see ignoreChanges below).
@@ -84,6 +100,7 @@ export function defineFunctions(
   const provision = functionService('provision', {
     env: provisionEnv(ctx, accounts),
     minInstances: spec.provisionMinInstances,
+    ...provisionCapacity,
     timeout: '600s', // a resync of every tenant
   });
   const services = {

@@ -258,6 +258,21 @@ describe.each(variants)('%s', (_, resources) => {
     }
   });
 
+  it('caps provision (3 instances of 10 requests) and gives it the ceiling on all tenants', () => {
+    const provision = byName(resources, types.service, 'kubefn-provision');
+    expect(provision.inputs.template.scaling.maxInstanceCount).toBe(3);
+    expect(provision.inputs.template.maxInstanceRequestConcurrency).toBe(10);
+    expect(envOf(provision).KUBEFN_MAX_TENANTS).toBe('1000');
+  });
+
+  it('signs customers in with Identity Platform of the project, never the emulator', () => {
+    const signup = envOf(byName(resources, types.service, 'kubefn-signup'));
+    expect(signup.KUBEFN_CUSTOMER_PROJECT).toBe(project);
+    expect(signup.KUBEFN_CUSTOMER_API_KEY).toBe(baseSpec.customerSignIn.apiKey);
+    expect(signup.KUBEFN_CUSTOMER_AUTH_EMULATOR).toBeUndefined();
+    expect(signup.KUBEFN_CUSTOMER_JWKS_URL).toBeUndefined();
+  });
+
   it('names allUsers and allAuthenticatedUsers nowhere', () => {
     expect(JSON.stringify(resources)).not.toMatch(/allUsers|allAuthenticatedUsers/);
   });
@@ -403,6 +418,11 @@ const checks: [type: string, path: string, ok: (value: Value) => boolean][] = [
   ],
   [types.service, 'template.scaling.minInstanceCount', between(0, 1000)],
   [types.service, 'template.scaling.maxInstanceCount', between(1, 1000)],
+  [
+    types.service,
+    'template.maxInstanceRequestConcurrency',
+    (v) => v === undefined || between(1, 1000)(v),
+  ],
   [types.service, 'template.containers.0.resources.limits.cpu', oneOf('1', '2', '4', '6', '8')],
   [types.service, 'template.containers.0.resources.limits.memory', (m) => /^\d+(Mi|Gi)$/.test(m)],
   [

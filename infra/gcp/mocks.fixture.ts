@@ -19,6 +19,7 @@ export const baseSpec = {
   region: 'europe-west1',
   cluster: { name: 'prod', endpoint: 'https://gke-0123abcd-123456789012.europe-west1.gke.goog' },
   audienceBase: 'https://kubefn.example.com',
+  customerSignIn: { apiKey: 'AIzaSyMockBrowserKeyForTests' },
 };
 
 const hash = (text: string) => createHash('sha256').update(text).digest('hex');

@@ -14,6 +14,7 @@ it('fills the defaults', () => {
       ingressTimeoutResync: '*/15 * * * *',
       timeZone: 'Etc/UTC',
     },
+    maxTenants: 1000,
     provisionMinInstances: 0,
     deletionProtection: true,
   });
@@ -29,6 +30,9 @@ it.each([
   ['labelCallers', { labelCallers: 'not an email' }],
   ['schedules.provisionResync', { schedules: { provisionResync: 'hourly' } }],
   ['provisionMinInstances', { provisionMinInstances: -1 }],
+  ['customerSignIn.apiKey', { customerSignIn: { apiKey: 'a key!' } }],
+  ['customerSignIn.project', { customerSignIn: { ...baseSpec.customerSignIn, project: 'X' } }],
+  ['maxTenants', { maxTenants: 0 }],
   ['clusterName', { clusterName: 'a misspelt field' }],
 ])('refuses a bad %s, naming it', (field, change) => {
   expect(() => readSpec({ ...baseSpec, ...change })).toThrow(`${field}:`);

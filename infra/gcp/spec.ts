@@ -52,6 +52,18 @@ export const DeploymentSpecSchema = v.strictObject({
     }),
     {},
   ),
+  /**
+   * Customers sign in with Identity Platform (enabled by hand: README, deploy section): its
+   * project (this one unless given) and the browser API key the sign-up page sends with every
+   * Identity Platform call (public by design; restrict it to the Identity Toolkit and Token
+   * Service APIs and to the sign-up page's address).
+   */
+  customerSignIn: v.strictObject({
+    apiKey: v.pipe(v.string(), v.regex(/^[\w-]{10,100}$/, 'an API key')),
+    project: v.optional(projectId),
+  }),
+  /** The ceiling on all tenants: provision refuses a new one beyond it (KUBEFN_MAX_TENANTS). */
+  maxTenants: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1000),
   /** Minimum instances of the provisioning function (1 keeps sign-up free of cold starts). */
   provisionMinInstances: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
   /** Cloud Run services refuse deletion while true: turn off first to tear the stack down. */

@@ -86,11 +86,15 @@ export async function signupTokenFile(admin: Cluster, stack: StackPaths): Promis
   return file;
 }
 
+/**
+ * The signup backend. Customers sign in on the stack's Auth emulator (its demo- project), unless
+ * `env` says otherwise (a test of the production settings: a project, its keys, no emulator).
+ */
 export async function startSignupFunction(
-  stack: StackPaths,
+  stack: StackPaths & { authEmulatorHost: string; authProject: string },
   provisionUrl: string,
   tokenFile: string,
-  options: { port?: number } = {},
+  options: { port?: number; env?: Record<string, string | undefined> } = {},
 ): Promise<RunningFunction> {
   const outputs = await buildFunctions(['signup']);
   return startFunction({
@@ -102,6 +106,9 @@ export async function startSignupFunction(
       KUBEFN_PROVISION_URL: provisionUrl,
       KUBEFN_PROVISION_AUDIENCE: provisionAudience,
       KUBEFN_CALLER_TOKEN_FILE: tokenFile,
+      KUBEFN_CUSTOMER_PROJECT: stack.authProject,
+      KUBEFN_CUSTOMER_AUTH_EMULATOR: stack.authEmulatorHost,
+      ...options.env,
     },
   });
 }

@@ -1,6 +1,8 @@
 // The local stack: etcd, kube-apiserver and kube-controller-manager built by build.sh, plus the
-// Google Pub/Sub emulator, all on 127.0.0.1 and free ports, with their state in a temporary
+// Google Pub/Sub emulator and the Firebase Authentication emulator (customers' sign-in, standing
+// in for Identity Platform), all on 127.0.0.1 and free ports, with their state in a temporary
 // folder. Serves `npm start` (start.ts) and the test harness (test/support/global-setup.ts).
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,6 +19,9 @@ const emulatorLauncher =
   '/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator';
 
 export const pubsubProject = 'kubefn-local';
+/** Customers sign in to this project on the Auth emulator; demo- ids are emulator-only. */
+export const authProject = 'demo-kubefn';
+const firebaseCli = join(root, 'node_modules/firebase-tools/lib/bin/firebase.js');
 
 /** What a client needs to reach the stack; also written to <dir>/stack.env and stack.json. */
 export type StackInfo = {
@@ -30,6 +35,9 @@ export type StackInfo = {
   etcdUrl: string;
   pubsubEmulatorHost: string;
   pubsubProject: string;
+  /** host:port of the Firebase Authentication emulator. */
+  authEmulatorHost: string;
+  authProject: string;
 };
 
 export type Stack = StackInfo & {
@@ -71,14 +79,20 @@ export async function startStack(options: StartOptions = {}): Promise<Stack> {
   const begun = performance.now();
   const took = () => `${((performance.now() - begun) / 1000).toFixed(1)} s`;
   try {
-    const { etcdPort, etcdPeerPort, apiPort, pubsubPort } = await freePorts([
-      'etcdPort',
-      'etcdPeerPort',
-      'apiPort',
-      'pubsubPort',
-    ] as const);
+    const { etcdPort, etcdPeerPort, apiPort, pubsubPort, authPort, hubPort, loggingPort } =
+      await freePorts([
+        'etcdPort',
+        'etcdPeerPort',
+        'apiPort',
+        'pubsubPort',
+        'authPort',
+        'hubPort',
+        'loggingPort',
+      ] as const);
     const emulator = startEmulator(dir, pubsubPort);
     processes.push(emulator.process);
+    const authEmulator = startAuthEmulator(dir, { authPort, hubPort, loggingPort });
+    processes.push(authEmulator.process);
 
     const pki = await createPki(dir);
     const webhookArgs = options.tokenWebhookUrl
@@ -150,6 +164,8 @@ export async function startStack(options: StartOptions = {}): Promise<Stack> {
 
     await emulator.ready;
     log(`Pub/Sub emulator ready at 127.0.0.1:${pubsubPort} (${took()})`);
+    await authEmulator.ready;
+    log(`Auth emulator ready at 127.0.0.1:${authPort}, project ${authProject} (${took()})`);
 
     const info: StackInfo = {
       dir,
@@ -162,6 +178,8 @@ export async function startStack(options: StartOptions = {}): Promise<Stack> {
       etcdUrl,
       pubsubEmulatorHost: `127.0.0.1:${pubsubPort}`,
       pubsubProject,
+      authEmulatorHost: `127.0.0.1:${authPort}`,
+      authProject,
     };
     await writeFile(join(dir, 'stack.json'), JSON.stringify(info, null, 2));
     await writeFile(join(dir, 'stack.env'), envFile(stackEnv(info)));
@@ -189,6 +207,8 @@ export function stackEnv(info: StackInfo): Record<string, string> {
     KUBEFN_ETCD_URL: info.etcdUrl,
     PUBSUB_EMULATOR_HOST: info.pubsubEmulatorHost,
     PUBSUB_PROJECT_ID: info.pubsubProject,
+    // Firebase's own name for it: its tools and Admin SDKs then talk to the emulator.
+    FIREBASE_AUTH_EMULATOR_HOST: info.authEmulatorHost,
     // Stops Google client libraries from probing a metadata server that is not there.
     METADATA_SERVER_DETECTION: 'none',
   };
@@ -287,6 +307,57 @@ function startEmulator(dir: string, port: number): { process: Managed; ready: Pr
   // an unhandled rejection.
   emulatorReady.catch(() => {});
   return { process: proc, ready: emulatorReady };
+}
+
+/**
+ * The Firebase Authentication emulator from the firebase-tools package: Node only, offline, no
+ * login (a demo- project needs none). Its config and debug log stay in the state folder, and
+ * CI=true keeps the CLI from fetching its message of the day and checking for updates.
+ */
+function startAuthEmulator(
+  dir: string,
+  ports: { authPort: number; hubPort: number; loggingPort: number },
+): { process: Managed; ready: Promise<void> } {
+  const home = join(dir, 'auth-emulator');
+  const config = join(home, 'firebase.json');
+  // Written before the CLI starts, which reads it at once.
+  mkdirSync(home, { recursive: true });
+  writeFileSync(
+    config,
+    JSON.stringify({
+      emulators: {
+        auth: { host: '127.0.0.1', port: ports.authPort },
+        hub: { host: '127.0.0.1', port: ports.hubPort },
+        logging: { host: '127.0.0.1', port: ports.loggingPort },
+        ui: { enabled: false },
+      },
+    }),
+  );
+  // firebase-debug.log goes to the working folder: the emulator's own (a shell sets it).
+  const proc = startProcess(
+    dir,
+    'auth-emulator',
+    'bash',
+    [
+      '-c',
+      'cd "$0" && exec "$@"',
+      home,
+      process.execPath,
+      firebaseCli,
+      'emulators:start',
+      '--only',
+      'auth',
+      '--project',
+      authProject,
+      '--config',
+      config,
+    ],
+    { ...process.env, CI: 'true', NO_UPDATE_NOTIFIER: '1', XDG_CONFIG_HOME: home },
+  );
+  const url = `http://127.0.0.1:${ports.authPort}/emulator/v1/projects/${authProject}/config`;
+  const ready = waitFor(proc, 60_000, async () => (await fetch(url)).ok);
+  ready.catch(() => {});
+  return { process: proc, ready };
 }
 
 function kubeconfigYaml(server: string, pki: Pki): string {

@@ -104,11 +104,18 @@ kubefn is running on the local stack (${((performance.now() - begun) / 1000).toF
   watcher status    ${flow.relayUrl}/status
   Kubernetes API    ${stack.server}   (kubeconfig ${stack.kubeconfig})
   Pub/Sub emulator  ${stack.pubsubEmulatorHost}   (project ${stack.pubsubProject})
+  Auth emulator     http://${stack.authEmulatorHost}   (customers' sign-in, project ${stack.authProject})
   memory (RSS)      ${mib(total)}: ${Object.entries(memory)
     .map(([name, bytes]) => `${name} ${mib(bytes)}`)
     .join(', ')}
 
-Open the sign-up page, or provision a tenant from a shell:
+Open the sign-up page: create an account (email and password), open the verification link
+(the Auth emulator prints it in ${join(stack.dir, 'auth-emulator.log')}, and lists it at
+http://${stack.authEmulatorHost}/emulator/v1/projects/${stack.authProject}/oobCodes), then sign up.
+Without signing in, the backend refuses (401) and creates nothing:
+  curl -si -X POST ${signup.url}/api/signup -H 'content-type: application/json' -d '{"customerId":"anon-pro","plan":"pro"}'
+
+Or provision a tenant from a shell, as the signup backend does (its service-account token):
   curl -s -X POST ${provision.url}/tenants -H "authorization: Bearer $(cat ${tokenFile})" -H 'content-type: application/json' -d '{"customerId":"acme","plan":"free"}'
 
 Then:

@@ -6,7 +6,17 @@ import { AuthError } from './errors.ts';
 
 export type Principal =
   | { kind: 'google'; id: string; email: string }
-  | { kind: 'kubernetes'; id: string; namespace: string; serviceAccount: string };
+  | { kind: 'kubernetes'; id: string; namespace: string; serviceAccount: string }
+  // A customer signed in with Identity Platform (identity-platform.ts); id is the user id.
+  | {
+      kind: 'customer';
+      id: string;
+      email: string | undefined;
+      emailVerified: boolean;
+      /** The plan the SaaS entitled this user to: the kubefnPlan custom claim. */
+      entitlement: string | undefined;
+      authTime: number;
+    };
 
 export type TrustedIssuer = {
   /** Accepted `iss` values (Google uses two spellings). */

@@ -106,7 +106,8 @@ function onlyAudience(aud: JWTPayload['aud'], audience: string) {
   if (audiences.length !== 1) throw new AuthError('wrong-audience', 'more than one audience');
 }
 
-function translate(error: unknown): AuthError {
+/** A jose failure as an AuthError code (identity-platform.ts uses it for emulator tokens too). */
+export function translate(error: unknown): AuthError {
   if (error instanceof AuthError) return error;
   // jose reports a token older than maxTokenAge as JWTExpired on the iat claim.
   if (error instanceof errors.JWTExpired)

@@ -27,6 +27,11 @@ export const statusOf: Record<FailureCode, ContentfulStatusCode> = {
   'no-such-tenant': 404,
   'namespace-taken': 409,
   'tenant-terminating': 409,
+  'email-not-verified': 403,
+  'plan-not-entitled': 403,
+  'tenant-limit': 403, // the customer's plan allows no more tenants
+  'capacity-reached': 409, // the deployment's ceiling on all tenants
+  'signup-busy': 429, // the same customer's other sign-ups held the lock past the wait
   // Another service kubefn calls
   'provisioning-refused': 502,
   'provisioning-unavailable': 503,

@@ -1,12 +1,15 @@
-// A real browser (Debian's Chromium, headless, driven by Playwright's library) signs up through
-// the page; the signup backend calls the provisioning function with its service-account token;
-// the namespace becomes ready on the real kube-apiserver.
-import { type Browser, chromium } from 'playwright-core';
+// A real browser (Debian's Chromium, headless, driven by Playwright's library) signs a customer up
+// on the page: an account on the real Firebase Auth emulator, the verification link opened, then
+// "Sign up"; the signup backend checks the customer's ID token and calls the provisioning
+// function with its service-account token; the namespace becomes ready on the real
+// kube-apiserver. A second customer then cannot see or take the first one's tenant.
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { signupTokenFile, startSignupFunction } from '../../infra/local/deploy.ts';
 import type { RunningFunction } from '../../infra/local/functions.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
 import { adminCluster, stack } from '../support/cluster.ts';
+import { uniqueEmail } from '../support/customers.ts';
 import { uniqueName } from '../support/kube.ts';
 import { type ProvisionFixture, startProvision } from '../support/provision.ts';
 
@@ -41,19 +44,100 @@ afterAll(async () => {
   await admin?.close();
 });
 
-test('clicking "Sign up" brings a namespace up, shown live on the page', async () => {
+const message = (page: Page, text: string, timeout = 10_000) =>
+  page.locator('#message', { hasText: text }).waitFor({ timeout });
+
+/** The newest verification link the emulator "sent" to this address. */
+async function verificationLink(email: string): Promise<string> {
+  const res = await fetch(
+    `http://${stack.authEmulatorHost}/emulator/v1/projects/${stack.authProject}/oobCodes`,
+  );
+  const { oobCodes } = (await res.json()) as { oobCodes: { email: string; oobLink: string }[] };
+  const link = oobCodes.filter((c) => c.email === email).at(-1)?.oobLink;
+  if (!link) throw new Error(`no verification email for ${email}`);
+  return link;
+}
+
+/** Creates an account on the page and verifies it as its owner would: the link, then "verified". */
+async function newAccount(page: Page, prefix: string): Promise<string> {
+  const email = uniqueEmail(prefix);
+  await page.goto(signup.url);
+  await page.fill('#email', email);
+  await page.fill('#password', 'correct horse battery');
+  await page.click('#create-account');
+  await message(page, 'Account created.');
+  expect(await page.isVisible('#verify')).toBe(true);
+  // Before verifying, a sign-up is refused, with the code on the page.
+  await page.fill('#customerId', uniqueName('early'));
+  await page.click('#submit');
+  await message(page, '(email-not-verified)');
+
+  const mail = await browser.newPage();
+  await mail.goto(await verificationLink(email));
+  expect(await mail.textContent('body')).toContain('successfully verified');
+  await mail.close();
+  await page.click('#verified');
+  await message(page, 'Email verified.');
+  expect(await page.isVisible('#verify')).toBe(false);
+  return email;
+}
+
+/** What the page's own script gets for a call with its session's token (or none). */
+function fromPage(
+  page: Page,
+  path: string,
+  init: { method?: string; body?: unknown; signedIn: boolean },
+) {
+  return page.evaluate(
+    async ({ path, init }) => {
+      const session = JSON.parse(
+        (
+          globalThis as unknown as { sessionStorage: { getItem(key: string): string | null } }
+        ).sessionStorage.getItem('kubefn-session') || 'null',
+      );
+      const res = await fetch(path, {
+        method: init.method ?? 'GET',
+        headers: {
+          'content-type': 'application/json',
+          ...(init.signedIn && session ? { authorization: `Bearer ${session.idToken}` } : {}),
+        },
+        ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+      });
+      return { status: res.status, body: await res.json() };
+    },
+    { path, init },
+  );
+}
+
+test('a customer signs in, verifies, signs up; a second customer cannot see that tenant', async () => {
   const customerId = uniqueName('web');
   const page = await browser.newPage();
+
+  // A stranger on the page, not signed in: refused, nothing created.
   await page.goto(signup.url);
+  expect(
+    await fromPage(page, '/api/signup', {
+      method: 'POST',
+      body: { customerId, plan: 'pro' },
+      signedIn: false,
+    }),
+  ).toMatchObject({ status: 401, body: { error: 'unauthenticated' } });
+
+  const email = await newAccount(page, 'web-first');
+  expect(await page.textContent('#who')).toBe(email);
+  await page.locator('#my-tenants', { hasText: 'none yet' }).waitFor({ timeout: 5_000 });
+  // The page offers only what the account may have: free, no entitlement.
+  expect(await page.locator('#plan option').allTextContents()).toEqual(['Free']);
+
   await page.fill('#customerId', customerId);
-  await page.selectOption('#plan', 'pro');
   await page.click('#submit');
-  await page
-    .locator('#message', { hasText: 'Your namespace is ready.' })
-    .waitFor({ timeout: 30_000 });
+  await message(page, 'Your namespace is ready.', 30_000);
   expect(await page.textContent('#phase')).toBe('Ready');
   expect(await page.textContent('#namespace')).toBe(`tenant-${customerId}`);
   expect(await page.locator('#objects li').count()).toBe(10);
+  await page
+    .locator('#my-tenants', { hasText: `${customerId} (free)` })
+    .waitFor({ timeout: 5_000 });
   await page.screenshot({
     path: `${process.env.KUBEFN_SCREENSHOTS ?? '/tmp'}/kubefn-signup.png`,
     fullPage: true,
@@ -63,27 +147,48 @@ test('clicking "Sign up" brings a namespace up, shown live on the page', async (
     .resource({ apiVersion: 'v1', kind: 'Namespace' })
     .get(`tenant-${customerId}`);
   expect(ns.status).toMatchObject({ phase: 'Active' });
-  expect(ns.metadata?.labels).toMatchObject({ 'kubefn.dev/plan': 'pro' });
+  expect(ns.metadata?.labels).toMatchObject({ 'kubefn.dev/plan': 'free' });
+  const owner = ns.metadata?.labels?.['kubefn.dev/owner'];
+  expect(owner).toMatch(/^[A-Za-z0-9]{20,}$/);
 
   // Signing up again says so instead of failing (the final message, not a transient one).
   await page.click('#submit');
-  await page
-    .locator('#message', { hasText: 'Already signed up: your namespace is ready.' })
-    .waitFor({ timeout: 10_000 });
+  await message(page, 'Already signed up: your namespace is ready.');
+
+  // A second tenant is beyond the free plan: refused with its code.
+  await page.fill('#customerId', uniqueName('web-more'));
+  await page.click('#submit');
+  await message(page, '(tenant-limit)');
+
+  // Another customer on the same page.
+  await page.click('#sign-out');
+  await message(page, 'Signed out.');
+  await newAccount(page, 'web-second');
+  await page.locator('#my-tenants', { hasText: 'none yet' }).waitFor({ timeout: 5_000 });
+  await page.fill('#customerId', customerId);
+  await page.click('#submit');
+  await message(page, '(namespace-taken)');
+  expect(await fromPage(page, `/api/tenants/${customerId}`, { signedIn: true })).toEqual({
+    status: 404,
+    body: { error: 'no-such-tenant', message: `there is no tenant ${customerId}` },
+  });
+  await page.locator('#my-tenants', { hasText: 'none yet' }).waitFor({ timeout: 5_000 });
+  // The first tenant is as it was: still the first customer's.
+  const after = await admin
+    .resource({ apiVersion: 'v1', kind: 'Namespace' })
+    .get(`tenant-${customerId}`);
+  expect(after.metadata?.labels?.['kubefn.dev/owner']).toBe(owner);
   await page.close();
 });
 
 test('a bad customer id is refused with a clear message and creates nothing', async () => {
   const page = await browser.newPage();
-  await page.goto(signup.url);
+  await newAccount(page, 'web-bad-id');
   // Past the form's own pattern check, straight to the backend, as a script could.
-  const answer = await page.evaluate(async () => {
-    const res = await fetch('/api/signup', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ customerId: 'Not_Valid', plan: 'free' }),
-    });
-    return { status: res.status, body: await res.json() };
+  const answer = await fromPage(page, '/api/signup', {
+    method: 'POST',
+    body: { customerId: 'Not_Valid', plan: 'free' },
+    signedIn: true,
   });
   expect(answer).toMatchObject({ status: 400, body: { error: 'invalid-input' } });
   const tenants = await admin

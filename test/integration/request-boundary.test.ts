@@ -22,6 +22,7 @@ import {
 } from '../../infra/local/identities.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
 import { adminCluster, stack } from '../support/cluster.ts';
+import { newCustomer } from '../support/customers.ts';
 import { uniqueName } from '../support/kube.ts';
 
 let admin: Cluster;
@@ -232,9 +233,23 @@ describe('a body the framework cannot parse', () => {
     expectNothingOfTheBody(signedIn, more);
   });
 
-  test('the sign-up backend (no token: a browser calls it) answers 400 in JSON', async () => {
-    const { answer, lines } = await logged(signup, () =>
+  test('the sign-up backend: no customer token 401, then a signed-in customer 400, in JSON', async () => {
+    const anonymous = await logged(signup, () =>
       rawRequest(signup.url, 'POST', '/api/signup', [json], small),
+    );
+    expect(anonymous.answer.status).toBe(401);
+    expect(JSON.parse(anonymous.answer.body)).toMatchObject({ error: 'unauthenticated' });
+    expectNothingOfTheBody(anonymous.answer, anonymous.lines);
+
+    const customer = await newCustomer('boundary');
+    const { answer, lines } = await logged(signup, () =>
+      rawRequest(
+        signup.url,
+        'POST',
+        '/api/signup',
+        [json, ['authorization', `Bearer ${customer.idToken}`]],
+        small,
+      ),
     );
     expect(answer.status).toBe(400);
     expect(JSON.parse(answer.body)).toMatchObject({ error: 'invalid-json' });
