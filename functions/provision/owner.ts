@@ -130,7 +130,7 @@ export async function withCustomerLock<T>(
   const leaseSeconds = options.leaseSeconds ?? 15;
   const deadline = Date.now() + (options.waitMs ?? 20_000);
   const leases = cluster.resource<Lease>(leaseRef);
-  const name = `kubefn-signup-${sha256(uid).slice(0, 40)}`;
+  const name = signupLeaseName(uid);
   const backoff = new Backoff({ initialMs: 40, maxMs: 400 });
   for (;;) {
     const held = await take(leases, name, leaseSeconds);
@@ -171,6 +171,9 @@ export async function withCustomerLock<T>(
     await sleep(delay);
   }
 }
+
+/** The customer's sign-up Lease, in kubefn-system. */
+export const signupLeaseName = (uid: string) => `kubefn-signup-${sha256(uid).slice(0, 40)}`;
 
 /** Creates the lease: its uid when this request now holds it, undefined when another does. */
 async function take(

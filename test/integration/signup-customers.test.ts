@@ -5,6 +5,7 @@
 // here. Every refusal is checked to have created nothing.
 import { UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { signupLeaseName } from '../../functions/provision/owner.ts';
 import { signupTokenFile, startSignupFunction } from '../../infra/local/deploy.ts';
 import type { RunningFunction } from '../../infra/local/functions.ts';
 import type { Cluster, KubeObject } from '../../shared/kube/index.ts';
@@ -313,6 +314,20 @@ test('20 concurrent sign-ups by one customer: exactly the plan’s 3 tenants, 17
     .resource({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease' })
     .list({ namespace: 'kubefn-system' });
   expect(leases.items.filter((l) => l.metadata?.name?.startsWith('kubefn-signup-'))).toEqual([]);
+});
+
+test('a lock left by an instance that died expires: the next sign-up takes it over', async () => {
+  const customer = await newCustomer('stale-lock');
+  const leases = admin.resource({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease' });
+  const name = signupLeaseName(customer.uid);
+  const minuteAgo = new Date(Date.now() - 60_000).toISOString().replace('Z', '000Z');
+  await leases.create({
+    metadata: { name, namespace: 'kubefn-system' },
+    spec: { holderIdentity: 'died', leaseDurationSeconds: 15, acquireTime: minuteAgo },
+  } as KubeObject);
+  const id = uniqueName('stale');
+  expect((await signUp(customer.idToken, id)).status).toBe(201);
+  expect(await leases.find(name, { namespace: 'kubefn-system' })).toBeUndefined();
 });
 
 test('production settings: a token Identity Platform signed for the project is accepted', async () => {
