@@ -312,7 +312,8 @@ function startEmulator(dir: string, port: number): { process: Managed; ready: Pr
 /**
  * The Firebase Authentication emulator from the firebase-tools package: Node only, offline, no
  * login (a demo- project needs none). Its config and debug log stay in the state folder, and
- * CI=true keeps the CLI from fetching its message of the day and checking for updates.
+ * CI=true keeps the CLI from fetching its message of the day and checking for updates. It takes
+ * the longest of the stack to be ready (10-20 s here), started first so the rest overlaps it.
  */
 function startAuthEmulator(
   dir: string,
@@ -352,7 +353,9 @@ function startAuthEmulator(
       '--config',
       config,
     ],
-    { ...process.env, CI: 'true', NO_UPDATE_NOTIFIER: '1', XDG_CONFIG_HOME: home },
+    // Its hub writes a locator file named by the project into TMPDIR: each stack its own, so
+    // stacks side by side (the tests', npm start's) do not find each other's.
+    { ...process.env, CI: 'true', NO_UPDATE_NOTIFIER: '1', XDG_CONFIG_HOME: home, TMPDIR: home },
   );
   const url = `http://127.0.0.1:${ports.authPort}/emulator/v1/projects/${authProject}/config`;
   const ready = waitFor(proc, 60_000, async () => (await fetch(url)).ok);
