@@ -268,6 +268,14 @@ describe('tenants belong to their customer', () => {
     const after = (await namespaces().get(`tenant-${mine}`)) as KubeObject;
     expect(after.metadata?.resourceVersion).toBe(before.metadata?.resourceVersion);
 
+    // Provision's delete, asked for the second customer, finds nothing to delete either.
+    const deleted = await fetch(
+      `${provision.fn.url}/tenants/${mine}?confirm=${mine}&owner=${encodeURIComponent(second.uid)}`,
+      { method: 'DELETE', headers: { authorization: `Bearer ${provision.callerToken}` } },
+    );
+    expect(deleted.status).toBe(404);
+    expect((await namespaces().get(`tenant-${mine}`)).metadata?.deletionTimestamp).toBeUndefined();
+
     // Its owner still sees it.
     const own = await api(signup, 'GET', `/api/tenants/${mine}`, first.idToken);
     expect(own.status).toBe(200);
