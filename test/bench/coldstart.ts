@@ -1,10 +1,13 @@
 // coldstart: time from process start to the first 200 of the provisioning function under the
 // Functions Framework (a real, authenticated status request that reads the real cluster),
-// against a hello-world function under the same framework, and against the same route built on
-// @kubernetes/client-node 1.x (installed into .cache for this benchmark only). All three are
-// bundled the same way. Runs are interleaved. Last line: `coldstart_ratio <ours/hello-world>`.
+// against its floor: the least code that answers the same request (fixtures/provision-floor.ts:
+// the same framework, jose against the same issuer's keys, the same reads over node:https, no
+// kubefn code). Reference rows: a hello-world under the same framework (no I/O at all) and the
+// same route built on @kubernetes/client-node 1.x (installed into .cache for this benchmark
+// only). All are bundled and started the same way, runs interleaved, on the Node that runs the
+// benchmark. Last line: `coldstart_floor_ratio <p50 kubefn / p50 floor>`.
 import { execFileSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { build } from 'esbuild';
@@ -27,6 +30,9 @@ type Variant = {
 };
 
 const rounds = Number(process.env.COLDSTART_ROUNDS ?? 10);
+// COLDSTART_CPU_PROF=DIR: every function process writes a V8 CPU profile there (to see where a
+// cold start's time goes; the profiler itself slows them, so such a run's figures are not kept).
+const profileDir = process.env.COLDSTART_CPU_PROF;
 // The functions start as deployed: without this machine's NODE_EXTRA_CA_CERTS, which Cloud Run
 // does not set. On Node 20 it makes every process load the 144-certificate bundle at start
 // (60-80 ms, hello-world included), and the function's first TLS context then costs 3 ms instead
@@ -69,6 +75,13 @@ try {
       env: {},
     },
     {
+      name: 'floor',
+      target: 'provision',
+      source: await bundle('provision-floor'),
+      path: '/tenants/bench',
+      env: {},
+    },
+    {
       name: '@kubernetes/client-node',
       target: 'provision',
       source: await bundle('provision-client-node'),
@@ -76,43 +89,64 @@ try {
       env: { KUBECONFIG: await inlineTokenKubeconfig(kubeconfig) },
     },
   ];
-  const times: Record<string, number[]> = Object.fromEntries(variants.map((v) => [v.name, []]));
+  const runs: Record<string, Run[]> = Object.fromEntries(variants.map((v) => [v.name, []]));
   for (let round = 0; round < rounds; round++) {
     for (const variant of round % 2 ? variants.toReversed() : variants) {
-      times[variant.name]?.push(await timeToFirst200(variant, { ...env, ...variant.env }, token));
+      runs[variant.name]?.push(await firstAnswer(variant, { ...env, ...variant.env }, token));
     }
   }
   console.log(
     `\ncoldstart: process start -> first 200, ${rounds} interleaved runs each, Node ${process.version}`,
   );
+  console.log('  (cpu: CPU time of the function process until then, all its threads)');
+  const p50 = (name: string, of: keyof Run = 'wall') =>
+    median((runs[name] ?? []).map((run) => run[of]));
   for (const variant of variants) {
-    const t = times[variant.name] ?? [];
+    const wall = (runs[variant.name] ?? []).map((run) => run.wall);
     console.log(
-      `  ${variant.name.padEnd(24)} p50 ${ms(median(t))}  p90 ${ms(percentile(t, 90))}  min ${ms(Math.min(...t))}`,
+      `  ${variant.name.padEnd(24)} p50 ${ms(median(wall))}  p90 ${ms(percentile(wall, 90))}  min ${ms(Math.min(...wall))}  cpu p50 ${ms(p50(variant.name, 'cpu'))}`,
     );
   }
-  const ours = median(times['kubefn provision'] ?? []);
+  const ours = p50('kubefn provision');
+  console.log(`  kubefn / hello-world     ${(ours / p50('hello-world')).toFixed(2)}`);
+  console.log(`  client-node / kubefn     ${(p50('@kubernetes/client-node') / ours).toFixed(2)}`);
   console.log(
-    `  client-node / ours      ${(median(times['@kubernetes/client-node'] ?? []) / ours).toFixed(2)}`,
+    `  kubefn / floor, cpu      ${(p50('kubefn provision', 'cpu') / p50('floor', 'cpu')).toFixed(2)}`,
   );
-  console.log(`coldstart_ratio ${(ours / median(times['hello-world'] ?? [])).toFixed(2)}`);
+  console.log(`coldstart_floor_ratio ${(ours / p50('floor')).toFixed(2)}`);
   await admin.close();
 } finally {
   await stack.stop();
 }
 
-async function timeToFirst200(
+type Run = { wall: number; cpu: number };
+
+/** Process start to the first 200, and the CPU the process used until then. */
+async function firstAnswer(
   variant: Variant,
   env: Record<string, string>,
   token: string,
-): Promise<number> {
+): Promise<Run> {
   const port = await freePort();
+  const profile = profileDir
+    ? [
+        '--cpu-prof',
+        `--cpu-prof-dir=${profileDir}`,
+        `--cpu-prof-name=${variant.name.replace(/\W+/g, '-')}-${port}.cpuprofile`,
+      ]
+    : [];
   const started = performance.now();
   const proc = startProcess(
     stack.dir,
     `bench-${variant.target}`,
     process.execPath,
-    [frameworkMain, `--target=${variant.target}`, `--source=${variant.source}`, `--port=${port}`],
+    [
+      ...profile,
+      frameworkMain,
+      `--target=${variant.target}`,
+      `--source=${variant.source}`,
+      `--port=${port}`,
+    ],
     { ...deployedEnv, ...env },
   );
   try {
@@ -122,7 +156,8 @@ async function timeToFirst200(
         token,
         'GET',
       ).catch(() => ({ status: 0, body: '' }));
-      if (answer.status === 200) return performance.now() - started;
+      if (answer.status === 200)
+        return { wall: performance.now() - started, cpu: await cpuMs(proc.pid) };
       if (answer.status !== 0)
         throw new Error(`${variant.name} answered ${answer.status}: ${answer.body.slice(0, 300)}`);
     }
@@ -130,6 +165,20 @@ async function timeToFirst200(
   } finally {
     await proc.stop();
   }
+}
+
+/**
+ * CPU time of every thread of a process (main, libuv pool, V8's workers), in ms: the first field
+ * of each thread's schedstat, in nanoseconds (exact, unlike /proc/PID/stat's 10 ms ticks).
+ */
+async function cpuMs(pid: number): Promise<number> {
+  const threads = await readdir(`/proc/${pid}/task`);
+  let ns = 0;
+  for (const tid of threads) {
+    const stat = await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').catch(() => '0');
+    ns += Number(stat.split(' ')[0]);
+  }
+  return ns / 1e6;
 }
 
 /** client-node 1.x ignores a kubeconfig user's tokenFile (it sends no Authorization header). */
