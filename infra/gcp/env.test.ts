@@ -2,6 +2,7 @@
 // required setting the deployment does not set, or a value it would refuse, fails here. And the
 // allow-lists it writes, compared with who may invoke each service: one without the other is a
 // 403 at Cloud Run or at kubefn.
+
 import { describe, expect, it } from 'vitest';
 import { createApp as ingressTimeoutApp } from '../../functions/ingress-timeout/app.ts';
 import * as ingressTimeout from '../../functions/ingress-timeout/config.ts';
@@ -13,6 +14,7 @@ import * as signup from '../../functions/signup/config.ts';
 import { watcherConfig } from '../../functions/watcher/config.ts';
 import type { CallerRule } from '../../shared/auth/index.ts';
 import { EnvError } from '../../shared/env.ts';
+import { triggers } from '../subscriptions.ts';
 import { baseSpec, deploy, envOf, ofType, type Registered, types } from './mocks.fixture.ts';
 
 // A cluster CA as GKE gives it (clusterCaCertificate: base64 of the PEM).
@@ -108,13 +110,21 @@ const deps = Promise.resolve({
   callers: { one: rule, push: rule, resync: rule, http: rule },
 } as never);
 
+it.each(Object.values(triggers))(
+  '$subscription pushes to $target $route, a route its app serves, behind auth',
+  async ({ target, route }) => {
+    const app = { provision: provisionApp, label: labelApp, 'ingress-timeout': ingressTimeoutApp }[
+      target
+    ](deps);
+    expect((await app.request(route, { method: 'POST' })).status).toBe(401);
+    expect((await app.request('/no-such-route', { method: 'POST' })).status).toBe(404);
+  },
+);
+
 it.each([
-  ['label', routes.push, labelApp],
-  ['ingress-timeout', routes.push, ingressTimeoutApp],
   ['ingress-timeout', routes.resync, ingressTimeoutApp],
   ['provision', routes.resync, provisionApp],
-  ['provision', routes.resyncBatches, provisionApp],
-])('%s serves POST %s, the route the deployment calls, behind auth', async (_, route, app) => {
+])('%s serves POST %s, the route Cloud Scheduler calls, behind auth', async (_, route, app) => {
   expect((await app(deps).request(route, { method: 'POST' })).status).toBe(401);
   expect((await app(deps).request('/no-such-route', { method: 'POST' })).status).toBe(404);
 });

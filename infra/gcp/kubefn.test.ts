@@ -2,10 +2,6 @@
 // (offline; no Pulumi CLI, no Google). What the provider schema does not type (enum strings,
 // ranges) is checked by the table at the end.
 import { describe, expect, it } from 'vitest';
-import { createApp as ingressTimeoutApp } from '../../functions/ingress-timeout/app.ts';
-import { createApp as labelApp } from '../../functions/label/app.ts';
-import { createApp as provisionApp } from '../../functions/provision/app.ts';
-import type { CallerRule } from '../../shared/auth/index.ts';
 import { googleAccountEmail, type Identity } from '../../shared/identities.ts';
 import { topics, triggers } from '../subscriptions.ts';
 import {
@@ -342,30 +338,6 @@ describe.each(variants)('%s', (_, resources) => {
     }
   });
 });
-
-// Any rule: no token is a 401 from a route that exists, a 404 from one that does not (as env.test.ts).
-const rule: CallerRule = {
-  audience: 'https://kubefn.example.com/x',
-  platformVerified: true,
-  issuers: [],
-  allow: [],
-};
-const deps = Promise.resolve({
-  caller: rule,
-  resyncCaller: rule,
-  pushCaller: rule,
-  callers: { one: rule, push: rule, resync: rule, http: rule },
-} as never);
-const apps = { provision: provisionApp, label: labelApp, 'ingress-timeout': ingressTimeoutApp };
-
-it.each(Object.values(triggers))(
-  '$subscription pushes to $target $route, a route its app serves',
-  async ({ target, route }) => {
-    const app = apps[target](deps);
-    expect((await app.request(route, { method: 'POST' })).status).toBe(401);
-    expect((await app.request('/no-such-route', { method: 'POST' })).status).toBe(404);
-  },
-);
 
 it('changing a bundle changes its object name, and so its source location', async () => {
   const before = await deploy({}, fakeSources('a'));
