@@ -32,6 +32,17 @@ export async function verifyToken(
   authorization: string | undefined,
   options: VerifyOptions,
 ): Promise<Principal> {
+  return (await checkToken(authorization, options)).principal;
+}
+
+/**
+ * verifyToken, and until when (seconds since the epoch) the token stays acceptable: its exp, or
+ * its issuer's age limit if that comes first (the clock tolerance not counted).
+ */
+export async function checkToken(
+  authorization: string | undefined,
+  options: VerifyOptions,
+): Promise<{ principal: Principal; validUntil: number }> {
   if (!authorization) throw new AuthError('missing');
   // Two Authorization headers arrive joined with ", " (shared/http/functions-framework.ts, as
   // Fetch's Headers do); a bearer JWT never holds a comma. Which one counts is not ours to guess.
@@ -60,7 +71,7 @@ export async function verifyToken(
       throw new AuthError('signature-removed', 'this endpoint verifies signatures itself');
     }
     checkClaims(claims, issuer, options.audience, tolerance, options.now?.() ?? Date.now() / 1000);
-    return issuer.principal(claims);
+    return { principal: issuer.principal(claims), validUntil: validUntil(claims, issuer) };
   }
 
   try {
@@ -75,7 +86,7 @@ export async function verifyToken(
     });
     // jose accepts a list that merely includes the audience; ours must be the only one.
     onlyAudience(payload.aud, options.audience);
-    return issuer.principal(payload);
+    return { principal: issuer.principal(payload), validUntil: validUntil(payload, issuer) };
   } catch (error) {
     throw translate(error);
   }
@@ -98,6 +109,10 @@ function checkClaims(
   if (now - iat > issuer.maxTokenAgeSeconds + tolerance) throw new AuthError('too-old');
   onlyAudience(aud, audience);
 }
+
+/** exp and iat are numbers here: both paths above required them. */
+const validUntil = (claims: JWTPayload, issuer: TrustedIssuer) =>
+  Math.min(Number(claims.exp), Number(claims.iat) + issuer.maxTokenAgeSeconds);
 
 /** `aud` is exactly `audience`, alone or as a list of one. */
 function onlyAudience(aud: JWTPayload['aud'], audience: string) {

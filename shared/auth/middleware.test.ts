@@ -1,0 +1,90 @@
+// requireCaller keeps the tokens it accepted for a minute (never past exp or the age limit), by
+// their exact text: counted here by how often the issuer's key set is asked for a key.
+import { Hono } from 'hono';
+import { createLocalJWKSet, exportJWK, generateKeyPair, type JWTVerifyGetKey, SignJWT } from 'jose';
+import { beforeAll, expect, test } from 'vitest';
+import type { TrustedIssuer } from './issuers.ts';
+import { requireCaller } from './middleware.ts';
+
+const audience = 'https://fn.example/';
+const start = 1_800_000_000;
+let clock = start;
+let lookups = 0;
+let issuer: TrustedIssuer;
+let sign: (claims: Record<string, unknown>) => Promise<string>;
+
+beforeAll(async () => {
+  const { publicKey, privateKey } = await generateKeyPair('RS256');
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256' };
+  const local = createLocalJWKSet({ keys: [jwk] });
+  const keys: JWTVerifyGetKey = (header, token) => {
+    lookups++;
+    return local(header, token);
+  };
+  issuer = {
+    names: ['https://accounts.google.com'],
+    keys,
+    algorithms: ['RS256'],
+    maxTokenAgeSeconds: 3600,
+    googleSigned: true,
+    principal: (claims) => ({
+      kind: 'google',
+      id: String(claims.email),
+      email: String(claims.email),
+    }),
+  };
+  sign = (claims) =>
+    new SignJWT({ iss: issuer.names[0], aud: audience, iat: start, exp: start + 600, ...claims })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .sign(privateKey);
+});
+
+function app(allow: string[]) {
+  const served = new Hono();
+  const rule = { audience, issuers: [issuer], allow, now: () => clock, log: () => {} };
+  served.use(requireCaller(rule));
+  served.get('/', (c) => c.text('ok'));
+  return (token: string) =>
+    served.request('/', { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+}
+
+test('an accepted token is verified once a minute at most, and never past its exp', async () => {
+  const call = app(['a@b']);
+  const token = await sign({ email: 'a@b', exp: start + 90 });
+  clock = start;
+  lookups = 0;
+  expect(await call(token)).toBe(200);
+  clock = start + 59;
+  expect(await call(token)).toBe(200);
+  expect(lookups).toBe(1);
+  clock = start + 61; // a minute on: verified again
+  expect(await call(token)).toBe(200);
+  expect(lookups).toBe(2);
+  clock = start + 125; // 35 s past exp (beyond the 30 s tolerance): refused, though seen 64 s ago
+  expect(await call(token)).toBe(401);
+});
+
+test('a refused token is verified each time; the allow-list is checked on every request', async () => {
+  clock = start;
+  const refused = await sign({ email: 'a@b', aud: 'https://other/' });
+  const call = app(['a@b']);
+  lookups = 0;
+  expect(await call(refused)).toBe(401);
+  expect(await call(refused)).toBe(401);
+  expect(lookups).toBe(2);
+  const stranger = await sign({ email: 'c@d' });
+  expect(await call(stranger)).toBe(403);
+  expect(await call(stranger)).toBe(403);
+  expect(lookups).toBe(3);
+});
+
+test('a token past its age limit is not kept beyond it', async () => {
+  clock = start + 3590; // issued at start: ten seconds left of its hour
+  const token = await sign({ email: 'a@b', exp: start + 7200 });
+  const call = app(['a@b']);
+  lookups = 0;
+  expect(await call(token)).toBe(200);
+  clock = start + 3600 + 31;
+  expect(await call(token)).toBe(401);
+  expect(lookups).toBe(2);
+});
