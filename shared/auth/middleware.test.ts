@@ -34,7 +34,13 @@ beforeAll(async () => {
     }),
   };
   sign = (claims) =>
-    new SignJWT({ iss: issuer.names[0], aud: audience, iat: start, exp: start + 600, ...claims })
+    new SignJWT({
+      iss: 'https://accounts.google.com',
+      aud: audience,
+      iat: start,
+      exp: start + 600,
+      ...claims,
+    })
       .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
       .sign(privateKey);
 });
@@ -44,8 +50,8 @@ function app(allow: string[]) {
   const rule = { audience, issuers: [issuer], allow, now: () => clock, log: () => {} };
   served.use(requireCaller(rule));
   served.get('/', (c) => c.text('ok'));
-  return (token: string) =>
-    served.request('/', { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+  return async (token: string) =>
+    (await served.request('/', { headers: { authorization: `Bearer ${token}` } })).status;
 }
 
 test('an accepted token is verified once a minute at most, and never past its exp', async () => {
