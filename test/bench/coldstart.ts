@@ -7,7 +7,7 @@
 // only). All are bundled and started the same way, runs interleaved, on the Node that runs the
 // benchmark. Last line: `coldstart_floor_ratio <p50 kubefn / p50 floor>`.
 import { execFileSync } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { build } from 'esbuild';
@@ -19,7 +19,7 @@ import { startProcess } from '../../infra/local/processes.ts';
 import { startStack } from '../../infra/local/stack.ts';
 import { Cluster, fromKubeconfig } from '../../shared/kube/index.ts';
 import { httpRequest } from '../support/http.ts';
-import { median, ms, percentile } from './stats.ts';
+import { cpuMs, median, ms, percentile } from './stats.ts';
 
 type Variant = {
   name: string;
@@ -165,20 +165,6 @@ async function firstAnswer(
   } finally {
     await proc.stop();
   }
-}
-
-/**
- * CPU time of every thread of a process (main, libuv pool, V8's workers), in ms: the first field
- * of each thread's schedstat, in nanoseconds (exact, unlike /proc/PID/stat's 10 ms ticks).
- */
-async function cpuMs(pid: number): Promise<number> {
-  const threads = await readdir(`/proc/${pid}/task`);
-  let ns = 0;
-  for (const tid of threads) {
-    const stat = await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').catch(() => '0');
-    ns += Number(stat.split(' ')[0]);
-  }
-  return ns / 1e6;
 }
 
 /** client-node 1.x ignores a kubeconfig user's tokenFile (it sends no Authorization header). */

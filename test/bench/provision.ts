@@ -1,7 +1,13 @@
 // provision: p50/p99 of a provisioning request through the function (Functions Framework, auth,
 // validation, HTTP) against the same Kubernetes calls made directly in-process with the same
-// identity, interleaved, on the real local stack; then 100 concurrent sign-ups.
-// Last line: `provision_overhead <p50 function / p50 direct>` (goal <= 1.25).
+// identity, interleaved, on the real local stack; then 100 concurrent sign-ups. Where the
+// function's extra time goes is read from its own side (fixtures/request-timeline.mjs, preloaded
+// into it): request in to answer out, and within that its calls to the API server; the rest of
+// the round trip is HTTP between the benchmark and the function.
+// Last line: `provision_overhead <p50 function / p50 direct>` (goal <= 1.10).
+import { subscribe } from 'node:diagnostics_channel';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { provisionTenant } from '../../functions/provision/handler.ts';
 import type { Templates } from '../../functions/provision/render.ts';
 import bundle from '../../functions/provision/templates/bundle.json' with { type: 'json' };
@@ -17,15 +23,21 @@ import { startStack } from '../../infra/local/stack.ts';
 import { fromKubeconfig } from '../../shared/kube/config.ts';
 import { Cluster } from '../../shared/kube/index.ts';
 import { httpRequest } from '../support/http.ts';
-import { median, ms, percentile } from './stats.ts';
+import { cpuMs, median, ms, percentile } from './stats.ts';
 
-const samples = Number(process.env.PROVISION_SAMPLES ?? 60);
+const samples = Number(process.env.PROVISION_SAMPLES ?? 100);
 const concurrent = Number(process.env.PROVISION_CONCURRENT ?? 100);
 
 const stack = await startStack();
 try {
   const admin = new Cluster(await fromKubeconfig({ path: stack.kubeconfig }));
-  const fn = await startProvisionFunction(admin, stack);
+  const timeline = join(stack.dir, 'provision-timeline.jsonl');
+  const fn = await startProvisionFunction(admin, stack, {
+    env: {
+      NODE_OPTIONS: `--import=${join(import.meta.dirname, 'fixtures/request-timeline.mjs')}`,
+      KUBEFN_BENCH_TIMELINE: timeline,
+    },
+  });
   const token = await mintToken(admin, signupAccount, { audiences: [provisionAudience] });
   const direct = new Cluster(
     await fromKubeconfig({ path: await kubeconfigFor(admin, stack, 'kubefn-provision') }),
@@ -47,8 +59,22 @@ try {
     if (answer.status !== 201)
       throw new Error(`function answered ${answer.status}: ${answer.body}`);
   };
+  // The direct calls' own time around their calls to the API server, read as on the function's
+  // side (the benchmark makes no other request meanwhile).
+  const directCalls: Served[] = [];
+  let directCall: Served | undefined;
+  subscribe('http.client.request.start', () => {
+    if (directCall) directCall.firstCall ??= performance.now();
+  });
+  subscribe('http.client.response.finish', () => {
+    if (directCall) directCall.lastAnswer = performance.now();
+  });
   const directly = async (customerId: string) => {
+    directCall = { in: performance.now(), out: 0 };
     await provisionTenant({ customerId, plan: 'free', owners: [], dryRun: false }, deps);
+    directCall.out = performance.now();
+    directCalls.push(directCall);
+    directCall = undefined;
   };
 
   // Warm both paths (connections, discovery) before timing.
@@ -57,6 +83,7 @@ try {
     await directly(`warm-d-${i}`);
   }
   const times = { function: [] as number[], direct: [] as number[] };
+  const cpuBefore = await cpuMs(fn.process.pid);
   for (let i = 0; i < samples; i++) {
     const order = i % 2 ? (['direct', 'function'] as const) : (['function', 'direct'] as const);
     for (const side of order) {
@@ -65,6 +92,24 @@ try {
       times[side].push(performance.now() - started);
     }
   }
+
+  const functionCpu = ((await cpuMs(fn.process.pid)) - cpuBefore) / samples;
+  // The function's view of the timed requests (the last `samples` that called the cluster: the
+  // warm-up came before them); the file is written as each answer goes out.
+  const served = (await readFile(timeline, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Served)
+    .filter((r) => r.firstCall !== undefined)
+    .slice(-samples);
+  const inside = served.map((r) => r.out - r.in);
+  const calls = served.map((r) => (r.lastAnswer ?? r.out) - (r.firstCall ?? r.in));
+  const around = inside.map((t, i) => t - (calls[i] ?? 0));
+  const directAround = directCalls
+    .slice(-samples)
+    .map((r) => r.out - r.in - ((r.lastAnswer ?? r.out) - (r.firstCall ?? r.in)));
+  const http = times.function.map((t, i) => t - (inside[i] ?? 0));
+  const paired = times.function.map((t, i) => t / (times.direct[i] ?? t));
 
   const burstStarted = performance.now();
   const results = await Promise.allSettled(
@@ -91,6 +136,12 @@ try {
 provision: ${samples} interleaved provisioning requests each (namespace + 10 objects, server-side apply)
   through the function   p50 ${ms(median(times.function))}  p99 ${ms(percentile(times.function, 99))}
   direct calls           p50 ${ms(median(times.direct))}  p99 ${ms(percentile(times.direct, 99))}
+  per request, median    function / direct of the same round ${median(paired).toFixed(2)}; the function's CPU ${ms(functionCpu)}
+  where the function's time goes (p50 of each part, from its own side):
+    HTTP to and from it (client, loopback, request line and headers)  ${ms(median(http))}
+    its calls to the API server (first call out to last answer)       ${ms(median(calls))}
+    the rest inside it (framework, body, auth, validation, answer)    ${ms(median(around))}
+      (the direct calls spend ${ms(median(directAround))} around their calls: rendering, waits between them)
 ${concurrent} concurrent sign-ups: ${created} created, ${errors} errors, ${burstTenants} tenants in the cluster, ${(burstMs / 1000).toFixed(1)} s in all`);
   console.log(`provision_overhead ${(median(times.function) / median(times.direct)).toFixed(2)}`);
   await Promise.all([admin.close(), direct.close()]);
@@ -98,3 +149,5 @@ ${concurrent} concurrent sign-ups: ${created} created, ${errors} errors, ${burst
 } finally {
   await stack.stop();
 }
+
+type Served = { in: number; out: number; firstCall?: number; lastAnswer?: number };
