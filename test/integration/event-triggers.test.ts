@@ -109,7 +109,8 @@ describe('self-healing tenants', () => {
 describe('tenant lifecycle from Pub/Sub', () => {
   const at = (offsetMs = 0) => new Date(Date.now() + offsetMs).toISOString();
   const replicas = async () =>
-    ((await find('deployment', 'monitoring', ns.life))?.spec as { replicas?: number }).replicas;
+    ((await find('deployment', 'monitoring', ns.life))?.spec as { replicas?: number } | undefined)
+      ?.replicas;
 
   test('a plan change moves the quota to the new plan', async () => {
     await flow.publishTenantRequest({
