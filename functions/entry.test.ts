@@ -2,7 +2,7 @@
 // its module loads, so the Functions Framework cannot load the target and exits non-zero naming
 // the variable (before, the mistake became a rejected promise and every request answered 500).
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -59,6 +59,8 @@ describe('under the Functions Framework', () => {
   afterAll(() => (dir ? rm(dir, { recursive: true, force: true }) : undefined));
 
   test('a missing KUBEFN_AUTH_AUDIENCE stops the function loading: exit non-zero, named', async () => {
+    // dist/ is made by the first build; a clean checkout running this test first has none.
+    await mkdir(join(root, 'dist'), { recursive: true });
     dir = await mkdtemp(join(root, 'dist', 'entry-test-'));
     await build({
       entryPoints: [join(root, 'functions/label/index.ts')],
