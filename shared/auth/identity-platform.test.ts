@@ -1,6 +1,6 @@
 // Customers' ID tokens, with time frozen: signed ones against a local key set (the published
 // keys' stand-in), and the Auth emulator's unsigned ones, each through both verifiers.
-import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
+import { createLocalJWKSet, SignJWT, UnsecuredJWT } from 'jose';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { AuthError } from './errors.ts';
 import {
@@ -9,6 +9,7 @@ import {
   identityPlatformIssuerName,
   verifyCustomerToken,
 } from './identity-platform.ts';
+import { signingKey } from './issuer.fixture.ts';
 import type { TrustedIssuer } from './issuers.ts';
 
 const now = 1_800_000_000;
@@ -35,10 +36,9 @@ const claims = (extra: Record<string, unknown>) => ({
 const unsigned = (extra: Record<string, unknown>) => new UnsecuredJWT(claims(extra)).encode();
 
 beforeAll(async () => {
-  const key = await generateKeyPair('RS256');
-  const other = await generateKeyPair('RS256');
-  const jwk = { ...(await exportJWK(key.publicKey)), kid: 'k1', alg: 'RS256' };
-  issuer = identityPlatformIssuer({ projectId, keys: createLocalJWKSet({ keys: [jwk] }) });
+  const key = await signingKey();
+  const other = await signingKey();
+  issuer = identityPlatformIssuer({ projectId, keys: createLocalJWKSet({ keys: [key.jwk] }) });
   signed = (extra, kid = 'k1') =>
     new SignJWT(claims(extra)).setProtectedHeader({ alg: 'RS256', kid }).sign(key.privateKey);
   otherKey = (extra) =>

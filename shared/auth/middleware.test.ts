@@ -1,8 +1,9 @@
 // requireCaller keeps the tokens it accepted for a minute (never past exp or the age limit), by
 // their exact text: counted here by how often the issuer's key set is asked for a key.
 import { Hono } from 'hono';
-import { createLocalJWKSet, exportJWK, generateKeyPair, type JWTVerifyGetKey, SignJWT } from 'jose';
+import { createLocalJWKSet, type JWTVerifyGetKey, SignJWT } from 'jose';
 import { beforeAll, expect, test } from 'vitest';
+import { googleIssuer, signingKey } from './issuer.fixture.ts';
 import type { TrustedIssuer } from './issuers.ts';
 import { requireCaller } from './middleware.ts';
 
@@ -14,25 +15,13 @@ let issuer: TrustedIssuer;
 let sign: (claims: Record<string, unknown>) => Promise<string>;
 
 beforeAll(async () => {
-  const { publicKey, privateKey } = await generateKeyPair('RS256');
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256' };
+  const { jwk, privateKey } = await signingKey();
   const local = createLocalJWKSet({ keys: [jwk] });
   const keys: JWTVerifyGetKey = (header, token) => {
     lookups++;
     return local(header, token);
   };
-  issuer = {
-    names: ['https://accounts.google.com'],
-    keys,
-    algorithms: ['RS256'],
-    maxTokenAgeSeconds: 3600,
-    googleSigned: true,
-    principal: (claims) => ({
-      kind: 'google',
-      id: String(claims.email),
-      email: String(claims.email),
-    }),
-  };
+  issuer = googleIssuer(keys);
   sign = (claims) =>
     new SignJWT({
       iss: 'https://accounts.google.com',

@@ -1,8 +1,9 @@
 // Clock-skew and age bounds with time frozen, on the claims-only (platform-verified) path and on
 // the signature-checking path, with a local key set.
-import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { createLocalJWKSet, SignJWT } from 'jose';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { AuthError } from './errors.ts';
+import { googleIssuer, signingKey } from './issuer.fixture.ts';
 import type { TrustedIssuer } from './issuers.ts';
 import { verifyToken } from './verify-token.ts';
 
@@ -12,20 +13,8 @@ let issuer: TrustedIssuer;
 let sign: (claims: Record<string, unknown>) => Promise<string>;
 
 beforeAll(async () => {
-  const { publicKey, privateKey } = await generateKeyPair('RS256');
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256' };
-  issuer = {
-    names: ['https://accounts.google.com'],
-    keys: createLocalJWKSet({ keys: [jwk] }),
-    algorithms: ['RS256'],
-    maxTokenAgeSeconds: 3600,
-    googleSigned: true,
-    principal: (claims) => ({
-      kind: 'google',
-      id: String(claims.email),
-      email: String(claims.email),
-    }),
-  };
+  const { jwk, privateKey } = await signingKey();
+  issuer = googleIssuer(createLocalJWKSet({ keys: [jwk] }));
   sign = (claims) =>
     new SignJWT({
       iss: 'https://accounts.google.com',
