@@ -152,20 +152,28 @@ async function resume(cluster: Cluster, namespace: string): Promise<void> {
   await eachWorkload(cluster, namespace, async (workload, resource) => {
     const record = readReplicas(workload);
     if (!record) return undefined;
-    // Replicas kubefn set as a default go back to kubefn-defaults, so they follow the plan again.
-    if (record.manager === defaultsManager)
-      await resource.apply(
-        {
-          apiVersion: workload.apiVersion ?? '',
-          kind: workload.kind ?? '',
-          metadata: { name: workload.metadata?.name ?? '', namespace },
-          spec: { replicas: record.replicas },
-        },
-        { fieldManager: defaultsManager, force: true },
-      );
+    if (record.manager !== defaultsManager)
+      return {
+        metadata: { annotations: { [replicasAnnotation]: null } },
+        spec: { replicas: record.replicas },
+      };
+    // Replicas kubefn set as a default go back to kubefn-defaults, so they follow the plan again;
+    // the record goes only after (a crash between leaves it for the next resume), guarded by the
+    // version this write made.
+    const restored = await resource.apply(
+      {
+        apiVersion: workload.apiVersion ?? '',
+        kind: workload.kind ?? '',
+        metadata: { name: workload.metadata?.name ?? '', namespace },
+        spec: { replicas: record.replicas },
+      },
+      { fieldManager: defaultsManager, force: true },
+    );
     return {
-      metadata: { annotations: { [replicasAnnotation]: null } },
-      ...(record.manager === defaultsManager ? {} : { spec: { replicas: record.replicas } }),
+      metadata: {
+        annotations: { [replicasAnnotation]: null },
+        resourceVersion: restored.metadata?.resourceVersion,
+      },
     };
   });
 }
@@ -183,7 +191,8 @@ function markSuspended(cluster: Cluster, namespace: string, suspended: boolean) 
 
 /**
  * Patches each Deployment and StatefulSet with what `change` computes from it (nothing when it
- * returns undefined), guarded by the resourceVersion read: a concurrent change is read again.
+ * returns undefined), guarded by the resourceVersion read (or the one `change` gives, when it
+ * wrote itself): a concurrent change is read again.
  */
 async function eachWorkload(
   cluster: Cluster,
@@ -209,7 +218,7 @@ async function eachWorkload(
           name,
           {
             ...patch,
-            metadata: { ...metadata, resourceVersion: workload.metadata?.resourceVersion },
+            metadata: { resourceVersion: workload.metadata?.resourceVersion, ...metadata },
           },
           { namespace, fieldManager: lifecycleManager },
         );

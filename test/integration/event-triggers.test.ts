@@ -108,6 +108,7 @@ describe('self-healing tenants', () => {
 
 describe('tenant lifecycle from Pub/Sub', () => {
   const at = (offsetMs = 0) => new Date(Date.now() + offsetMs).toISOString();
+  const answeredTenantRequests = () => flow.pushes.tenantRequests.get(200) ?? 0;
   const replicas = async () =>
     ((await find('deployment', 'monitoring', ns.life))?.spec as { replicas?: number } | undefined)
       ?.replicas;
@@ -149,16 +150,20 @@ describe('tenant lifecycle from Pub/Sub', () => {
       find('quota', 'kubefn-suspended', ns.life),
     );
 
+    // Resume's writes are several (label, quota, each workload): its state is read once the
+    // function has answered the push, not as soon as one of them shows.
+    const answeredBeforeResume = answeredTenantRequests();
     await flow.publishTenantRequest({
       action: 'resume',
       customerId: customer.life,
       requestedAt: at(1),
     });
-    // The pro plan's monitoring replicas (a default kubefn set, so it follows the plan).
-    await eventually('resumed', 20_000, async () => ((await replicas()) === 2 ? true : undefined));
-    await eventually('the suspension quota gone', 20_000, async () =>
-      (await find('quota', 'kubefn-suspended', ns.life)) ? undefined : true,
+    await eventually('the resume answered', 20_000, async () =>
+      answeredTenantRequests() > answeredBeforeResume ? true : undefined,
     );
+    // The pro plan's monitoring replicas (a default kubefn set, so it follows the plan).
+    expect(await replicas()).toBe(2);
+    expect(await find('quota', 'kubefn-suspended', ns.life)).toBeUndefined();
     const resumed = await find('namespace', ns.life, '');
     expect(resumed?.metadata?.labels?.[suspendedLabel]).toBeUndefined();
     const deployment = await find('deployment', 'monitoring', ns.life);
@@ -167,14 +172,14 @@ describe('tenant lifecycle from Pub/Sub', () => {
     ).toBeUndefined();
 
     // A request older than the newest applied (a redelivery, one overtaken) is stale.
-    const answered = flow.pushes.tenantRequests.get(200) ?? 0;
+    const answered = answeredTenantRequests();
     await flow.publishTenantRequest({
       action: 'suspend',
       customerId: customer.life,
       requestedAt: suspendAt,
     });
     await eventually('the stale request answered', 20_000, async () =>
-      (flow.pushes.tenantRequests.get(200) ?? 0) > answered ? true : undefined,
+      answeredTenantRequests() > answered ? true : undefined,
     );
     expect(await replicas()).toBe(2);
     expect(
@@ -183,7 +188,7 @@ describe('tenant lifecycle from Pub/Sub', () => {
   });
 
   test('cancel without the confirmation deletes nothing; with it, the tenant goes', async () => {
-    const answered = flow.pushes.tenantRequests.get(200) ?? 0;
+    const answered = answeredTenantRequests();
     await flow.publishTenantRequest({
       action: 'cancel',
       customerId: customer.life,
@@ -191,7 +196,7 @@ describe('tenant lifecycle from Pub/Sub', () => {
       requestedAt: at(2),
     });
     await eventually('the refused cancel answered', 20_000, async () =>
-      (flow.pushes.tenantRequests.get(200) ?? 0) > answered ? true : undefined,
+      answeredTenantRequests() > answered ? true : undefined,
     );
     expect((await find('namespace', ns.life, ''))?.metadata?.deletionTimestamp).toBeUndefined();
 
