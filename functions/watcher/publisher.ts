@@ -8,13 +8,20 @@ import { Backoff } from '../../shared/retry/backoff.ts';
 
 export type Publish = (message: ChangeMessage, signal?: AbortSignal) => Promise<string>;
 
-export function createPublisher(options: { projectId: string; topic: string; log: Logger }): {
+export function createPublisher(options: {
+  projectId: string;
+  topic: string;
+  log: Logger;
+  /** Off only to measure what ordering costs (bench relay): consumers rely on it. */
+  ordering?: boolean;
+}): {
   publish: Publish;
   close(): Promise<void>;
 } {
+  const ordered = options.ordering ?? true;
   const pubsub = new PubSub({ projectId: options.projectId });
   const topic: Topic = pubsub.topic(options.topic, {
-    messageOrdering: true,
+    messageOrdering: ordered,
     // Small batches, sent quickly: changes are small and latency matters more than throughput;
     // the relay's window (not the client's flow control) bounds what is in flight.
     batching: { maxMessages: 100, maxMilliseconds: 10, maxBytes: 1024 * 1024 },
@@ -23,11 +30,14 @@ export function createPublisher(options: { projectId: string; topic: string; log
   const publish: Publish = async (message, signal) => {
     for (;;) {
       try {
-        return await topic.publishMessage(message);
+        // The client orders whatever carries a key, whatever messageOrdering says.
+        return await topic.publishMessage(
+          ordered ? message : { data: message.data, attributes: message.attributes },
+        );
       } catch (error) {
         if (signal?.aborted) throw error;
         // An ordering key stops after a failure until it is resumed.
-        topic.resumePublishing(message.orderingKey);
+        if (message.orderingKey) topic.resumePublishing(message.orderingKey);
         const delay = backoff.next();
         options.log('WARNING', 'publish failed; retrying', {
           reason: (error as { code?: number | string }).code ?? 'unknown',
