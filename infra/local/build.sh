@@ -46,7 +46,7 @@ run() {
 mkdir -p "$bin"
 rm -f "$bin/.stamp"
 cd "$here/go"
-run "downloading modules for Kubernetes $kube_version (about 1 GB, once)" go mod download ||
+run "downloading modules for Kubernetes $kube_version (about 600 MB, once)" go mod download ||
   fail "could not download Go modules: is the Go module proxy ($(go env GOPROXY)) reachable?"
 ldflags="-s -w"
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
