@@ -1,9 +1,9 @@
 // relay: how fast the watcher deployable's relay forwards changes, against a plain publisher with the
 // same client settings fed the same stream, in the same run, rounds interleaved.
-//   the same stream: RELAY_CHANGES modifications are made with a synced relay running; each
-//     change's moment and the relay's message for it are recorded; timed from the first change to
-//     Pub/Sub's last ack. The direct side makes the same modifications (no relay) while the same
-//     publisher settings are handed the relay's messages at the recorded moments; an unordered
+//   the same stream: RELAY_CHANGES modifications on one schedule (RELAY_PACE a second) with a
+//     synced relay running; timed from the first change to Pub/Sub's last ack. The direct side
+//     makes the same modifications on the same schedule (no relay), and a publisher with the same
+//     settings is handed the relay's message for each change as the API answers it; an unordered
 //     side does the same with ordering off (what ordering itself costs).
 //   backlog: a relay resuming over changes made before it started, against the same messages
 //     published at once (ordered and not): the burst where per-key batching shows.
@@ -33,6 +33,9 @@ const shapes = { spread: changes, hot: 200 } as const;
 type Shape = keyof typeof shapes;
 const objects = Math.max(shapes.spread, shapes.hot);
 const window = Number(process.env.RELAY_WINDOW ?? 500); // the watcher's default KUBEFN_WINDOW
+// Changes a second on the stream (both sides): below what this machine's API server takes
+// unpaced (about 1,000-1,300 a second, 16 at a time), so both sides get the same input.
+const pace = Number(process.env.RELAY_PACE ?? 800);
 
 const stack = await startStack();
 process.env.PUBSUB_EMULATOR_HOST = stack.pubsubEmulatorHost;
@@ -104,15 +107,16 @@ try {
     };
   };
 
-  // Throughput on the same stream. A relay round: the relay runs, synced, while `changes`
-  // modifications are made (16 at a time); each change's moment (the API's answer) is recorded
-  // with the message the relay made of it; timed from the first change to Pub/Sub's last ack.
-  // A direct round: the same modifications are made again with no relay (the API server works as
-  // much), and a plain publisher with the same settings is handed the previous relay round's
-  // messages at the same moments, in the same interleaved order; timed the same way. So the
-  // ratio is the relay's own cost (watch, decoding, window, checkpoint), the client's per-key
-  // batching being the same on both sides; the tail (last change to last ack) shows it closest.
-  // An unordered side (the same replay, ordering off) measures what ordering itself costs.
+  // Throughput on the same stream. Both sides make the same `changes` modifications (16 at a
+  // time) on one schedule, change i not before i / RELAY_PACE seconds (as fast as the API
+  // server allows when it is behind), so the input is the same and does not depend on which
+  // side runs. A relay round: a synced relay watches and publishes each change; timed from the
+  // first change to Pub/Sub's last ack. A direct round: no relay; as the API answers each change,
+  // a plain publisher with the same settings is handed the message the previous relay round made
+  // of the same change (its interleaved order kept); timed the same way. So the ratio and the
+  // tail (last change answered to last ack) are the relay's own cost: the watch, decoding, the
+  // window, the checkpoint, and its CPU beside the changes' on this machine; the client's per-key
+  // batching is the same on both sides. An unordered side (ordering off) measures ordering.
   // Backlog: what a restarted relay drains (all changes made first, then the relay resumes from
   // before them), against the same messages handed to the publisher at once, ordered and not:
   // the burst where the client's one batch in flight per ordering key shows.
@@ -132,78 +136,85 @@ try {
     run.perSecond.push(changes / ((now - started) / 1000));
     run.tailMs.push(now - lastChange);
   };
-  const modify = async (count: number, objectCount: number, onAnswer?: (key: string) => void) => {
+  /** Makes the changes (paced when `pace` is given); returns when the first started, the last answered. */
+  const modify = async (
+    objectCount: number,
+    options: { pace?: number; onAnswer?: (key: string) => void } = {},
+  ) => {
+    const started = performance.now();
     let next = 0;
+    let lastAnswer = started;
     await Promise.all(
       Array.from({ length: 16 }, async () => {
-        while (next < count) {
+        while (next < changes) {
           const i = next++;
+          const due = options.pace ? started + (i * 1000) / options.pace - performance.now() : 0;
+          if (due > 1) await sleep(due);
           const object = await configMaps.patch(
             `cm-${i % objectCount}`,
             { data: { n: String(++serial) } },
             { namespace: ns },
           );
-          onAnswer?.(`${object.metadata?.uid}/${object.metadata?.resourceVersion}/MODIFIED`);
+          lastAnswer = performance.now();
+          options.onAnswer?.(
+            `${object.metadata?.uid}/${object.metadata?.resourceVersion}/MODIFIED`,
+          );
         }
       }),
     );
+    return { started, lastAnswer };
   };
-  type Scheduled = { atMs: number; message: ChangeMessage };
-  const schedule: Record<Shape, Scheduled[]> = { spread: [], hot: [] };
+  // The relay's messages of its last round, in the order their changes were answered.
+  const made: Record<Shape, ChangeMessage[]> = { spread: [], hot: [] };
   const relayRound = async (shape: Shape, mode: 'stream' | 'backlog') => {
     const produced = new Map<string, ChangeMessage>();
-    const moments: { atMs: number; key: string }[] = [];
+    const answered: string[] = [];
+    const onAnswer = (key: string) => answered.push(key);
     const checkpoint = await checkpointNow();
-    const madeAll = async () => {
-      const started = performance.now();
-      await modify(changes, shapes[shape], (key) =>
-        moments.push({ atMs: performance.now() - started, key }),
-      );
-      return started;
-    };
     // Backlog: the changes are all made before the relay starts.
-    const madeBefore = mode === 'backlog' ? await madeAll() : undefined;
-    const backlogStarted = performance.now();
+    if (mode === 'backlog') await modify(shapes[shape], { onAnswer });
+    const relayStarted = performance.now();
     const { relay, stop } = startRelay(checkpoint, (m) =>
       produced.set(m.attributes.eventKey ?? '', m),
     );
-    if (madeBefore === undefined) while (!relay.status.synced) await sleep(5);
-    const started = madeBefore === undefined ? await madeAll() : backlogStarted;
-    const lastChange = madeBefore === undefined ? performance.now() : backlogStarted;
+    let timed = { started: relayStarted, lastAnswer: relayStarted };
+    if (mode === 'stream') {
+      while (!relay.status.synced) await sleep(5);
+      timed = await modify(shapes[shape], { pace, onAnswer });
+    }
     while (relay.status.published < changes) await sleep(1);
-    record((mode === 'stream' ? stream : backlog)[shape].relay, started, lastChange);
+    record((mode === 'stream' ? stream : backlog)[shape].relay, timed.started, timed.lastAnswer);
     await stop();
-    const made = moments.flatMap(({ atMs, key }) => {
+    const inOrder = answered.flatMap((key) => {
       const message = produced.get(key);
-      return message ? [{ atMs, message }] : [];
+      return message ? [message] : [];
     });
-    if (made.length !== changes || produced.size !== changes)
+    if (inOrder.length !== changes || produced.size !== changes)
       throw new Error(
-        `the relay made ${produced.size} messages for ${changes} changes (${made.length} matched)`,
+        `the relay made ${produced.size} messages for ${changes} changes (${inOrder.length} matched)`,
       );
-    schedule[shape] = made;
+    made[shape] = inOrder;
   };
   const directRound = async (shape: Shape, mode: 'stream' | 'backlog', side: Side) => {
     const through = side === 'direct' ? publisher : unordered;
-    const started = performance.now();
     const acks: Promise<unknown>[] = [];
     if (mode === 'backlog') {
-      for (const { message } of schedule[shape]) acks.push(through.publish(message));
+      const started = performance.now();
+      for (const message of made[shape]) acks.push(through.publish(message));
       await Promise.all(acks);
       record(backlog[shape][side], started, started);
       return;
     }
-    const replayed = (async () => {
-      for (const { atMs, message } of schedule[shape]) {
-        const wait = started + atMs - performance.now();
-        if (wait > 1) await sleep(wait);
-        acks.push(through.publish(message));
-      }
-    })();
-    await Promise.all([modify(changes, shapes[shape]), replayed]);
+    const messages = made[shape].values();
+    const timed = await modify(shapes[shape], {
+      pace,
+      onAnswer: () => {
+        const message = messages.next().value;
+        if (message) acks.push(through.publish(message));
+      },
+    });
     await Promise.all(acks);
-    // The tail from the last message's moment, as the relay's is from the last change's.
-    record(stream[shape][side], started, started + (schedule[shape].at(-1)?.atMs ?? 0));
+    record(stream[shape][side], timed.started, timed.lastAnswer);
   };
   const unordered = createPublisher({
     projectId: stack.pubsubProject,
@@ -307,7 +318,7 @@ try {
   ] as const) {
     console.log(
       mode === 'stream'
-        ? `the same stream (${changes} changes a round, 16 at a time, ${rounds} rounds, window ${window}; medians; changes/s from the first change to the last ack, tail = last change to last ack):`
+        ? `the same stream (${changes} changes a round at up to ${pace}/s, 16 at a time, ${rounds} rounds, window ${window}; medians; changes/s from the first change to the last ack, tail = last change answered to last ack):`
         : `backlog (the relay resuming over ${changes} changes made before it started, against the same messages published at once):`,
     );
     for (const shape of ['spread', 'hot'] as const) {
