@@ -105,6 +105,8 @@ try {
   const inside = served.map((r) => r.out - r.in);
   const calls = served.map((r) => (r.lastAnswer ?? r.out) - (r.firstCall ?? r.in));
   const around = inside.map((t, i) => t - (calls[i] ?? 0));
+  const before = served.map((r) => (r.firstCall ?? r.in) - r.in);
+  const after = served.map((r) => r.out - (r.lastAnswer ?? r.out));
   const directAround = directCalls
     .slice(-samples)
     .map((r) => r.out - r.in - ((r.lastAnswer ?? r.out) - (r.firstCall ?? r.in)));
@@ -141,6 +143,7 @@ provision: ${samples} interleaved provisioning requests each (namespace + 10 obj
     HTTP to and from it (client, loopback, request line and headers)  ${ms(median(http))}
     its calls to the API server (first call out to last answer)       ${ms(median(calls))}
     the rest inside it (framework, body, auth, validation, answer)    ${ms(median(around))}
+      (before its first call ${ms(median(before))}, after its last answer ${ms(median(after))})
       (the direct calls spend ${ms(median(directAround))} around their calls: rendering, waits between them)
 ${concurrent} concurrent sign-ups: ${created} created, ${errors} errors, ${burstTenants} tenants in the cluster, ${(burstMs / 1000).toFixed(1)} s in all`);
   console.log(`provision_overhead ${(median(times.function) / median(times.direct)).toFixed(2)}`);
