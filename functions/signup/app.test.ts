@@ -6,12 +6,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
+import { AuthError } from '../../shared/auth/errors.ts';
 import {
   identityPlatformIssuer,
   identityPlatformIssuerName,
   verifyCustomerToken,
 } from '../../shared/auth/identity-platform.ts';
-import { createApp } from './app.ts';
+import { createApp, type SignupDeps } from './app.ts';
 import { page } from './page.ts';
 
 const projectId = 'demo-kubefn';
@@ -21,6 +22,7 @@ let received: Received[] = [];
 let answer = { status: 201, body: { created: true } as unknown };
 let server: Server;
 let app: ReturnType<typeof createApp>;
+let deps: SignupDeps;
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -42,7 +44,7 @@ beforeAll(async () => {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const issuer = identityPlatformIssuer({ projectId, jwksUrl: 'http://127.0.0.1:9/unused' });
-  app = createApp({
+  deps = {
     provisionUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     token: async () => 'backend-token',
     customer: (authorization) =>
@@ -54,7 +56,8 @@ beforeAll(async () => {
       emulator: true,
     },
     log: () => {},
-  });
+  };
+  app = createApp(deps);
 });
 afterAll(() => server.close());
 beforeEach(() => {
@@ -76,8 +79,8 @@ const token = (claims: Record<string, unknown> = {}) => {
     ...claims,
   }).encode();
 };
-const signup = (body: unknown, bearer?: string) =>
-  app.request('/api/signup', {
+const signup = (body: unknown, bearer?: string, through = app) =>
+  through.request('/api/signup', {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
@@ -176,4 +179,59 @@ test.each([
   const res = await signup({ customerId: 'acme', plan: 'free' }, token());
   expect(res.status).toBe(expected);
   expect(await res.json()).toMatchObject({ error: code });
+});
+
+test.each([
+  ['that is not JSON', 'application/json', '{"customerId":', 400, 'invalid-json'],
+  [
+    'not sent as JSON',
+    'text/plain',
+    '{"customerId":"acme","plan":"free"}',
+    415,
+    'unsupported-media-type',
+  ],
+  [
+    'over 1 KiB',
+    'application/json',
+    JSON.stringify({ customerId: 'acme', plan: 'free', padding: 'x'.repeat(1100) }),
+    413,
+    'too-large',
+  ],
+])('a body %s: %i %s, provision never called', async (_, type, body, status, code) => {
+  const res = await app.request('/api/signup', {
+    method: 'POST',
+    headers: { 'content-type': type, authorization: `Bearer ${token()}` },
+    body,
+  });
+  expect(res.status).toBe(status);
+  expect(await res.json()).toMatchObject({ error: code });
+  expect(received).toEqual([]);
+});
+
+test('sign-in cannot be checked (the keys unavailable): 503 unavailable, Retry-After, provision never called', async () => {
+  const keysDown = createApp({
+    ...deps,
+    customer: async () => {
+      throw new AuthError('keys-unavailable');
+    },
+  });
+  const res = await signup({ customerId: 'acme', plan: 'free' }, token(), keysDown);
+  expect(res.status).toBe(503);
+  expect(res.headers.get('retry-after')).toBe('10');
+  expect(await res.json()).toMatchObject({ error: 'unavailable' });
+  expect(received).toEqual([]);
+});
+
+test('provision unreachable: 503 provisioning-unavailable, nothing more said', async () => {
+  // A port that was just free and is closed again: the connection is refused.
+  const closed = createServer().listen(0, '127.0.0.1');
+  await once(closed, 'listening');
+  const { port } = closed.address() as AddressInfo;
+  await new Promise((resolve) => closed.close(resolve));
+  const unreachable = createApp({ ...deps, provisionUrl: `http://127.0.0.1:${port}` });
+  const res = await signup({ customerId: 'acme', plan: 'free' }, token(), unreachable);
+  expect(res.status).toBe(503);
+  const body = (await res.json()) as Record<string, unknown>;
+  expect(body).toMatchObject({ error: 'provisioning-unavailable' });
+  expect(JSON.stringify(body)).not.toContain(String(port));
 });
