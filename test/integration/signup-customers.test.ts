@@ -5,9 +5,11 @@
 // here. Every refusal is checked to have created nothing.
 import { UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { signupLeaseName } from '../../functions/provision/owner.ts';
+import { signupLeaseName, withCustomerLock } from '../../functions/provision/owner.ts';
 import { signupTokenFile, startSignupFunction } from '../../infra/local/deploy.ts';
 import type { RunningFunction } from '../../infra/local/functions.ts';
+import { DomainError } from '../../shared/errors.ts';
+import { statusOf } from '../../shared/http/errors.ts';
 import type { Cluster, KubeObject } from '../../shared/kube/index.ts';
 import { adminCluster, stack } from '../support/cluster.ts';
 import { newCustomer, signIn, type TestCustomer } from '../support/customers.ts';
@@ -336,6 +338,35 @@ test('a lock left by an instance that died expires: the next sign-up takes it ov
   const id = uniqueName('stale');
   expect((await signUp(customer.idToken, id)).status).toBe(201);
   expect(await leases.find(name, { namespace: 'kubefn-system' })).toBeUndefined();
+});
+
+test('a lock held by a live sign-up: the next one gives up after its wait (signup-busy), having done nothing', async () => {
+  const customer = await newCustomer('busy-lock');
+  const leases = admin.resource({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease' });
+  const name = signupLeaseName(customer.uid);
+  const now = new Date().toISOString().replace('Z', '000Z');
+  await leases.create({
+    metadata: { name, namespace: 'kubefn-system' },
+    spec: { holderIdentity: 'alive', leaseDurationSeconds: 15, acquireTime: now },
+  } as KubeObject);
+  let worked = false;
+  const refused = await withCustomerLock(
+    admin,
+    customer.uid,
+    async () => {
+      worked = true;
+    },
+    { waitMs: 500 },
+  ).catch((error: unknown) => error);
+  expect(refused).toBeInstanceOf(DomainError);
+  expect(refused).toMatchObject({ code: 'signup-busy', retryable: true });
+  expect(statusOf['signup-busy']).toBe(429);
+  expect(worked).toBe(false);
+  // The other holder's lock is left as it was.
+  expect((await leases.find(name, { namespace: 'kubefn-system' }))?.spec).toMatchObject({
+    holderIdentity: 'alive',
+  });
+  await leases.delete(name, { namespace: 'kubefn-system' });
 });
 
 test('production settings: a token Identity Platform signed for the project is accepted', async () => {
