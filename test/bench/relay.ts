@@ -19,8 +19,8 @@ import { ResourceCheckpoint } from '../../functions/watcher/checkpoint.ts';
 import { createPublisher } from '../../functions/watcher/publisher.ts';
 import { Relay } from '../../functions/watcher/relay.ts';
 import { startStack } from '../../infra/local/stack.ts';
-import { type ChangeMessage, changeMessage } from '../../shared/events/change.ts';
-import { Cluster, fromKubeconfig, storeKey } from '../../shared/kube/index.ts';
+import { type ChangeMessage, changeMessage, eventKey } from '../../shared/events/change.ts';
+import { Cluster, fromKubeconfig, type KubeObject, storeKey } from '../../shared/kube/index.ts';
 import { median, ms, percentile } from './stats.ts';
 
 const changes = Number(process.env.RELAY_CHANGES ?? 2000);
@@ -71,6 +71,13 @@ try {
     }),
   );
   let serial = 0;
+  // The message's eventKey for a change this benchmark made (always a modification).
+  const modifiedKey = (object: KubeObject) =>
+    eventKey({
+      uid: object.metadata?.uid ?? '',
+      resourceVersion: object.metadata?.resourceVersion ?? '',
+      type: 'MODIFIED',
+    });
   const checkpointNow = async (): Promise<ResourceCheckpoint> => {
     const list = await configMaps.list({ ...scope });
     return new ResourceCheckpoint(
@@ -120,17 +127,15 @@ try {
   // Backlog: what a restarted relay drains (all changes made first, then the relay resumes from
   // before them), against the same messages handed to the publisher at once, ordered and not:
   // the burst where the client's one batch in flight per ordering key shows.
+  type Mode = 'stream' | 'backlog';
   type Side = 'relay' | 'direct' | 'unordered';
   type Run = { perSecond: number[]; tailMs: number[] };
-  const sides: Side[] = ['relay', 'direct', 'unordered'];
-  type Runs = Record<Shape, Record<Side, Run>>;
-  const emptyRuns = (): Runs => {
-    const run = (): Run => ({ perSecond: [], tailMs: [] });
-    const bySide = () => ({ relay: run(), direct: run(), unordered: run() });
-    return { spread: bySide(), hot: bySide() };
+  const run = (): Run => ({ perSecond: [], tailMs: [] });
+  const emptySides = (): Record<Side, Run> => ({ relay: run(), direct: run(), unordered: run() });
+  const results: Record<Mode, Record<Shape, Record<Side, Run>>> = {
+    stream: { spread: emptySides(), hot: emptySides() },
+    backlog: { spread: emptySides(), hot: emptySides() },
   };
-  const stream = emptyRuns();
-  const backlog = emptyRuns();
   const record = (run: Run, started: number, lastChange: number) => {
     const now = performance.now();
     run.perSecond.push(changes / ((now - started) / 1000));
@@ -156,9 +161,7 @@ try {
             { namespace: ns },
           );
           lastAnswer = performance.now();
-          options.onAnswer?.(
-            `${object.metadata?.uid}/${object.metadata?.resourceVersion}/MODIFIED`,
-          );
+          options.onAnswer?.(modifiedKey(object));
         }
       }),
     );
@@ -166,7 +169,7 @@ try {
   };
   // The relay's messages of its last round, in the order their changes were answered.
   const made: Record<Shape, ChangeMessage[]> = { spread: [], hot: [] };
-  const relayRound = async (shape: Shape, mode: 'stream' | 'backlog') => {
+  const relayRound = async (shape: Shape, mode: Mode) => {
     const produced = new Map<string, ChangeMessage>();
     const answered: string[] = [];
     const onAnswer = (key: string) => answered.push(key);
@@ -183,7 +186,7 @@ try {
       timed = await modify(shapes[shape], { pace, onAnswer });
     }
     while (relay.status.published < changes) await sleep(1);
-    record((mode === 'stream' ? stream : backlog)[shape].relay, timed.started, timed.lastAnswer);
+    record(results[mode][shape].relay, timed.started, timed.lastAnswer);
     await stop();
     const inOrder = answered.flatMap((key) => {
       const message = produced.get(key);
@@ -195,14 +198,14 @@ try {
       );
     made[shape] = inOrder;
   };
-  const directRound = async (shape: Shape, mode: 'stream' | 'backlog', side: Side) => {
+  const directRound = async (shape: Shape, mode: Mode, side: 'direct' | 'unordered') => {
     const through = side === 'direct' ? publisher : unordered;
     const acks: Promise<unknown>[] = [];
     if (mode === 'backlog') {
       const started = performance.now();
       for (const message of made[shape]) acks.push(through.publish(message));
       await Promise.all(acks);
-      record(backlog[shape][side], started, started);
+      record(results.backlog[shape][side], started, started);
       return;
     }
     const messages = made[shape].values();
@@ -214,7 +217,7 @@ try {
       },
     });
     await Promise.all(acks);
-    record(stream[shape][side], timed.started, timed.lastAnswer);
+    record(results.stream[shape][side], timed.started, timed.lastAnswer);
   };
   const unordered = createPublisher({
     projectId: stack.pubsubProject,
@@ -222,31 +225,27 @@ try {
     log: () => {},
     ordering: false,
   });
-  const roundOf = (shape: Shape, mode: 'stream' | 'backlog', r: number) => {
+  const roundOf = (shape: Shape, mode: Mode, r: number) => {
     const relaySide = () => relayRound(shape, mode);
     const others = [
       () => directRound(shape, mode, 'direct'),
       () => directRound(shape, mode, 'unordered'),
     ];
     // Interleaved, the order turned each round (the direct sides then use the previous
-    // relay round's messages and moments).
+    // relay round's messages).
     return r % 2 ? [...others, relaySide] : [relaySide, ...others];
   };
   for (const mode of ['stream', 'backlog'] as const)
     for (const shape of ['spread', 'hot'] as const) {
       // Warm-up: connections, discovery, the emulator's topic; not counted.
-      for (const run of roundOf(shape, mode, 0)) await run();
-      for (const side of sides) {
-        const run = (mode === 'stream' ? stream : backlog)[shape][side];
-        run.perSecond.length = 0;
-        run.tailMs.length = 0;
-      }
+      for (const step of roundOf(shape, mode, 0)) await step();
+      results[mode][shape] = emptySides();
     }
   for (let r = 0; r < rounds; r++)
     for (const mode of ['stream', 'backlog'] as const)
       for (const shape of ['spread', 'hot'] as const) {
-        for (const run of roundOf(shape, mode, r)) await run();
-        const runs = (mode === 'stream' ? stream : backlog)[shape];
+        for (const step of roundOf(shape, mode, r)) await step();
+        const runs = results[mode][shape];
         const last = (side: Side) => runs[side].perSecond.at(-1)?.toFixed(0);
         console.log(
           `round ${r + 1} ${mode} ${shape}: relay ${last('relay')}/s, direct ${last('direct')}/s, unordered ${last('unordered')}/s`,
@@ -284,10 +283,7 @@ try {
       { data: { n: String(++serial) } },
       { namespace: ns },
     );
-    sent.ours.set(
-      `${object.metadata?.uid}/${object.metadata?.resourceVersion}/MODIFIED`,
-      performance.now(),
-    );
+    sent.ours.set(modifiedKey(object), performance.now());
     const probe = `probe-${i}`;
     sent.direct.set(probe, performance.now());
     void publisher.publish({
@@ -312,17 +308,14 @@ try {
 
   const ratio = (runs: Record<Side, Run>, side: Side = 'direct') =>
     median(runs.relay.perSecond) / median(runs[side].perSecond);
-  for (const [mode, byShape] of [
-    ['stream', stream],
-    ['backlog', backlog],
-  ] as const) {
+  for (const mode of ['stream', 'backlog'] as const) {
     console.log(
       mode === 'stream'
         ? `the same stream (${changes} changes a round at up to ${pace}/s, 16 at a time, ${rounds} rounds, window ${window}; medians; changes/s from the first change to the last ack, tail = last change answered to last ack):`
         : `backlog (the relay resuming over ${changes} changes made before it started, against the same messages published at once):`,
     );
     for (const shape of ['spread', 'hot'] as const) {
-      const runs = byShape[shape];
+      const runs = results[mode][shape];
       const m = (side: Side) =>
         `${median(runs[side].perSecond).toFixed(0)}/s${mode === 'stream' ? `, tail ${ms(median(runs[side].tailMs))}` : ''}`;
       console.log(
@@ -340,7 +333,9 @@ try {
   await admin.close();
   // The headline is the worse of the two shapes.
   // The headline: the relay against the same stream, the worse shape.
-  console.log(`relay_ratio ${Math.min(ratio(stream.spread), ratio(stream.hot)).toFixed(2)}`);
+  console.log(
+    `relay_ratio ${Math.min(ratio(results.stream.spread), ratio(results.stream.hot)).toFixed(2)}`,
+  );
 } finally {
   await publisher.close();
   await stack.stop();
