@@ -6,12 +6,12 @@
 //                              verified email; a paid plan needs the customer's entitlement)
 //   GET  /api/tenants          the customer's own tenants
 //   GET  /api/tenants/:id      one of them, for the live view (anyone else's answers 404)
-import { type Context, Hono, type MiddlewareHandler } from 'hono';
+import type { Context, Hono, MiddlewareHandler } from 'hono';
 import * as v from 'valibot';
 import { AuthError } from '../../shared/auth/errors.ts';
 import type { Customer } from '../../shared/auth/identity-platform.ts';
 import { DomainError } from '../../shared/errors.ts';
-import { renderError } from '../../shared/http/errors.ts';
+import { functionApp } from '../../shared/http/app.ts';
 import { readJson } from '../../shared/http/json-body.ts';
 import type { TokenProvider } from '../../shared/kube/index.ts';
 import { jsonLogger, type Logger } from '../../shared/log.ts';
@@ -34,10 +34,8 @@ const SignupSchema = v.strictObject({
 });
 
 export function createApp(deps: SignupDeps): Hono<Env> {
-  const app = new Hono<Env>();
+  const app = functionApp<Env>();
   const log = deps.log ?? jsonLogger;
-  app.onError((error, c) => renderError(c, error));
-  app.notFound((c) => c.json({ error: 'not-found' }, 404));
 
   const html = page(deps.signIn);
   app.get('/', (c) => c.html(html));

@@ -5,7 +5,8 @@
 // kubefn code). Reference rows: a hello-world under the same framework (no I/O at all) and the
 // same route built on @kubernetes/client-node 1.x (installed into .cache for this benchmark
 // only). All are bundled and started the same way, runs interleaved, on the Node that runs the
-// benchmark. Last line: `coldstart_floor_ratio <p50 kubefn / p50 floor>`.
+// benchmark; then one more run of each with V8's function events logged, to count what each
+// compiled before its first answer. Last line: `coldstart_floor_ratio <p50 kubefn / p50 floor>`.
 import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -33,6 +34,9 @@ const rounds = Number(process.env.COLDSTART_ROUNDS ?? 10);
 // COLDSTART_CPU_PROF=DIR: every function process writes a V8 CPU profile there (to see where a
 // cold start's time goes; the profiler itself slows them, so such a run's figures are not kept).
 const profileDir = process.env.COLDSTART_CPU_PROF;
+// COLDSTART_NODE_FLAGS="--trace-gc ...": more flags for every function process (their output is in
+// the stack's logs: keep them with KUBEFN_KEEP_STATE=1); like a profile, such a run is not kept.
+const nodeFlags = process.env.COLDSTART_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
 // The functions start as deployed: without this machine's NODE_EXTRA_CA_CERTS, which Cloud Run
 // does not set. On Node 20 it makes every process load the 144-certificate bundle at start
 // (60-80 ms, hello-world included), and the function's first TLS context then costs 3 ms instead
@@ -113,6 +117,18 @@ try {
   console.log(
     `  kubefn / floor, cpu      ${(p50('kubefn provision', 'cpu') / p50('floor', 'cpu')).toFixed(2)}`,
   );
+  // Where the difference is made, counted rather than timed: one more run of each with V8's
+  // function events logged (the log slows what it records: its times are for comparing rows).
+  console.log('  compiled before the first 200 (one more run each, V8 function events):');
+  for (const variant of variants) {
+    const log = join(stack.dir, `compile-${variant.name.replace(/\W+/g, '-')}.log`);
+    const flags = ['--log-function-events', `--logfile=${log}`, '--no-logfile-per-isolate'];
+    await firstAnswer(variant, { ...env, ...variant.env }, token, flags);
+    const work = compileWork(await readFile(log, 'utf8'), variant.source);
+    console.log(
+      `  ${variant.name.padEnd(24)} ${(work.bytes / 1024).toFixed(0).padStart(4)} KB parsed in ${ms(work.topLevelMs)}, then ${String(work.functions).padStart(3)} functions compiled in ${ms(work.lazyMs)}`,
+    );
+  }
   console.log(`coldstart_floor_ratio ${(ours / p50('floor')).toFixed(2)}`);
   await admin.close();
 } finally {
@@ -126,6 +142,7 @@ async function firstAnswer(
   variant: Variant,
   env: Record<string, string>,
   token: string,
+  extraFlags: string[] = [],
 ): Promise<Run> {
   const port = await freePort();
   const profile = profileDir
@@ -142,6 +159,8 @@ async function firstAnswer(
     process.execPath,
     [
       ...profile,
+      ...nodeFlags,
+      ...extraFlags,
       frameworkMain,
       `--target=${variant.target}`,
       `--source=${variant.source}`,
@@ -165,6 +184,31 @@ async function firstAnswer(
   } finally {
     await proc.stop();
   }
+}
+
+/**
+ * What V8 did for one file in a function-events log: its size, the top-level parse (which
+ * pre-parses every function in it), and the functions it then compiled on first call and their
+ * parse and bytecode time. Lines: `function,<event>,<script id>,<start>,<end>,<ms>,...`.
+ */
+function compileWork(log: string, file: string) {
+  const lines = log.split('\n');
+  const details = lines.find(
+    (l) => l.startsWith('script-details,') && l.includes(`,file://${file},`),
+  );
+  const id = details?.split(',')[1];
+  if (!id) throw new Error(`V8's log names no script ${file}`);
+  const work = { bytes: 0, topLevelMs: 0, functions: 0, lazyMs: 0 };
+  for (const line of lines) {
+    const [kind, event, script, start, end, took] = line.split(',');
+    if (kind !== 'function' || script !== id) continue;
+    if (event === 'parse-script') {
+      work.bytes = Number(end) - Number(start);
+      work.topLevelMs += Number(took);
+    } else if (event === 'parse-function' || event === 'interpreter') work.lazyMs += Number(took);
+    if (event === 'interpreter') work.functions++;
+  }
+  return work;
 }
 
 /** client-node 1.x ignores a kubeconfig user's tokenFile (it sends no Authorization header). */
