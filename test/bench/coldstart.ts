@@ -117,16 +117,30 @@ try {
   console.log(
     `  kubefn / floor, cpu      ${(p50('kubefn provision', 'cpu') / p50('floor', 'cpu')).toFixed(2)}`,
   );
-  // Where the difference is made, counted rather than timed: one more run of each with V8's
-  // function events logged (the log slows what it records: its times are for comparing rows).
-  console.log('  compiled before the first 200 (one more run each, V8 function events):');
+  // The two run next to each other in every round: the median of each round's own ratio is the
+  // least moved by the machine's drift from round to round.
+  const floorRuns = runs.floor ?? [];
+  const paired = (runs['kubefn provision'] ?? []).map(
+    (run, i) => run.wall / (floorRuns[i]?.wall ?? 0),
+  );
+  console.log(
+    `  kubefn / floor, paired   ${median(paired).toFixed(2)} (median of the rounds' own)`,
+  );
+  // Where the difference is made: three more runs of each with V8's function events logged.
+  // The sizes and counts are exact; the log slows what it records, so its times (medians) are
+  // for comparing the rows.
+  console.log('  compiled before the first 200 (3 more runs each, V8 function events, medians):');
   for (const variant of variants) {
-    const log = join(stack.dir, `compile-${variant.name.replace(/\W+/g, '-')}.log`);
-    const flags = ['--log-function-events', `--logfile=${log}`, '--no-logfile-per-isolate'];
-    await firstAnswer(variant, { ...env, ...variant.env }, token, flags);
-    const work = compileWork(await readFile(log, 'utf8'), variant.source);
+    const works: CompileWork[] = [];
+    for (let run = 0; run < 3; run++) {
+      const log = join(stack.dir, `compile-${variant.name.replace(/\W+/g, '-')}-${run}.log`);
+      const flags = ['--log-function-events', `--logfile=${log}`, '--no-logfile-per-isolate'];
+      await firstAnswer(variant, { ...env, ...variant.env }, token, flags);
+      works.push(compileWork(await readFile(log, 'utf8'), variant.source));
+    }
+    const of = (key: keyof CompileWork) => median(works.map((work) => work[key]));
     console.log(
-      `  ${variant.name.padEnd(24)} ${(work.bytes / 1024).toFixed(0).padStart(4)} KB parsed in ${ms(work.topLevelMs)}, then ${String(work.functions).padStart(3)} functions compiled in ${ms(work.lazyMs)}`,
+      `  ${variant.name.padEnd(24)} ${(of('bytes') / 1024).toFixed(0).padStart(4)} KB parsed in ${ms(of('topLevelMs'))}, then ${String(of('functions')).padStart(3)} functions compiled in ${ms(of('lazyMs'))}`,
     );
   }
   console.log(`coldstart_floor_ratio ${(ours / p50('floor')).toFixed(2)}`);
@@ -191,14 +205,16 @@ async function firstAnswer(
  * pre-parses every function in it), and the functions it then compiled on first call and their
  * parse and bytecode time. Lines: `function,<event>,<script id>,<start>,<end>,<ms>,...`.
  */
-function compileWork(log: string, file: string) {
+type CompileWork = { bytes: number; topLevelMs: number; functions: number; lazyMs: number };
+
+function compileWork(log: string, file: string): CompileWork {
   const lines = log.split('\n');
   const details = lines.find(
     (l) => l.startsWith('script-details,') && l.includes(`,file://${file},`),
   );
   const id = details?.split(',')[1];
   if (!id) throw new Error(`V8's log names no script ${file}`);
-  const work = { bytes: 0, topLevelMs: 0, functions: 0, lazyMs: 0 };
+  const work: CompileWork = { bytes: 0, topLevelMs: 0, functions: 0, lazyMs: 0 };
   for (const line of lines) {
     const [kind, event, script, start, end, took] = line.split(',');
     if (kind !== 'function' || script !== id) continue;
