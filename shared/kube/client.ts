@@ -9,7 +9,7 @@
 import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubefnError } from '../errors.ts';
-import { nodeHttp } from '../http/node-http.ts';
+import { nodeHttp, nodeTls } from '../http/node-http.ts';
 import { Backoff } from '../retry/backoff.ts';
 import type { ClusterConfig } from './config.ts';
 import { errorFromResponse, KubeError } from './errors.ts';
@@ -77,7 +77,7 @@ export class KubeClient {
     userAgent: string;
     errorFromResponse: ErrorTranslator;
   };
-  #transport: Promise<Transport> | undefined;
+  #transport: Transport | undefined;
 
   constructor(config: ClusterConfig, options: ClientOptions = {}) {
     this.server = config.server.replace(/\/+$/, '');
@@ -133,7 +133,7 @@ export class KubeClient {
 
   /** Closes idle keep-alive sockets, so a short-lived process can exit promptly. */
   async close(): Promise<void> {
-    (await this.#transport)?.agent.destroy();
+    this.#transport?.agent.destroy();
   }
 
   async #withRetries<T>(
@@ -227,7 +227,7 @@ export class KubeClient {
 
   async #send(path: string, options: RequestOptions, signal: AbortSignal): Promise<RawResponse> {
     this.#transport ??= this.#createTransport();
-    const { agent, request } = await this.#transport;
+    const { agent, request } = this.#transport;
     const url = new URL(path, this.server);
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
@@ -256,13 +256,13 @@ export class KubeClient {
     });
   }
 
-  async #createTransport(): Promise<Transport> {
+  #createTransport(): Transport {
     const { ca, cert, key, insecureSkipTlsVerify } = this.#config;
     const keepAlive = { keepAlive: true, maxSockets: 64 };
     if (this.server.startsWith('http:')) {
       return { agent: new nodeHttp.Agent(keepAlive), request: nodeHttp.request };
     }
-    const [https, tls] = await Promise.all([import('node:https'), import('node:tls')]);
+    const { https, tls } = nodeTls();
     // One TLS context for every connection: given only `ca`, `cert` and `key`, each new socket
     // parses them into a context of its own (~1.5 ms each, ten sockets on a cold start).
     const secureContext = tls.createSecureContext({

@@ -37,6 +37,11 @@ const profileDir = process.env.COLDSTART_CPU_PROF;
 // COLDSTART_NODE_FLAGS="--trace-gc ...": more flags for every function process (their output is in
 // the stack's logs: keep them with KUBEFN_KEEP_STATE=1); like a profile, such a run is not kept.
 const nodeFlags = process.env.COLDSTART_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
+// COLDSTART_COMPARE=FILE: one more row, another build of the provisioning bundle (say, of another
+// commit, built in its own worktree with `npx tsx infra/build-functions.ts provision`; the
+// worktree needs a node_modules, a link to this one will do), so that a change is measured
+// against what it changes in the same run.
+const compare = process.env.COLDSTART_COMPARE;
 // The functions start as deployed: without this machine's NODE_EXTRA_CA_CERTS, which Cloud Run
 // does not set. On Node 20 it makes every process load the 144-certificate bundle at start
 // (60-80 ms, hello-world included), and the function's first TLS context then costs 3 ms instead
@@ -78,6 +83,17 @@ try {
       path: '/tenants/bench',
       env: {},
     },
+    ...(compare
+      ? [
+          {
+            name: 'kubefn compared',
+            target: 'provision',
+            source: resolve(compare),
+            path: '/tenants/bench',
+            env: {},
+          },
+        ]
+      : []),
     {
       name: 'floor',
       target: 'provision',
