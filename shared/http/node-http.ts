@@ -8,8 +8,8 @@
 // node:https and node:tls the same way, on first use: an import() of them is asynchronous, and
 // on a cold start the framework's own start-up then ran before the first request left. Measured
 // against import() (`COLDSTART_COMPARE`, Node 22 and 20): the first socket opens 5.5 ms sooner
-// (median of 23 runs) and the first answer costs 5-15 ms less CPU (4 runs of 20 rounds; the
-// wall-clock difference, -10 to +4 ms, is within this machine's noise).
+// (median of 23 runs); the first answer cost 5-15 ms less CPU in 4 of 5 runs of 20 rounds and
+// the same in the fifth; the wall-clock difference, -10 to +4 ms, is within this machine's noise.
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
