@@ -5,7 +5,7 @@
 // kubefn code). Reference rows: a hello-world under the same framework (no I/O at all) and the
 // same route built on @kubernetes/client-node 1.x (installed into .cache for this benchmark
 // only). All are bundled and started the same way, runs interleaved, on the Node that runs the
-// benchmark; then one more run of each with V8's function events logged, to count what each
+// benchmark; then three more runs of each with V8's function events logged, to count what each
 // compiled before its first answer. Last line: `coldstart_floor_ratio <p50 kubefn / p50 floor>`.
 import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -137,7 +137,7 @@ try {
   // least moved by the machine's drift from round to round.
   const floorRuns = runs.floor ?? [];
   const paired = (runs['kubefn provision'] ?? []).map(
-    (run, i) => run.wall / (floorRuns[i]?.wall ?? 0),
+    (run, i) => run.wall / (floorRuns[i]?.wall ?? Number.NaN),
   );
   console.log(
     `  kubefn / floor, paired   ${median(paired).toFixed(2)} (median of the rounds' own)`,
@@ -216,13 +216,13 @@ async function firstAnswer(
   }
 }
 
+type CompileWork = { bytes: number; topLevelMs: number; functions: number; lazyMs: number };
+
 /**
  * What V8 did for one file in a function-events log: its size, the top-level parse (which
  * pre-parses every function in it), and the functions it then compiled on first call and their
  * parse and bytecode time. Lines: `function,<event>,<script id>,<start>,<end>,<ms>,...`.
  */
-type CompileWork = { bytes: number; topLevelMs: number; functions: number; lazyMs: number };
-
 function compileWork(log: string, file: string): CompileWork {
   const lines = log.split('\n');
   const details = lines.find(

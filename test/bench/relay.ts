@@ -331,7 +331,6 @@ try {
     `  publish -> push (emulator alone): p50 ${ms(percentile(directLatency.times, 50))}, p99 ${ms(percentile(directLatency.times, 99))}${directLatency.missing ? `, ${directLatency.missing} never arrived` : ''}`,
   );
   await admin.close();
-  // The headline is the worse of the two shapes.
   // The headline: the relay against the same stream, the worse shape.
   console.log(
     `relay_ratio ${Math.min(ratio(results.stream.spread), ratio(results.stream.hot)).toFixed(2)}`,
