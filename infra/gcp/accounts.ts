@@ -1,6 +1,6 @@
 // One Google service account per deployable (named by shared/identities.ts, as the cluster's RBAC
-// names them), the push and scheduler identities, the build account, and the project-level
-// custom roles: the only project-wide grants besides the build's log writer.
+// names them), the push and scheduler identities, and the project-level custom roles: the only
+// project-wide grants.
 import * as gcp from '@pulumi/gcp';
 import { accountId, type Identity } from '../../shared/identities.ts';
 import type { Context } from './context.ts';
@@ -9,12 +9,12 @@ export type Accounts = ReturnType<typeof defineAccounts>;
 
 export function defineAccounts(ctx: Context) {
   const { project, spec, opts, member } = ctx;
-  const account = (identity: Identity | 'build', description: string) =>
+  const account = (identity: Identity, description: string) =>
     new gcp.serviceaccount.Account(
       `sa-${identity}`,
       {
         project,
-        accountId: identity === 'build' ? 'kubefn-build' : accountId(identity),
+        accountId: accountId(identity),
         displayName: `kubefn ${identity}`,
         description,
       },
@@ -28,7 +28,6 @@ export function defineAccounts(ctx: Context) {
     signup: account('signup', 'Runs the signup backend; calls provision'),
     push: account('push', 'OIDC identity of the Pub/Sub push subscriptions'),
     scheduler: account('scheduler', 'OIDC identity of the Cloud Scheduler jobs'),
-    build: account('build', 'Builds the functions from source (Cloud Build)'),
   };
 
   // GKE: container.clusters.get lets an account authenticate to the cluster and connect lets

@@ -1,15 +1,16 @@
-// Where sources and images live: a bucket for the uploaded bundles, an Artifact Registry
-// repository for the images Cloud Run builds from them, and the build account's grants on both.
+// Where the deployables' sources live, and how a Cloud Run container runs one: a bucket holds each
+// deployable's archive (sources.ts), and every service's container is the nodejs22 base image with
+// that archive unpacked and the archive's own start command. No build, no image repository, no
+// build account: the revision runs exactly the bytes this program packed and hashed.
 import * as gcp from '@pulumi/gcp';
-import type * as pulumi from '@pulumi/pulumi';
-import type { Accounts } from './accounts.ts';
+import * as pulumi from '@pulumi/pulumi';
 import type { Context } from './context.ts';
-import type { Deployable } from './names.ts';
+import type { Deployable, DeploySource } from './names.ts';
 
 export type Artifacts = ReturnType<typeof defineArtifacts>;
 
-export function defineArtifacts(ctx: Context, accounts: Accounts) {
-  const { project, region, opts, member } = ctx;
+export function defineArtifacts(ctx: Context) {
+  const { project, region, opts } = ctx;
   const bucket = new gcp.storage.Bucket(
     'sources',
     {
@@ -19,80 +20,48 @@ export function defineArtifacts(ctx: Context, accounts: Accounts) {
       uniformBucketLevelAccess: true,
       publicAccessPrevention: 'enforced',
       forceDestroy: false,
-      // A changed bundle is a new object, and Pulumi deletes the one it replaces once the
-      // service has moved on; what an interrupted upload leaves goes after a day.
+      // What an interrupted upload leaves goes after a day.
       lifecycleRules: [
         { action: { type: 'AbortIncompleteMultipartUpload' }, condition: { age: 1 } },
       ],
     },
     ctx.afterApis,
   );
-  const repository = new gcp.artifactregistry.Repository(
-    'images',
-    {
-      project,
-      location: region,
-      repositoryId: 'kubefn',
-      format: 'DOCKER',
-      description: 'Images Cloud Run builds from the functions sources',
-      cleanupPolicyDryRun: false,
-      // Every deploy builds an image: keep the last ten (rollback), drop older ones.
-      cleanupPolicies: [
-        { id: 'keep-recent', action: 'KEEP', mostRecentVersions: { keepCount: 10 } },
-        {
-          id: 'delete-old',
-          action: 'DELETE',
-          condition: { tagState: 'ANY', olderThan: '2592000s' }, // 30 days
-        },
-      ],
-    },
-    ctx.afterApis,
-  );
-  const buildGrants = [
-    new gcp.storage.BucketIAMMember(
-      'build-reads-sources',
-      { bucket: bucket.name, role: 'roles/storage.objectViewer', member: member(accounts.build) },
-      opts,
-    ),
-    new gcp.artifactregistry.RepositoryIamMember(
-      'build-writes-images',
-      {
-        project,
-        location: region,
-        repository: repository.repositoryId,
-        role: 'roles/artifactregistry.writer',
-        member: member(accounts.build),
-      },
-      opts,
-    ),
-    // Cloud Build writes its logs as the build account; there is no narrower resource for it.
-    new gcp.projects.IAMMember(
-      'build-writes-logs',
-      { project, role: 'roles/logging.logWriter', member: member(accounts.build) },
-      opts,
-    ),
-  ];
+  /** The nodejs22 base image every service runs on (Cloud Run keeps it patched). */
+  const baseImage = `${region}-docker.pkg.dev/serverless-runtimes/google-22-full/runtimes/nodejs22`;
 
-  return {
-    bucket,
-    repository,
-    buildGrants,
-    /** The nodejs22 base image Cloud Run builds on and runs. */
-    baseImage: `${region}-docker.pkg.dev/serverless-runtimes/google-22-full/runtimes/nodejs22`,
-    /**
-     * An uploaded source, named after its bundle's hash: a changed bundle is a new name, hence
-     * a new source location and a new revision (a constant name would leave the old code running).
-     */
-    sourceObject: (
-      name: Deployable,
-      sha256: string,
-      extension: string,
-      source: pulumi.asset.Asset | pulumi.asset.Archive,
-    ) =>
-      new gcp.storage.BucketObject(
-        `source-${name}`,
-        { bucket: bucket.name, name: `sources/${name}-${sha256}.${extension}`, source },
-        opts,
-      ),
+  /**
+   * A deployable's container: its uploaded archive, named after its bundle's hash (a changed
+   * bundle is a new name, hence a new revision), on the base image, started by its own command.
+   */
+  const sourceContainer = (name: Deployable, source: DeploySource) => {
+    const object = new gcp.storage.BucketObject(
+      `source-${name}`,
+      {
+        bucket: bucket.name,
+        name: `sources/${name}-${source.sha256}.tar.gz`,
+        source: new pulumi.asset.FileAsset(source.archive),
+      },
+      // A replaced archive stays: an older revision (a rollback with update-traffic) may need
+      // it to start again. README, "Deploy": how to prune them.
+      { ...opts, retainOnDelete: true },
+    );
+    const [command, ...args] = source.command;
+    return {
+      // No image of its own: the base image and the archive are the container.
+      image: 'scratch',
+      baseImageUri: baseImage,
+      commands: [command as string],
+      args,
+      sourceCode: {
+        cloudStorageSource: {
+          bucket: bucket.name,
+          object: object.name,
+          generation: object.generation.apply(String),
+        },
+      },
+    };
   };
+
+  return { bucket, baseImage, sourceContainer };
 }

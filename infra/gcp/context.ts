@@ -7,8 +7,6 @@ import type { DeploymentSpec } from './spec.ts';
 
 const apis = [
   'run.googleapis.com',
-  'cloudbuild.googleapis.com',
-  'artifactregistry.googleapis.com',
   'storage.googleapis.com',
   'pubsub.googleapis.com',
   'cloudscheduler.googleapis.com',

@@ -1,18 +1,24 @@
-// The four functions as Cloud Run services (Cloud Run Admin API) built from source on nodejs22
-// with the Functions Framework target, and who may invoke each: exactly the principals on the
-// function's own allow-lists (env.ts), no one else.
+// The four functions as Cloud Run services (Cloud Run Admin API), each running its own archive
+// on the nodejs22 base image with no build (artifacts.ts), and who may invoke each: exactly the
+// principals on the function's own allow-lists (env.ts), no one else.
 import * as gcp from '@pulumi/gcp';
-import * as pulumi from '@pulumi/pulumi';
+import type * as pulumi from '@pulumi/pulumi';
 import type { Accounts } from './accounts.ts';
 import type { Artifacts } from './artifacts.ts';
 import type { Context } from './context.ts';
 import { type Env, envList, ingressTimeoutEnv, labelEnv, provisionEnv, signupEnv } from './env.ts';
-import type { FunctionName, Sources } from './names.ts';
+import { type FunctionName, provisionCapacity, type Sources } from './names.ts';
 
 type FunctionOptions = {
   env: Env;
   /** Cloud Run's IAM check off: anyone may call (the public page). */
   public?: boolean;
+  /**
+   * Who can reach the service at all, before IAM. Same-project Pub/Sub push and Cloud Scheduler
+   * count as internal (Cloud Run's ingress docs); browsers, the signup backend (Cloud Run to
+   * Cloud Run without VPC egress is not internal) and callers outside Google Cloud do not.
+   */
+  internal: boolean;
   minInstances?: number;
   /** At most this many instances (default 10), each serving at most `concurrency` requests. */
   maxInstances?: number;
@@ -21,15 +27,6 @@ type FunctionOptions = {
   timeout: string;
 };
 
-/**
- * Provision's own concurrency, capped: at most 3 instances of 10 requests each, so a flood of
- * sign-ups (or of anything else) reaches the cluster 30 at a time at most, the rest answered 429
- * by Cloud Run (Pub/Sub pushes back off and retry). It also bounds how far sign-ups of different
- * customers at the same moment can pass the ceiling on all tenants (KUBEFN_MAX_TENANTS): at most
- * 30 (functions/provision/handler.ts).
- */
-export const provisionCapacity = { maxInstances: 3, concurrency: 10 } as const;
-
 export function defineFunctions(
   ctx: Context,
   accounts: Accounts,
@@ -37,33 +34,19 @@ export function defineFunctions(
   sources: Sources,
 ) {
   const { project, region, spec, opts, member } = ctx;
-  const { baseImage, repository } = artifacts;
 
-  const functionService = (name: FunctionName, o: FunctionOptions) => {
-    const source = sources[name];
-    const archive = new pulumi.asset.FileArchive(source.dir);
-    const object = artifacts.sourceObject(name, source.sha256, 'zip', archive);
-    return new gcp.cloudrunv2.Service(
+  const functionService = (name: FunctionName, o: FunctionOptions) =>
+    new gcp.cloudrunv2.Service(
       name,
       {
         project,
         location: region,
         name: `kubefn-${name}`,
-        // Reached from Pub/Sub, Scheduler and browsers, checked by IAM (see the README's open
-        // questions on internal ingress).
-        ingress: 'INGRESS_TRAFFIC_ALL',
+        ingress: o.internal ? 'INGRESS_TRAFFIC_INTERNAL_ONLY' : 'INGRESS_TRAFFIC_ALL',
         // One constant is the service's audience, its KUBEFN_AUTH_AUDIENCE and every token's aud.
         customAudiences: [ctx.audience(name)],
         invokerIamDisabled: o.public === true,
         deletionProtection: spec.deletionProtection,
-        buildConfig: {
-          sourceLocation: pulumi.interpolate`gs://${artifacts.bucket.name}/${object.name}`,
-          functionTarget: source.target,
-          baseImage,
-          imageUri: pulumi.interpolate`${region}-docker.pkg.dev/${project}/${repository.repositoryId}/${name}`,
-          serviceAccount: accounts.build.id,
-          enableAutomaticUpdates: true,
-        },
         template: {
           serviceAccount: accounts[name].email,
           timeout: o.timeout,
@@ -74,9 +57,7 @@ export function defineFunctions(
           ...(o.concurrency ? { maxInstanceRequestConcurrency: o.concurrency } : {}),
           containers: [
             {
-              // Replaced by the image the build makes (see ignoreChanges below).
-              image: 'us-docker.pkg.dev/cloudrun/container/hello',
-              baseImageUri: baseImage,
+              ...artifacts.sourceContainer(name, sources[name]),
               envs: envList(o.env),
               resources: {
                 limits: { cpu: '1', memory: '512Mi' },
@@ -87,32 +68,33 @@ export function defineFunctions(
           ],
         },
       },
-      {
-        ...opts,
-        dependsOn: [...ctx.enabled, ...artifacts.buildGrants],
-        // The build writes the image it made into the template; the source, not this
-        // placeholder, decides what runs.
-        ignoreChanges: ['template.containers[0].image'],
-      },
+      ctx.afterApis,
     );
-  };
 
   const provision = functionService('provision', {
     env: provisionEnv(ctx, accounts),
+    internal: false, // the signup backend calls it
     minInstances: spec.provisionMinInstances,
     ...provisionCapacity,
     timeout: '600s', // a resync of every tenant
   });
   const services = {
     provision,
-    label: functionService('label', { env: labelEnv(ctx, accounts), timeout: '300s' }),
+    label: functionService('label', {
+      env: labelEnv(ctx, accounts),
+      // Pushes only, unless HTTP callers are configured: they may call from anywhere.
+      internal: spec.labelCallers.length === 0,
+      timeout: '300s',
+    }),
     'ingress-timeout': functionService('ingress-timeout', {
       env: ingressTimeoutEnv(ctx, accounts),
+      internal: spec.ingressTimeoutCallers.length === 0,
       timeout: '600s', // a resync of every annotated Ingress
     }),
     signup: functionService('signup', {
       env: signupEnv(ctx, provision.uri),
       public: true,
+      internal: false,
       timeout: '60s',
     }),
   };

@@ -15,7 +15,7 @@ import {
   types,
   type Value,
 } from './mocks.fixture.ts';
-import { delivery, livenessPath, routes, topicNames } from './names.ts';
+import { delivery, livenessPath, routes, type Sources, topicNames } from './names.ts';
 
 const { project } = baseSpec;
 const email = (identity: Identity) => googleAccountEmail(identity, project);
@@ -56,7 +56,6 @@ describe.each(variants)('%s', (_, resources) => {
     const accounts = ofType(resources, types.account).map((a) => a.inputs.accountId);
     expect(accounts.sort()).toEqual(
       [
-        'kubefn-build',
         'kubefn-ingress-timeout',
         'kubefn-label',
         'kubefn-provision',
@@ -233,8 +232,11 @@ describe.each(variants)('%s', (_, resources) => {
   it('enables the APIs it uses (Compute only in compute mode) and never disables them', () => {
     const apis = ofType(resources, types.api);
     const names = apis.map((a) => a.inputs.service);
-    for (const api of ['run', 'cloudbuild', 'artifactregistry', 'pubsub', 'cloudscheduler', 'iam'])
+    for (const api of ['run', 'storage', 'pubsub', 'cloudscheduler', 'iam'])
       expect(names).toContain(`${api}.googleapis.com`);
+    // Nothing is built: no Cloud Build, no image registry.
+    expect(names).not.toContain('cloudbuild.googleapis.com');
+    expect(names).not.toContain('artifactregistry.googleapis.com');
     expect(names.includes('compute.googleapis.com')).toBe(resources === everything.resources);
     for (const a of apis) expect(a.inputs.disableOnDestroy).toBe(false);
   });
@@ -273,7 +275,7 @@ describe.each(variants)('%s', (_, resources) => {
     expect(JSON.stringify(resources)).not.toMatch(/allUsers|allAuthenticatedUsers/);
   });
 
-  it('grants project-wide only the narrow custom roles and the build log writer', () => {
+  it('grants project-wide only the narrow custom roles', () => {
     const compute = resources === everything.resources;
     const roles = ofType(resources, types.customRole);
     expect(roles.map((r) => r.inputs.roleId).sort()).toEqual(
@@ -291,7 +293,6 @@ describe.each(variants)('%s', (_, resources) => {
         ...(compute
           ? [`projects/${project}/roles/kubefnBackendTimeout ${sa('ingress-timeout')}`]
           : []),
-        `roles/logging.logWriter serviceAccount:kubefn-build@${project}.iam.gserviceaccount.com`,
       ].sort(),
     );
     expect(JSON.stringify(resources)).not.toMatch(
@@ -305,7 +306,11 @@ describe.each(variants)('%s', (_, resources) => {
     expect(watcher.inputs.template.scaling).toEqual({ minInstanceCount: 1, maxInstanceCount: 1 });
     expect(container.resources.cpuIdle).toBe(false);
     expect(watcher.inputs.ingress).toBe('INGRESS_TRAFFIC_INTERNAL_ONLY');
-    expect(watcher.inputs.defaultUriDisabled).toBe(true);
+    // Disabling the default URL needs a preview launch stage; the ingress and IAM refuse all.
+    expect(watcher.inputs.defaultUriDisabled).toBeUndefined();
+    expect(ofType(resources, types.invoker).map((i) => i.inputs.name)).not.toContain(
+      'kubefn-watcher',
+    );
     expect(container.startupProbe.httpGet.path).toBe(livenessPath);
     expect(container.livenessProbe.httpGet.path).toBe(livenessPath);
     expect(container.readinessProbe).toBeUndefined();
@@ -322,20 +327,40 @@ describe.each(variants)('%s', (_, resources) => {
     ]);
   });
 
-  it('builds every function from its bundle with its target, and protects every service explicitly', () => {
+  it('runs every service from its own archive on nodejs22, with no build, and protects each', () => {
     for (const s of ofType(resources, types.service)) {
+      const name = s.inputs.name.replace(/^kubefn-/, '') as keyof Sources;
+      const source = fakeSources()[name];
+      const container = s.inputs.template.containers[0];
       expect(typeof s.inputs.deletionProtection).toBe('boolean');
-      if (s.inputs.name === 'kubefn-watcher') continue;
-      const name = s.inputs.name.replace(/^kubefn-/, '');
-      expect(s.inputs.buildConfig.functionTarget).toBe(name);
-      expect(s.inputs.buildConfig.baseImage).toMatch(/\/runtimes\/nodejs22$/);
-      expect(s.inputs.buildConfig.serviceAccount).toBe(
-        `projects/${project}/serviceAccounts/kubefn-build@${project}.iam.gserviceaccount.com`,
-      );
-      expect(s.inputs.buildConfig.sourceLocation).toBe(
-        `gs://${project}-kubefn-sources/sources/${name}-${fakeSources()[name as 'label'].sha256}.zip`,
-      );
+      expect(s.inputs.buildConfig).toBeUndefined();
+      expect(container.image).toBe('scratch');
+      expect(container.baseImageUri).toMatch(/\/runtimes\/nodejs22$/);
+      expect(container.sourceCode.cloudStorageSource).toEqual({
+        bucket: `${project}-kubefn-sources`,
+        object: `sources/${name}-${source.sha256}.tar.gz`,
+        generation: '7',
+      });
+      expect([...container.commands, ...container.args]).toEqual(source.command);
     }
+    expect(resources.map((r) => r.type)).not.toContain(
+      'gcp:artifactregistry/repository:Repository',
+    );
+  });
+
+  it('keeps pushes and Scheduler internal where no outside caller is configured', () => {
+    const ingress = Object.fromEntries(
+      ofType(resources, types.service).map((s) => [s.inputs.name, s.inputs.ingress]),
+    );
+    const outsideCallers = resources === everything.resources;
+    const internal = 'INGRESS_TRAFFIC_INTERNAL_ONLY';
+    expect(ingress).toEqual({
+      'kubefn-provision': 'INGRESS_TRAFFIC_ALL', // the signup backend, Cloud Run to Cloud Run
+      'kubefn-signup': 'INGRESS_TRAFFIC_ALL', // browsers
+      'kubefn-label': outsideCallers ? 'INGRESS_TRAFFIC_ALL' : internal,
+      'kubefn-ingress-timeout': outsideCallers ? 'INGRESS_TRAFFIC_ALL' : internal,
+      'kubefn-watcher': internal,
+    });
   });
 });
 
@@ -347,7 +372,7 @@ it('changing a bundle changes its object name, and so its source location', asyn
   const after = await deploy({}, changed);
   const objects = (r: Registered[]) =>
     Object.fromEntries(ofType(r, types.bucketObject).map((o) => [o.name, o.inputs.name]));
-  expect(objects(after.resources)['source-label']).toBe(`sources/label-${'f'.repeat(64)}.zip`);
+  expect(objects(after.resources)['source-label']).toBe(`sources/label-${'f'.repeat(64)}.tar.gz`);
   expect(objects(after.resources)['source-watcher']).toBe(
     `sources/watcher-${'e'.repeat(64)}.tar.gz`,
   );
@@ -355,7 +380,8 @@ it('changing a bundle changes its object name, and so its source location', asyn
     objects(before.resources)['source-provision'],
   );
   const location = (r: Registered[], name: string) =>
-    byName(r, types.service, name).inputs.buildConfig.sourceLocation;
+    byName(r, types.service, name).inputs.template.containers[0].sourceCode.cloudStorageSource
+      .object;
   expect(location(after.resources, 'kubefn-label')).not.toBe(
     location(before.resources, 'kubefn-label'),
   );
@@ -426,7 +452,7 @@ const checks: [type: string, path: string, ok: (value: Value) => boolean][] = [
   [
     types.subscription,
     'messageRetentionDuration',
-    (v) => v === undefined || (seconds(v) >= 600 && seconds(v) <= 604800),
+    (v) => v === undefined || (seconds(v) >= 600 && seconds(v) <= 2678400), // 10 min to 31 days
   ],
   [types.subscription, 'filter', (f) => f === undefined || Buffer.byteLength(f) <= 256],
   [types.job, 'attemptDeadline', (d) => seconds(d) >= 15 && seconds(d) <= 1800],
@@ -439,17 +465,6 @@ const checks: [type: string, path: string, ok: (value: Value) => boolean][] = [
   [types.job, 'schedule', (s) => /^\S+( \S+){4}$/.test(s)],
   [types.account, 'accountId', (id) => /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(id)],
   [types.customRole, 'roleId', (id) => /^[a-zA-Z0-9_.]{3,64}$/.test(id)],
-  [types.repository, 'format', oneOf('DOCKER')],
-  [
-    types.repository,
-    'cleanupPolicies',
-    (ps) =>
-      ps.every(
-        (p: Value) =>
-          ['KEEP', 'DELETE'].includes(p.action) &&
-          (p.condition?.tagState ?? 'ANY').match(/^(TAGGED|UNTAGGED|ANY)$/),
-      ),
-  ],
   [
     types.bucket,
     'lifecycleRules',
@@ -458,7 +473,7 @@ const checks: [type: string, path: string, ok: (value: Value) => boolean][] = [
         ['Delete', 'SetStorageClass', 'AbortIncompleteMultipartUpload'].includes(r.action.type),
       ),
   ],
-  [types.bucketObject, 'name', (n) => /^sources\/[a-z-]+-[0-9a-f]{64}\.(zip|tar\.gz)$/.test(n)],
+  [types.bucketObject, 'name', (n) => /^sources\/[a-z-]+-[0-9a-f]{64}\.tar\.gz$/.test(n)],
 ];
 
 it.each(checks)('%s %s is within what Google accepts', (type, path, ok) => {

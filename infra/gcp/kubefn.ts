@@ -2,8 +2,8 @@
 // deployment spec (spec.ts) and the deploy sources (sources.ts). It reads no config, files or
 // clock, so the unit tests run it under Pulumi's mocks and check its invariants.
 //
-//   accounts.ts    one service account per deployable, plus push, scheduler and build; custom roles
-//   artifacts.ts   the source bucket and the image repository
+//   accounts.ts    one service account per deployable, plus push and scheduler; custom roles
+//   artifacts.ts   the source bucket, and each service's container: its archive on the base image
 //   functions.ts   provision, label, ingress-timeout, signup on Cloud Run, and their invokers
 //   env.ts         what each deployable's settings reader gets
 //   pubsub.ts      topics, push subscriptions, the dead-letter topic
@@ -22,7 +22,7 @@ import { defineWatcher } from './watcher.ts';
 export function defineKubefn(spec: DeploymentSpec, sources: Sources) {
   const ctx = createContext(spec);
   const accounts = defineAccounts(ctx);
-  const artifacts = defineArtifacts(ctx, accounts);
+  const artifacts = defineArtifacts(ctx);
   const functions = defineFunctions(ctx, accounts, artifacts, sources);
   const pubsub = definePubsub(ctx, accounts, functions);
   const jobs = defineScheduler(ctx, accounts, functions);

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import * as pulumi from '@pulumi/pulumi';
 import { defineKubefn } from './kubefn.ts';
-import type { Sources } from './names.ts';
+import { deployables, type Sources } from './names.ts';
 import { type DeploymentSpec, readSpec } from './spec.ts';
 
 /** A recorded input: whatever the provider's schema says; tests read them by path. */
@@ -25,20 +25,20 @@ export const baseSpec = {
 const hash = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** Sources as deploySources() returns them, with made-up paths and hashes (`seed` varies them). */
-export const fakeSources = (seed = 'a'): Sources => {
-  const fn = (name: string) => ({
-    dir: `/bundles/${name}`,
-    sha256: hash(name + seed),
-    target: name,
-  });
-  return {
-    provision: fn('provision'),
-    label: fn('label'),
-    'ingress-timeout': fn('ingress-timeout'),
-    signup: fn('signup'),
-    watcher: { archive: '/bundles/watcher.tar.gz', sha256: hash(`watcher${seed}`) },
-  };
-};
+export const fakeSources = (seed = 'a'): Sources =>
+  Object.fromEntries(
+    deployables.map((name) => [
+      name,
+      {
+        archive: `/bundles/${name}.tar.gz`,
+        sha256: hash(name + seed),
+        command:
+          name === 'watcher'
+            ? ['node', 'index.mjs']
+            : ['node', 'node_modules/.bin/functions-framework', `--target=${name}`],
+      },
+    ]),
+  ) as Sources;
 
 let run = 0;
 
@@ -123,7 +123,6 @@ export const types = {
   customRole: 'gcp:projects/iAMCustomRole:IAMCustomRole',
   bucketObject: 'gcp:storage/bucketObject:BucketObject',
   bucket: 'gcp:storage/bucket:Bucket',
-  repository: 'gcp:artifactregistry/repository:Repository',
   api: 'gcp:projects/service:Service',
   accountMember: 'gcp:serviceaccount/iAMMember:IAMMember',
 } as const;

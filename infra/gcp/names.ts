@@ -4,13 +4,15 @@ import { topics, triggers } from '../subscriptions.ts';
 
 export const functionNames = ['provision', 'label', 'ingress-timeout', 'signup'] as const;
 export type FunctionName = (typeof functionNames)[number];
-export type Deployable = FunctionName | 'watcher';
+export const deployables = [...functionNames, 'watcher'] as const;
+export type Deployable = (typeof deployables)[number];
 
-/** A function's source: its bundle folder (uploaded as a zip) and the Functions Framework target. */
-export type FunctionSource = { dir: string; sha256: string; target: string };
-/** The watcher's source: a tar.gz of its bundle with node_modules, run as `node index.mjs`. */
-export type WatcherSource = { archive: string; sha256: string };
-export type Sources = Record<FunctionName, FunctionSource> & { watcher: WatcherSource };
+/**
+ * A deployable's source: a tar.gz of its bundle with node_modules (sources.ts), the bundle's
+ * sha256, and the command that starts it from the archive's root (`node <file> ...args`).
+ */
+export type DeploySource = { archive: string; sha256: string; command: string[] };
+export type Sources = Record<Deployable, DeploySource>;
 
 /**
  * The routes the deployment calls (each function's app.ts serves them; env.test.ts checks). The
@@ -23,6 +25,15 @@ export const routes = {
   /** Provision's batches of a fanned-out scheduled check (functions/provision/fanout.ts). */
   resyncBatches: triggers.resyncBatches.route,
 } as const;
+
+/**
+ * Provision's own concurrency, capped: at most 3 instances of 10 requests each, so a flood of
+ * sign-ups (or of anything else) reaches the cluster 30 at a time at most, the rest answered 429
+ * by Cloud Run (Pub/Sub pushes back off and retry). It also bounds how far sign-ups of different
+ * customers at the same moment can pass the ceiling on all tenants (KUBEFN_MAX_TENANTS): at most
+ * 30 (functions/provision/handler.ts). Its minimum instances (spec.ts) cannot pass the maximum.
+ */
+export const provisionCapacity = { maxInstances: 3, concurrency: 10 } as const;
 
 /** The watcher's health endpoint that answers before it holds the Lease (functions/watcher/health.ts). */
 export const livenessPath = '/livez';
@@ -37,5 +48,6 @@ export const delivery = {
   minimumBackoff: '10s',
   maximumBackoff: '600s',
   maxDeliveryAttempts: 10,
-  deadLetterRetention: '604800s', // 7 days, Pub/Sub's maximum
+  // 7 days for an operator to look and replay (npm run dead-letters); Pub/Sub allows up to 31.
+  deadLetterRetention: '604800s',
 } as const;

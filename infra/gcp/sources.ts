@@ -1,37 +1,76 @@
-// From the bundles infra/build-functions.ts makes to what the deployment uploads:
-//   - a function: its bundle folder as is (Cloud Run's build runs `npm ci` from its lockfile),
-//     with the Functions Framework target its package.json starts (the `ff.http` name);
-//   - the watcher: run without a build (`node index.mjs` on the nodejs22 base image), so its
-//     archive carries node_modules, installed here from the bundle's own lockfile.
+// From the bundles infra/build-functions.ts makes to what the deployment uploads and runs. Every
+// deployable, function or watcher, is deployed the same way, with no build step: a reproducible
+// tar.gz of its bundle with its production node_modules (installed here from the bundle's own
+// lockfile), run on the nodejs22 base image by the command its package.json starts, resolved to
+// a file inside the archive (`functions-framework --target=X` -> `node
+// node_modules/@google-cloud/functions-framework/build/src/main.js --target=X`).
+// Why no build: a Cloud Run service's buildConfig only records where a build came from and starts
+// none (README, "Why no build"), so what the archive holds is exactly what the revision runs.
 // The bundle's sha256 covers package.json and package-lock.json, hence node_modules too.
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { join, normalize } from 'node:path';
 import { promisify } from 'node:util';
 import type { Bundle } from '../build-functions.ts';
-import { type FunctionName, functionNames, type Sources } from './names.ts';
+import { type Deployable, deployables, type Sources } from './names.ts';
 
 const run = promisify(execFile);
 
-/** The Functions Framework target a bundle's start script names. */
-export async function functionTarget(bundle: Bundle): Promise<string> {
-  const pkg = JSON.parse(await readFile(join(bundle.dir, 'package.json'), 'utf8')) as {
-    scripts?: { start?: string };
-  };
-  const target = /^functions-framework --target=(\S+)$/.exec(pkg.scripts?.start ?? '')?.[1];
-  if (!target) throw new Error(`${bundle.dir}/package.json does not start a function target`);
-  return target;
+type PackageJson = {
+  scripts?: { start?: string };
+  dependencies?: Record<string, string>;
+  bin?: string | Record<string, string>;
+};
+const readPackage = async (dir: string): Promise<PackageJson> =>
+  JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as PackageJson;
+
+/**
+ * The command a bundle's start script runs, as `node <file> ...args` with the file inside the
+ * bundle folder `dir` (node_modules installed): `node index.mjs` as is, or a package's bin
+ * (`functions-framework --target=X`) resolved through that package's package.json.
+ */
+export async function startCommand(dir: string): Promise<string[]> {
+  const script = (await readPackage(dir)).scripts?.start;
+  const [program, ...args] = script?.trim().split(/\s+/) ?? [];
+  if (!program) throw new Error(`${dir}/package.json has no start script`);
+  let file: string;
+  if (program === 'node') {
+    const [entry, ...rest] = args;
+    if (!entry) throw new Error(`${dir}/package.json starts node with no file`);
+    file = entry;
+    args.splice(0, args.length, ...rest);
+  } else {
+    file = await binFile(dir, program);
+  }
+  await access(join(dir, file)).catch(() => {
+    throw new Error(`${dir}: the start script's ${file} is not in the bundle`);
+  });
+  return ['node', file, ...args];
+}
+
+/** The file a bin name stands for, in the installed dependency that declares it. */
+async function binFile(dir: string, name: string): Promise<string> {
+  for (const dep of Object.keys((await readPackage(dir)).dependencies ?? {})) {
+    const { bin } = await readPackage(join(dir, 'node_modules', dep));
+    // A string bin is named after the package, without its scope.
+    const path =
+      typeof bin === 'string' ? (dep.split('/').pop() === name ? bin : undefined) : bin?.[name];
+    if (path) return join('node_modules', dep, normalize(path));
+  }
+  throw new Error(`${dir}: no dependency provides the command ${name}`);
 }
 
 /**
- * A tar.gz of the watcher's bundle with its production dependencies, the same bytes for the same
- * bundle (sorted names, fixed times and owners, gzip without a timestamp; GNU tar).
+ * A tar.gz of a bundle with its production dependencies, the same bytes for the same bundle
+ * (sorted names, fixed times and owners, gzip without a timestamp; GNU tar), and the command
+ * that starts it from the archive's root.
  */
-export async function packWatcher(
+export async function packBundle(
   bundle: Bundle,
+  name: Deployable,
   { outDir, offline = false }: { outDir: string; offline?: boolean },
-): Promise<string> {
-  const staging = await mkdtemp(join(outDir, '.watcher-'));
+): Promise<{ archive: string; command: string[] }> {
+  const staging = await mkdtemp(join(outDir, `.${name}-`));
   try {
     await cp(bundle.dir, staging, { recursive: true });
     await run(
@@ -46,7 +85,8 @@ export async function packWatcher(
       ],
       { cwd: staging },
     );
-    const archive = join(outDir, `watcher-${bundle.sha256}.tar.gz`);
+    const command = await startCommand(staging);
+    const archive = join(outDir, `${name}-${bundle.sha256}.tar.gz`);
     await run('sh', [
       '-c',
       'tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$1" -cf - . | gzip -9n > "$2"',
@@ -54,7 +94,7 @@ export async function packWatcher(
       staging,
       archive,
     ]);
-    return archive;
+    return { archive, command };
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
@@ -63,22 +103,15 @@ export async function packWatcher(
 /** Every deployable's source, from buildFunctions()'s output. */
 export async function deploySources(
   bundles: Record<string, Bundle>,
-  { outDir, offline = false }: { outDir: string; offline?: boolean },
+  options: { outDir: string; offline?: boolean },
 ): Promise<Sources> {
-  const bundle = (name: string) => {
-    const found = bundles[name];
-    if (!found) throw new Error(`no bundle for ${name}`);
-    return found;
-  };
-  const functions = await Promise.all(
-    functionNames.map(async (name) => {
-      const b = bundle(name);
-      return [name, { dir: b.dir, sha256: b.sha256, target: await functionTarget(b) }] as const;
-    }),
-  );
-  const watcher = bundle('watcher');
-  return {
-    ...(Object.fromEntries(functions) as Record<FunctionName, Sources[FunctionName]>),
-    watcher: { archive: await packWatcher(watcher, { outDir, offline }), sha256: watcher.sha256 },
-  };
+  const entries = [];
+  // One at a time: each runs npm ci, and they share npm's cache.
+  for (const name of deployables) {
+    const bundle = bundles[name];
+    if (!bundle) throw new Error(`no bundle for ${name}`);
+    const packed = await packBundle(bundle, name, options);
+    entries.push([name, { ...packed, sha256: bundle.sha256 }] as const);
+  }
+  return Object.fromEntries(entries) as Sources;
 }

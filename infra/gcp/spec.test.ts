@@ -28,12 +28,33 @@ it.each([
   ['audienceBase', { audienceBase: 'kubefn' }],
   ['timeoutMode', { timeoutMode: 'annotation' }],
   ['labelCallers', { labelCallers: 'not an email' }],
+  // IAM grants them as serviceAccount:<entry>, which it refuses for people and Kubernetes.
+  ['labelCallers', { labelCallers: 'alice@example.com' }],
+  ['ingressTimeoutCallers', { ingressTimeoutCallers: 'system:serviceaccount:ops:deployer' }],
+  ['tenantRequestPublishers', { tenantRequestPublishers: 'billing@example.com' }],
   ['schedules.provisionResync', { schedules: { provisionResync: 'hourly' } }],
+  ['schedules.timeZone', { schedules: { timeZone: 'Europe/Pariss' } }],
+  ['schedules.timeZone', { schedules: { timeZone: '' } }],
   ['provisionMinInstances', { provisionMinInstances: -1 }],
+  // Above provision's maximum of 3 instances: Cloud Run refuses the service.
+  ['provisionMinInstances', { provisionMinInstances: 4 }],
   ['customerSignIn.apiKey', { customerSignIn: { apiKey: 'a key!' } }],
   ['customerSignIn.project', { customerSignIn: { ...baseSpec.customerSignIn, project: 'X' } }],
   ['maxTenants', { maxTenants: 0 }],
   ['clusterName', { clusterName: 'a misspelt field' }],
 ])('refuses a bad %s, naming it', (field, change) => {
   expect(() => readSpec({ ...baseSpec, ...change })).toThrow(`${field}:`);
+});
+
+it('takes what Google takes', () => {
+  const spec = readSpec({
+    ...baseSpec,
+    labelCallers:
+      'ci@kubefn-prod.iam.gserviceaccount.com,123-compute@developer.gserviceaccount.com',
+    schedules: { timeZone: 'America/New_York' },
+    provisionMinInstances: 3,
+  });
+  expect(spec.labelCallers).toHaveLength(2);
+  expect(spec.schedules.timeZone).toBe('America/New_York');
+  expect(spec.provisionMinInstances).toBe(3);
 });

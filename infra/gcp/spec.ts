@@ -4,11 +4,35 @@
 import * as v from 'valibot';
 import { allowList } from '../../shared/auth/index.ts';
 import { clusterEnvEntries } from '../../shared/kube/index.ts';
+import { provisionCapacity } from './names.ts';
 
 // A Google project id: 6-30 lowercase letters, digits and hyphens, starting with a letter.
 const projectId = v.pipe(v.string(), v.regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'a project id'));
 // Cloud Scheduler's unix-cron: five fields.
 const cron = v.pipe(v.string(), v.regex(/^\S+( \S+){4}$/, 'a five-field cron schedule'));
+// A tz database name, as Cloud Scheduler takes it: Node's ICU knows the same database, so a typo
+// fails here, not at `pulumi up`.
+const timeZone = v.pipe(
+  v.string(),
+  v.check((zone) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: zone });
+      return zone.length > 0;
+    } catch {
+      return false;
+    }
+  }, 'a time zone of the tz database, such as Europe/Paris or Etc/UTC'),
+);
+// Principals the program grants roles to, as `serviceAccount:<email>`: IAM refuses that prefix
+// for anything but a Google service account, so only those are accepted (a Kubernetes service
+// account, valid in an allow-list elsewhere, cannot be granted in IAM at all).
+const googleServiceAccounts = v.pipe(
+  allowList,
+  v.check(
+    (emails) => emails.every((email) => /^[^@\s]+@[a-z0-9.-]+\.gserviceaccount\.com$/.test(email)),
+    'each entry must be a Google service-account email (name@project.iam.gserviceaccount.com)',
+  ),
+);
 
 export const DeploymentSpecSchema = v.strictObject({
   project: projectId,
@@ -36,19 +60,19 @@ export const DeploymentSpecSchema = v.strictObject({
   /** compute mode: the region of internal (gce-internal) load balancers, if any. */
   computeRegion: v.optional(v.pipe(v.string(), v.minLength(1))),
   /** Service-account emails that may call POST /labels, and publish label requests. */
-  labelCallers: v.optional(allowList, ''),
+  labelCallers: v.optional(googleServiceAccounts, ''),
   /** Service-account emails that may call POST /ingresses/:ns/:name. */
-  ingressTimeoutCallers: v.optional(allowList, ''),
+  ingressTimeoutCallers: v.optional(googleServiceAccounts, ''),
   /**
    * Service-account emails that may publish tenant requests (billing, CRM: sign up, change plan,
    * suspend, resume, cancel) to kubefn-tenant-requests, for provision's /pubsub/tenants.
    */
-  tenantRequestPublishers: v.optional(allowList, ''),
+  tenantRequestPublishers: v.optional(googleServiceAccounts, ''),
   schedules: v.optional(
     v.strictObject({
       provisionResync: v.optional(cron, '17 * * * *'),
       ingressTimeoutResync: v.optional(cron, '*/15 * * * *'),
-      timeZone: v.optional(v.string(), 'Etc/UTC'),
+      timeZone: v.optional(timeZone, 'Etc/UTC'),
     }),
     {},
   ),
@@ -64,8 +88,14 @@ export const DeploymentSpecSchema = v.strictObject({
   }),
   /** The ceiling on all tenants: provision refuses a new one beyond it (KUBEFN_MAX_TENANTS). */
   maxTenants: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1000),
-  /** Minimum instances of the provisioning function (1 keeps sign-up free of cold starts). */
-  provisionMinInstances: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
+  /**
+   * Minimum instances of the provisioning function (1 keeps sign-up free of cold starts); at
+   * most its maximum (names.ts), which Cloud Run refuses to pass.
+   */
+  provisionMinInstances: v.optional(
+    v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(provisionCapacity.maxInstances)),
+    0,
+  ),
   /** Cloud Run services refuse deletion while true: turn off first to tear the stack down. */
   deletionProtection: v.optional(v.boolean(), true),
 });
