@@ -85,7 +85,7 @@ export async function buildFunctions(
       [...imported].sort().map((dep) => [dep, installedVersion(lock, dep)]),
     );
     // A function is hosted by the Functions Framework; anything else (the watcher) is a plain
-    // service, started by the buildpack's `npm start`.
+    // service. The deploy runs this script's command from the archive (infra/gcp/sources.ts).
     const start = imported.has('@google-cloud/functions-framework')
       ? `functions-framework --target=${await functionTarget(name)}`
       : 'node index.mjs';
