@@ -21,16 +21,29 @@ const complete = {
   KUBEFN_CUSTOMER_AUTH_EMULATOR: '127.0.0.1:9099',
 };
 
+// `auth`: the deployable reads kubefn's auth settings (allow-lists), so a bad one must stop it.
+// signup has none: its callers are customers, checked against Identity Platform.
 describe.each([
-  { name: 'label', depsFromEnv: label.depsFromEnv, variable: 'KUBEFN_AUTH_AUDIENCE' },
-  { name: 'provision', depsFromEnv: provision.depsFromEnv, variable: 'KUBEFN_AUTH_AUDIENCE' },
+  { name: 'label', depsFromEnv: label.depsFromEnv, variable: 'KUBEFN_AUTH_AUDIENCE', auth: true },
+  {
+    name: 'provision',
+    depsFromEnv: provision.depsFromEnv,
+    variable: 'KUBEFN_AUTH_AUDIENCE',
+    auth: true,
+  },
   {
     name: 'ingress-timeout',
     depsFromEnv: ingressTimeout.depsFromEnv,
     variable: 'KUBEFN_AUTH_AUDIENCE',
+    auth: true,
   },
-  { name: 'signup', depsFromEnv: signup.depsFromEnv, variable: 'KUBEFN_PROVISION_URL' },
-])('$name', ({ depsFromEnv, variable }) => {
+  {
+    name: 'signup',
+    depsFromEnv: signup.depsFromEnv,
+    variable: 'KUBEFN_PROVISION_URL',
+    auth: false,
+  },
+])('$name', ({ depsFromEnv, variable, auth }) => {
   test(`a missing ${variable} throws synchronously, naming it`, () => {
     const env: Record<string, string> = { ...complete };
     delete env[variable];
@@ -48,7 +61,10 @@ describe.each([
     } catch (error) {
       message = (error as Error).message;
     }
-    if (message === '') return; // signup has no auth settings
+    if (!auth) {
+      expect(message).toBe(''); // nothing of it reads these
+      return;
+    }
     expect(message).toContain('KUBEFN_AUTH_GOOGLE');
     expect(message).not.toContain(secret);
   });
