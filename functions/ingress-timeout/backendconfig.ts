@@ -14,11 +14,10 @@ import {
   type ServicePort,
   servicePort,
 } from './backends.ts';
-import type { BackendResult } from './reconcile.ts';
+import { type BackendResult, fieldManager } from './outcomes.ts';
 
 const annotation = 'cloud.google.com/backend-config';
 const betaAnnotation = 'beta.cloud.google.com/backend-config';
-const fieldManager = 'kubefn-ingress-timeout';
 type Reference = { default?: string; ports?: Record<string, string> };
 type BackendConfig = { spec?: { timeoutSec?: number } };
 

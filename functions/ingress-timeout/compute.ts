@@ -14,7 +14,7 @@ import {
   type Service,
   servicePort,
 } from './backends.ts';
-import type { BackendResult } from './reconcile.ts';
+import type { BackendResult } from './outcomes.ts';
 
 export type ComputeTarget = { client: ComputeClient; project: string; region?: string | undefined };
 

@@ -23,6 +23,7 @@ import {
   clusterEnvEntries,
   connectCluster,
 } from '../../shared/kube/index.ts';
+import { timeoutModes } from './outcomes.ts';
 import type { ReconcileDeps } from './reconcile.ts';
 
 const EnvSchema = v.object({
@@ -31,7 +32,7 @@ const EnvSchema = v.object({
   KUBEFN_ALLOW_INGRESS_TIMEOUT: allowList,
   KUBEFN_ALLOW_PUSH: allowList,
   KUBEFN_ALLOW_RESYNC: allowList,
-  KUBEFN_TIMEOUT_MODE: v.optional(v.picklist(['backendconfig', 'compute']), 'backendconfig'),
+  KUBEFN_TIMEOUT_MODE: v.optional(v.picklist(timeoutModes), 'backendconfig'),
   KUBEFN_COMPUTE_PROJECT: v.optional(v.pipe(v.string(), v.minLength(1))),
   GOOGLE_CLOUD_PROJECT: v.optional(v.string()),
   KUBEFN_COMPUTE_REGION: v.optional(v.pipe(v.string(), v.minLength(1))),

@@ -9,6 +9,7 @@ import { retryOnConflict } from '../../shared/retry/conflict.ts';
 import { applyWithBackendConfig } from './backendconfig.ts';
 import { type Ingress, ingressBackends, syncedBackends } from './backends.ts';
 import { applyWithCompute, type ComputeTarget } from './compute.ts';
+import { type BackendResult, fieldManager, type Mode, type ReconcileOutcome } from './outcomes.ts';
 import {
   type AppliedRecord,
   appliedAnnotation,
@@ -18,32 +19,10 @@ import {
   timeoutAnnotation,
 } from './timeout.ts';
 
-export type Mode = 'backendconfig' | 'compute';
-
-export type BackendResult = {
-  service: string;
-  port: string | number | undefined;
-  outcome: 'updated' | 'unchanged' | 'waiting' | 'failed';
-  backendConfig?: string;
-  backendService?: string;
-  /** Why it failed: kubefn's code, or the cluster's or Compute's (forbidden, invalid, ...). */
-  code?: string;
-  /** Words safe to show a caller; the dependency's own message (RBAC text, URLs) is only logged. */
-  detail?: string;
-};
-
 export type ReconcileResult = {
   namespace: string;
   name: string;
-  outcome:
-    | 'applied'
-    | 'unchanged'
-    | 'not-annotated'
-    | 'invalid'
-    | 'not-found'
-    | 'stale'
-    | 'waiting'
-    | 'failed';
+  outcome: ReconcileOutcome;
   timeoutSec?: number;
   source?: AppliedRecord['source'];
   message?: string;
@@ -150,7 +129,7 @@ export async function reconcileIngress(
             annotations: { [appliedAnnotation]: JSON.stringify(next) },
           },
         },
-        { namespace, fieldManager: 'kubefn-ingress-timeout' },
+        { namespace, fieldManager },
       );
       return { ...result, outcome: 'applied' };
     },

@@ -14,6 +14,7 @@ import { jsonLogger as log } from '../../shared/log.ts';
 import { backendConfigName } from './backendconfig.ts';
 import { type Ingress, ingressBackends, type Service, servicePort } from './backends.ts';
 import type { AppDeps } from './config.ts';
+import { reconcileOutcomes } from './outcomes.ts';
 import { type ReconcileResult, reconcileIngress } from './reconcile.ts';
 import {
   appliedAnnotation,
@@ -83,16 +84,10 @@ export async function resyncAll(deps: AppDeps): Promise<ResyncSummary> {
     }
   });
   const counts = Object.fromEntries(
-    [
-      'applied',
-      'unchanged',
-      'not-annotated',
-      'invalid',
-      'not-found',
-      'stale',
-      'waiting',
-      'failed',
-    ].map((outcome) => [outcome, reconciled.filter((r) => r.outcome === outcome).length]),
+    reconcileOutcomes.map((outcome) => [
+      outcome,
+      reconciled.filter((r) => r.outcome === outcome).length,
+    ]),
   ) as ResyncSummary['counts'];
   // What was already in sync counts as reconcile would have answered it, without its reads.
   counts.unchanged += inSync;

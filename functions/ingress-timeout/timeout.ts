@@ -4,6 +4,7 @@
 // seconds (load balancers take integer seconds) and between 1 s and 24 h.
 
 import { recordAnnotations } from '../../shared/labels.ts';
+import type { Mode } from './outcomes.ts';
 
 export const timeoutAnnotation = 'kubefn.dev/backend-timeout';
 /** JSON of `AppliedRecord`, written by kubefn after it applied a value. */
@@ -15,7 +16,7 @@ export const maxTimeoutSec = 24 * 60 * 60;
 
 export type AppliedRecord = {
   timeoutSec: number;
-  mode: 'backendconfig' | 'compute';
+  mode: Mode;
   /** `annotation`, or `default` once the annotation was removed and the default written back. */
   source: 'annotation' | 'default';
   appliedAt: string;

@@ -2,6 +2,7 @@
 // and validated value. A stack's config is read into it in one place (index.ts, config key
 // `kubefn:deployment`); the program (kubefn.ts) is a function of it and of the bundles only.
 import * as v from 'valibot';
+import { timeoutModes } from '../../functions/ingress-timeout/outcomes.ts';
 import { allowList } from '../../shared/auth/index.ts';
 import { clusterEnvEntries } from '../../shared/kube/index.ts';
 import { provisionCapacity } from './names.ts';
@@ -56,7 +57,7 @@ export const DeploymentSpecSchema = v.strictObject({
     v.transform((url) => url.replace(/\/+$/, '')),
   ),
   /** How ingress-timeout applies a timeout: BackendConfig (GKE's way) or the Compute API. */
-  timeoutMode: v.optional(v.picklist(['backendconfig', 'compute']), 'backendconfig'),
+  timeoutMode: v.optional(v.picklist(timeoutModes), 'backendconfig'),
   /** compute mode: the region of internal (gce-internal) load balancers, if any. */
   computeRegion: v.optional(v.pipe(v.string(), v.minLength(1))),
   /** Service-account emails that may call POST /labels, and publish label requests. */
