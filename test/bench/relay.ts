@@ -11,7 +11,11 @@
 //     each is timed from the API's answer to its arrival at a local push endpoint; beside each,
 //     a message published directly is timed from publish to push (the emulator's own latency).
 // Both for changes spread over many objects and for a few hot objects (see `shapes`).
-// Last line: `relay_ratio <changes/s relay / changes/s direct>`, the worse shape's (goal >= 0.9).
+// On the paced stream both sides make at most RELAY_PACE changes a second, so their throughput
+// ratio is about 1.00 for any relay that keeps up: it is printed, not the headline. What the
+// stream shows is the relay's tail: `relay_tail_extra_ms` (the relay's median tail minus the
+// direct side's, the worse shape). Last line, unpaced: `relay_backlog_ratio <changes/s relay /
+// changes/s direct>` draining a backlog, the worse shape (goal >= 0.9).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -331,9 +335,14 @@ try {
     `  publish -> push (emulator alone): p50 ${ms(percentile(directLatency.times, 50))}, p99 ${ms(percentile(directLatency.times, 99))}${directLatency.missing ? `, ${directLatency.missing} never arrived` : ''}`,
   );
   await admin.close();
-  // The headline: the relay against the same stream, the worse shape.
+  // What the paced stream shows: the relay's own delay past the last change.
+  const extraTail = (shape: Shape) =>
+    median(results.stream[shape].relay.tailMs) - median(results.stream[shape].direct.tailMs);
+  console.log(`relay_tail_extra_ms ${Math.max(extraTail('spread'), extraTail('hot')).toFixed(1)}`);
+  // The headline, unpaced: the relay draining a backlog against the same messages published at
+  // once, the worse shape.
   console.log(
-    `relay_ratio ${Math.min(ratio(results.stream.spread), ratio(results.stream.hot)).toFixed(2)}`,
+    `relay_backlog_ratio ${Math.min(ratio(results.backlog.spread), ratio(results.backlog.hot)).toFixed(2)}`,
   );
 } finally {
   await publisher.close();
