@@ -1,6 +1,7 @@
 // Creates the local control plane's PKI with openssl: a CA, a serving certificate for
-// 127.0.0.1/localhost, an admin client certificate (group system:masters) and an RSA key pair
-// that signs service-account tokens (RS256, as GKE's are).
+// 127.0.0.1/localhost, an admin client certificate (group system:masters), kube-scheduler's
+// client certificate (user system:kube-scheduler, whom Kubernetes' bootstrap RBAC grants what a
+// scheduler needs) and an RSA key pair that signs service-account tokens (RS256, as GKE's are).
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -15,6 +16,8 @@ export type Pki = {
   servingKey: string;
   adminCert: string;
   adminKey: string;
+  schedulerCert: string;
+  schedulerKey: string;
   serviceAccountKey: string;
   serviceAccountPublicKey: string;
 };
@@ -57,6 +60,7 @@ export async function createPki(dir: string): Promise<Pki> {
       'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n',
     ),
     signedCert(dir, 'admin', '/O=system:masters/CN=kubefn-admin', 'extendedKeyUsage=clientAuth\n'),
+    signedCert(dir, 'scheduler', '/CN=system:kube-scheduler', 'extendedKeyUsage=clientAuth\n'),
     openssl(dir, 'genrsa', '-out', 'sa.key', '2048').then(() =>
       openssl(dir, 'rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'),
     ),
@@ -68,6 +72,8 @@ export async function createPki(dir: string): Promise<Pki> {
     servingKey: path('serving.key'),
     adminCert: path('admin.crt'),
     adminKey: path('admin.key'),
+    schedulerCert: path('scheduler.crt'),
+    schedulerKey: path('scheduler.key'),
     serviceAccountKey: path('sa.key'),
     serviceAccountPublicKey: path('sa.pub'),
   };

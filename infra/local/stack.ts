@@ -1,7 +1,8 @@
-// The local stack: etcd, kube-apiserver and kube-controller-manager built by build.sh, plus the
-// Google Pub/Sub emulator and the Firebase Authentication emulator (customers' sign-in, standing
-// in for Identity Platform), all on 127.0.0.1 and free ports, with their state in a temporary
-// folder. Serves `npm start` (start.ts) and the test harness (test/support/global-setup.ts).
+// The local stack: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok's
+// simulated nodes (kwok.ts) built by build.sh, plus the Google Pub/Sub emulator and the Firebase
+// Authentication emulator (customers' sign-in, standing in for Identity Platform), all on
+// 127.0.0.1 and free ports, with their state in a temporary folder. Serves `npm start`
+// (start.ts) and the test harness (test/support/global-setup.ts).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, fetch } from 'undici';
+import { kwokArgs, nodeLabel, nodeName, nodeObject, writeKwokConfig } from './kwok.ts';
 import { createPki, type Pki } from './pki.ts';
 import { type Managed, markStopping, startProcess, startReaper, stopListed } from './processes.ts';
 
@@ -38,6 +40,10 @@ export type StackInfo = {
   /** host:port of the Firebase Authentication emulator. */
   authEmulatorHost: string;
   authProject: string;
+  /** The simulated nodes (kwok), Ready; kwok.ts's nodeCapacity each. */
+  nodes: string[];
+  /** How long a pod bound to a simulated node takes to be Running and Ready. */
+  podStartMs: number;
 };
 
 export type Stack = StackInfo & {
@@ -59,10 +65,27 @@ export type StartOptions = {
    * Google about access tokens (the tests point it at test/support/fakes/google-identity.ts).
    */
   tokenWebhookUrl?: string;
+  /** How many simulated nodes (kwok) to create; KUBEFN_NODES, or 3. */
+  nodes?: number;
+  /**
+   * How long a pod takes, once bound to a simulated node, to be Running and Ready: the image
+   * pull and start a kubelet would do. KUBEFN_POD_START_MS, or 0.
+   */
+  podStartMs?: number;
 };
+
+function setting(name: string, given: number | undefined, fallback: number): number {
+  const raw = given ?? process.env[name];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isInteger(value) || value < 0)
+    throw new Error(`${name} must be a whole number >= 0, not ${JSON.stringify(raw)}`);
+  return value;
+}
 
 export async function startStack(options: StartOptions = {}): Promise<Stack> {
   const log = options.log ?? ((line: string) => process.stderr.write(`stack: ${line}\n`));
+  const nodeCount = setting('KUBEFN_NODES', options.nodes, 3);
+  const podStartMs = setting('KUBEFN_POD_START_MS', options.podStartMs, 0);
   const dir = await mkdtemp(join(tmpdir(), 'kubefn-stack-'));
   const keepState = options.keepState ?? process.env.KUBEFN_KEEP_STATE === '1';
   startReaper(dir, keepState);
@@ -140,7 +163,45 @@ export async function startStack(options: StartOptions = {}): Promise<Stack> {
     };
 
     const kubeconfig = join(dir, 'kubeconfig');
-    await writeFile(kubeconfig, kubeconfigYaml(server, pki), { mode: 0o600 });
+    await writeFile(kubeconfig, kubeconfigYaml(server, pki.caCert, pki.adminCert, pki.adminKey), {
+      mode: 0o600,
+    });
+    // kube-scheduler as system:kube-scheduler (bootstrap RBAC); kwok, standing in for kubelets
+    // (which the Node authorizer would admit), with the admin credential.
+    const schedulerKubeconfig = join(dir, 'kube-scheduler.kubeconfig');
+    await writeFile(
+      schedulerKubeconfig,
+      kubeconfigYaml(server, pki.caCert, pki.schedulerCert, pki.schedulerKey, 'kube-scheduler'),
+      { mode: 0o600 },
+    );
+    const scheduler = startProcess(dir, 'kube-scheduler', join(binDir, 'kube-scheduler'), [
+      `--kubeconfig=${schedulerKubeconfig}`,
+      '--leader-elect=false',
+      '--secure-port=0',
+    ]);
+    processes.push(scheduler);
+    const kwokConfig = join(dir, 'kwok.yaml');
+    await writeKwokConfig(join(binDir, 'kwok-stages'), kwokConfig, podStartMs);
+    // kwok reads ~/.kwok/kwok.yaml too, if there is one: HOME is its own folder.
+    mkdirSync(join(dir, 'kwok'), { recursive: true });
+    const kwok = startProcess(dir, 'kwok', join(binDir, 'kwok'), kwokArgs(kubeconfig, kwokConfig), {
+      ...process.env,
+      HOME: join(dir, 'kwok'),
+    });
+    processes.push(kwok);
+    const nodes = Array.from({ length: nodeCount }, (_, i) => nodeName(i));
+    await Promise.all(
+      nodes.map(async (name) => {
+        const res = await fetch(`${server}/api/v1/nodes`, {
+          method: 'POST',
+          dispatcher: admin,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(nodeObject(name)),
+        });
+        if (res.status !== 201)
+          throw new Error(`could not create node ${name}: ${res.status} ${await res.text()}`);
+      }),
+    );
     const controllerManager = startProcess(
       dir,
       'kube-controller-manager',
@@ -162,6 +223,19 @@ export async function startStack(options: StartOptions = {}): Promise<Stack> {
     });
     log(`kube-controller-manager ready (${took()})`);
 
+    // kwok has made every node Ready.
+    await waitFor(kwok, 60_000, async () => {
+      const selector = encodeURIComponent(`${nodeLabel.key}=${nodeLabel.value}`);
+      const res = await fetch(`${server}/api/v1/nodes?labelSelector=${selector}`, {
+        dispatcher: admin,
+      });
+      const list = (await res.json()) as { items: NodeStatus[] };
+      return list.items.filter(nodeReady).length === nodeCount;
+    });
+    log(`kwok ready: ${nodeCount} simulated nodes Ready (${took()})`);
+    await waitForScheduler(scheduler, server, admin);
+    log(`kube-scheduler ready (${took()})`);
+
     await emulator.ready;
     log(`Pub/Sub emulator ready at 127.0.0.1:${pubsubPort} (${took()})`);
     await authEmulator.ready;
@@ -180,6 +254,8 @@ export async function startStack(options: StartOptions = {}): Promise<Stack> {
       pubsubProject,
       authEmulatorHost: `127.0.0.1:${authPort}`,
       authProject,
+      nodes,
+      podStartMs,
     };
     await writeFile(join(dir, 'stack.json'), JSON.stringify(info, null, 2));
     await writeFile(join(dir, 'stack.env'), envFile(stackEnv(info)));
@@ -238,6 +314,9 @@ function apiserverArgs(pki: Pki, etcdUrl: string, port: number): string[] {
     `--service-account-signing-key-file=${pki.serviceAccountKey}`,
     // The "kubernetes" Service's endpoints would point at 127.0.0.1, which Endpoints reject.
     '--endpoint-reconciler-type=none',
+    // It taints every new Node not-ready:NoSchedule until the node lifecycle controller lifts the
+    // taint, and that controller does not run here: kwok's nodes would never take a pod.
+    '--disable-admission-plugins=TaintNodesByCondition',
     '--profiling=false',
   ];
 }
@@ -270,7 +349,9 @@ function controllerManagerArgs(pki: Pki, kubeconfig: string): string[] {
     '--leader-elect=false',
     // What tenants need: namespace finalization, default ServiceAccounts and their tokens,
     // owner-reference cleanup, kube-root-ca.crt, quota status and the aggregated admin/edit/view
-    // ClusterRoles. No scheduler or kubelet runs here, so workload controllers would be idle.
+    // ClusterRoles; and what runs their workloads on the simulated nodes: Deployments,
+    // ReplicaSets, StatefulSets, DaemonSets, Jobs and CronJobs make pods, EndpointSlices point
+    // Services at the Ready ones, and finished or orphaned pods are collected.
     `--controllers=${[
       'namespace-controller',
       'serviceaccount-controller',
@@ -279,6 +360,15 @@ function controllerManagerArgs(pki: Pki, kubeconfig: string): string[] {
       'root-ca-certificate-publisher-controller',
       'resourcequota-controller',
       'clusterrole-aggregation-controller',
+      'deployment-controller',
+      'replicaset-controller',
+      'statefulset-controller',
+      'daemonset-controller',
+      'job-controller',
+      'cronjob-controller',
+      'ttl-after-finished-controller',
+      'endpointslice-controller',
+      'pod-garbage-collector-controller',
     ].join(',')}`,
     `--service-account-private-key-file=${pki.serviceAccountKey}`,
     `--root-ca-file=${pki.caCert}`,
@@ -363,7 +453,62 @@ function startAuthEmulator(
   return { process: proc, ready };
 }
 
-function kubeconfigYaml(server: string, pki: Pki): string {
+type NodeStatus = { status?: { conditions?: { type: string; status: string }[] } };
+
+function nodeReady(node: NodeStatus): boolean {
+  return (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/**
+ * kube-scheduler serves no port here (--secure-port=0): it is ready when it has acted on a pod.
+ * A probe pod in `default` is scheduled (bound to a node, or marked Unschedulable when there is
+ * none) and then deleted at once, its container never run.
+ */
+async function waitForScheduler(scheduler: Managed, server: string, admin: Agent) {
+  const pods = `${server}/api/v1/namespaces/default/pods`;
+  const name = 'kubefn-scheduler-probe';
+  const probe = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name },
+    spec: {
+      containers: [{ name: 'probe', image: 'kubefn.local/probe' }],
+      automountServiceAccountToken: false,
+      terminationGracePeriodSeconds: 0,
+    },
+  };
+  const created = await fetch(pods, {
+    method: 'POST',
+    dispatcher: admin,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(probe),
+  });
+  if (created.status !== 201)
+    throw new Error(`could not create the scheduler's probe pod: ${await created.text()}`);
+  try {
+    await waitFor(scheduler, 60_000, async () => {
+      const pod = (await (await fetch(`${pods}/${name}`, { dispatcher: admin })).json()) as {
+        spec?: { nodeName?: string };
+        status?: { conditions?: { type: string }[] };
+      };
+      return Boolean(
+        pod.spec?.nodeName || pod.status?.conditions?.some((c) => c.type === 'PodScheduled'),
+      );
+    });
+  } finally {
+    await fetch(`${pods}/${name}?gracePeriodSeconds=0`, { method: 'DELETE', dispatcher: admin })
+      .then((res) => res.body?.cancel())
+      .catch(() => {});
+  }
+}
+
+function kubeconfigYaml(
+  server: string,
+  caCert: string,
+  cert: string,
+  key: string,
+  user = 'kubefn-admin',
+): string {
   // Paths rather than inline data keep the credentials out of anything that prints the config.
   return `apiVersion: v1
 kind: Config
@@ -371,17 +516,17 @@ clusters:
 - name: kubefn-local
   cluster:
     server: ${server}
-    certificate-authority: ${pki.caCert}
+    certificate-authority: ${caCert}
 users:
-- name: kubefn-admin
+- name: ${user}
   user:
-    client-certificate: ${pki.adminCert}
-    client-key: ${pki.adminKey}
+    client-certificate: ${cert}
+    client-key: ${key}
 contexts:
 - name: kubefn-local
   context:
     cluster: kubefn-local
-    user: kubefn-admin
+    user: ${user}
 current-context: kubefn-local
 `;
 }

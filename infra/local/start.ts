@@ -1,5 +1,6 @@
 // `npm start`: the main job on the local stack. Brings up etcd, kube-apiserver,
-// kube-controller-manager and the Pub/Sub emulator, applies kubefn's identities, runs the
+// kube-controller-manager, kube-scheduler, kwok's simulated nodes (a pod Ready 1 s after it is
+// scheduled, unless KUBEFN_POD_START_MS says otherwise) and the Pub/Sub emulator, applies kubefn's identities, runs the
 // provisioning function and the signup page, the label and ingress-timeout functions under the
 // Functions Framework, every trigger of infra/subscriptions.ts (topics and filtered push
 // subscriptions on the emulator), and the watcher forwarding what happens in kubefn's namespaces
@@ -51,7 +52,11 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
   process.on(signal, () => void shutdown(signal));
 
 try {
-  stack = await startStack({ log: (line) => console.log(`  ${line}`) });
+  stack = await startStack({
+    log: (line) => console.log(`  ${line}`),
+    // Tenants' pods take a moment to be Ready, as an image pull and start would.
+    ...(process.env.KUBEFN_POD_START_MS === undefined && { podStartMs: 1000 }),
+  });
   const admin = new Cluster(await fromKubeconfig({ path: stack.kubeconfig }));
   const provision = await startProvisionFunction(admin, stack, { port: await preferredPort(8081) });
   running.push(provision);
@@ -103,6 +108,7 @@ kubefn is running on the local stack (${((performance.now() - begun) / 1000).toF
   ingress-timeout   ${ingressTimeout.url}
   watcher status    ${flow.relayUrl}/status
   Kubernetes API    ${stack.server}   (kubeconfig ${stack.kubeconfig})
+  simulated nodes   ${stack.nodes.join(', ')}   (kwok; pods Ready ${stack.podStartMs} ms after scheduling)
   Pub/Sub emulator  ${stack.pubsubEmulatorHost}   (project ${stack.pubsubProject})
   Auth emulator     http://${stack.authEmulatorHost}   (customers' sign-in, project ${stack.authProject})
   memory (RSS)      ${mib(total)}: ${Object.entries(memory)

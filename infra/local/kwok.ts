@@ -1,0 +1,88 @@
+// Simulated nodes for the local stack: kwok (sigs.k8s.io/kwok, built by build.sh) plays the
+// kubelet of Node objects the stack creates. It turns them Ready and moves the pods the scheduler
+// binds to them through kwok's own Stages (copied from the pinned kwok module by build.sh): a pod
+// is Running and Ready after a set delay standing for image pull and start, a Job's pod then
+// completes, and a deleted pod is gone at once. No container runs anywhere.
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseDocument } from 'yaml';
+
+/** kwok manages the nodes carrying this annotation (`kwok.x-k8s.io/node: fake`, its convention). */
+export const kwokNodeAnnotation = 'kwok.x-k8s.io/node';
+/** What each simulated node offers the scheduler. */
+export const nodeCapacity = { cpu: '32', memory: '256Gi', pods: '110' } as const;
+/** Pod IPs kwok hands out: apart from the Service range (10.0.0.0/16) and from loopback. */
+export const podCidr = '10.244.0.0/16';
+/** Every simulated node carries this label (beside kubernetes.io/hostname). */
+export const nodeLabel = { key: 'kubefn.dev/simulated-node', value: 'kwok' } as const;
+
+// Node: Ready, then a heartbeat every 20-45 s. Pod: Running and Ready (delayed), a Job's pod
+// Succeeded, a deleted pod removed.
+const stageFiles = [
+  'node-initialize.yaml',
+  'node-heartbeat.yaml',
+  'pod-ready.yaml',
+  'pod-complete.yaml',
+  'pod-delete.yaml',
+];
+
+export function nodeName(index: number): string {
+  return `kwok-node-${index}`;
+}
+
+/** A Node object kwok will manage; its capacity is kept by kwok's node-initialize Stage. */
+export function nodeObject(name: string) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name,
+      annotations: { [kwokNodeAnnotation]: 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+      labels: {
+        [nodeLabel.key]: nodeLabel.value,
+        'kubernetes.io/hostname': name,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        'node-role.kubernetes.io/agent': '',
+      },
+    },
+    // No taint: every node of this stack is simulated, and tenants' pods carry no toleration.
+    spec: {},
+    status: { capacity: nodeCapacity, allocatable: nodeCapacity },
+  };
+}
+
+/**
+ * Writes kwok's configuration: its Stage files, the pod-ready Stage delayed by `podStartMs`.
+ * Fails with what to run when build.sh has not copied them.
+ */
+export async function writeKwokConfig(
+  stagesDir: string,
+  file: string,
+  podStartMs: number,
+): Promise<void> {
+  const documents = await Promise.all(
+    stageFiles.map(async (name) => {
+      const text = await readFile(join(stagesDir, name), 'utf8').catch(() => {
+        throw new Error(
+          `kwok's stage ${name} is missing from ${stagesDir}: run bash infra/local/build.sh`,
+        );
+      });
+      const doc = parseDocument(text);
+      if (name === 'pod-ready.yaml' && podStartMs > 0)
+        doc.setIn(['spec', 'delay'], { durationMilliseconds: podStartMs });
+      return doc.toString();
+    }),
+  );
+  await writeFile(file, documents.join('---\n'));
+}
+
+export function kwokArgs(kubeconfig: string, config: string): string[] {
+  return [
+    `--kubeconfig=${kubeconfig}`,
+    `--config=${config}`,
+    `--manage-nodes-with-annotation-selector=${kwokNodeAnnotation}=fake`,
+    `--cidr=${podCidr}`,
+    '--v=WARN',
+  ];
+}
