@@ -52,7 +52,8 @@ try {
       // baseline would pay compressing and inflating 16 MiB that kubefn never asks for.
       headers: { accept: 'application/json', 'accept-encoding': 'identity' },
     });
-    if (res.headers.get('content-encoding')) throw new Error('the baseline got a compressed answer');
+    if (res.headers.get('content-encoding'))
+      throw new Error('the baseline got a compressed answer');
     return JSON.parse(await res.text()) as KubeList;
   };
   const ours = () => configMaps.list({ namespace: ns });
