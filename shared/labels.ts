@@ -12,6 +12,12 @@ export const suspendedLabel = 'kubefn.dev/suspended';
  */
 export const ownerLabel = 'kubefn.dev/owner';
 export const ownerUidAnnotation = 'kubefn.dev/owner-uid';
+/**
+ * Who may access a tenant (functions/provision/owner.ts): the emails bound to its owners'
+ * RoleBinding, as JSON, on the namespace. Written by each sign-up and plan change; self-healing
+ * and the scheduled check render the binding from it, never from a message.
+ */
+export const ownersAnnotation = 'kubefn.dev/owners';
 
 /**
  * Annotations where kubefn records what it did (its own bookkeeping, not anyone's wish): a change

@@ -65,3 +65,18 @@ test('a bug (plain Error) on resync: 500 internal', async () => {
   expect(res.status).toBe(500);
   expect(await res.json()).toEqual({ error: 'internal' });
 });
+
+// Every route reads its query strictly (shared/http/query.ts): an unknown parameter is a 400
+// before the handler runs, never ignored (the stub cluster would fail any call).
+test.each(['/ingresses/a/b?x=1', '/pubsub?x=1', '/resync?dryRun=true'])(
+  'POST %s: an unknown query parameter is 400 invalid-input',
+  async (path) => {
+    const res = await app().request(path, {
+      ...post,
+      headers: { ...(await auth()), 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: 'invalid-input' });
+  },
+);

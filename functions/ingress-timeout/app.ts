@@ -69,6 +69,7 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
     '/resync',
     guard((d) => d.callers.resync),
     async (c) => {
+      readQuery(c, {});
       const summary = await resyncAll(await deps());
       log('INFO', 'resync done', { ...summary.counts });
       return c.json(summary);

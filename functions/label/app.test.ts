@@ -91,3 +91,21 @@ describe('label app', () => {
     expect(await res.json()).toEqual({ error: 'internal' });
   });
 });
+
+// Every route reads its query strictly (shared/http/query.ts): an unknown parameter is a 400
+// before the handler runs, never ignored (the stub cluster would fail any call).
+test.each(['/labels?dryRun=true', '/pubsub?x=1', '/pubsub/changes?x=1'])(
+  'POST %s: an unknown query parameter is 400 invalid-input',
+  async (path) => {
+    const res = await createApp(deps(unused)).request(path, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${await caller.token()}`,
+      },
+      body: '{}',
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: 'invalid-input' });
+  },
+);

@@ -80,6 +80,16 @@ describe('applyRules', () => {
       tenant,
       'in-sync',
     ],
+    [
+      // The live namespace decides (a forged message, or an old one delivered late), not the message.
+      "a Namespace message with kubefn's labels the namespace does not have",
+      {
+        type: 'MODIFIED' as const,
+        object: { apiVersion: 'v1', kind: 'Namespace', metadata: tenant.metadata },
+      },
+      { metadata: { name: 'tenant-a' } },
+      'ignored',
+    ],
   ])('%s: %s, nothing written', async (_, change, namespace, outcome) => {
     expect(await applyRules(change, deps(namespace))).toMatchObject({ outcome });
   });

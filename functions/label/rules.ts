@@ -9,7 +9,6 @@
 // applies the rules to every object of their kinds in it.
 import * as v from 'valibot';
 import type { ObjectChange } from '../../shared/events/change.ts';
-import type { KubeObject } from '../../shared/kube/index.ts';
 import { customerLabel, isKubefnKey, isManaged, planLabel } from '../../shared/labels.ts';
 import type { PushOutcome } from '../../shared/pubsub/push.ts';
 import { substitute } from '../../shared/templates.ts';
@@ -49,11 +48,11 @@ export async function applyRules(
   const { name, namespace } = change.object.metadata;
   if (change.type === 'DELETED') return { outcome: 'ignored', reason: 'deleted' };
   const isNamespace = kind === 'Namespace' && apiVersion === 'v1';
-  const ns = isNamespace
-    ? (change.object as KubeObject)
-    : namespace
-      ? await deps.cluster.resource(namespaceRef).find(namespace)
-      : undefined;
+  // The namespace's labels are read from the cluster, a Namespace's own change included: the
+  // message only says where to look (a forged one, or one from before a plan change delivered
+  // late, must not write its customer or plan onto the tenant's objects).
+  const nsName = isNamespace ? name : namespace;
+  const ns = nsName ? await deps.cluster.resource(namespaceRef).find(nsName) : undefined;
   if (!isManaged(ns) || !ns?.metadata?.labels?.[customerLabel])
     return { outcome: 'ignored', reason: 'not in a tenant namespace' };
   const values = {

@@ -165,3 +165,24 @@ test('/pubsub/changes: a change outside the tenant namespaces is ignored without
     reason: 'not in a tenant namespace',
   });
 });
+
+// Every route reads its query strictly (shared/http/query.ts): an unknown parameter is a 400
+// before the handler runs, never ignored (the stub cluster would fail any call).
+test.each([
+  ['POST', '/tenants?dryrun=true'],
+  ['GET', '/tenants?owner=u&x=1'],
+  ['GET', '/tenants/acme?x=1'],
+  ['DELETE', '/tenants/acme?confirm=acme&dryrun=true'],
+  ['POST', '/resync?dryRun=true'],
+  ['POST', '/pubsub/resync?x=1'],
+  ['POST', '/pubsub/changes?x=1'],
+  ['POST', '/pubsub/tenants?x=1'],
+])('%s %s: an unknown query parameter is 400 invalid-input', async (method, path) => {
+  const res = await app().request(path, {
+    method,
+    headers: { ...(await auth()), 'content-type': 'application/json' },
+    ...(method === 'POST' ? { body: '{}' } : {}),
+  });
+  expect(res.status).toBe(400);
+  expect(await res.json()).toMatchObject({ error: 'invalid-input' });
+});

@@ -10,6 +10,7 @@ import {
   managedByLabel,
   managedByValue,
   ownerLabel,
+  ownersAnnotation,
   ownerUidAnnotation,
   planLabel,
 } from '../../shared/labels.ts';
@@ -20,12 +21,13 @@ import {
   managedSelector,
   ownerLabelValue,
   ownerSelector,
+  ownersRecord,
   type PlanRules,
   planRules,
   withCustomerLock,
 } from './owner.ts';
 import type { RenderValues } from './render.ts';
-import { bundleRefs, renderTenant, type Templates } from './render.ts';
+import { bundleRefs, renderTenant, type Templates, type TenantObject } from './render.ts';
 import type { SignupInput } from './schema.ts';
 
 export type ProvisionDeps = {
@@ -87,7 +89,11 @@ export async function provisionTenant(
         [planLabel]: input.plan,
         ...(owner ? { [ownerLabel]: ownerLabelValue(owner.uid) } : {}),
       },
-      ...(owner ? { annotations: { [ownerUidAnnotation]: owner.uid } } : {}),
+      // Who may access the tenant: what self-healing and the scheduled check bind (owner.ts).
+      annotations: {
+        [ownersAnnotation]: ownersRecord(owners),
+        ...(owner ? { [ownerUidAnnotation]: owner.uid } : {}),
+      },
     },
   };
   const result = {
@@ -110,15 +116,15 @@ export async function provisionTenant(
   if (input.dryRun && created) return { ...result, created };
 
   // A failure names its object: the caller learns which one and why (in safe words), and a
-  // later sign-up or the scheduled check completes the tenant.
-  await Promise.all(
-    [...(created ? [] : [{ object: namespaceObject, defaults: undefined }]), ...bundle].map(
-      (entry) =>
-        applyTenantObject(deps.cluster.resource(typeRef(entry.object)), entry, {
-          dryRun: input.dryRun,
-        }),
-    ),
-  );
+  // later sign-up or the scheduled check completes the tenant. The namespace, with the owners
+  // record, goes first: self-healing renders the owners' binding from that record, so a binding
+  // written before it would be put back to the old owners.
+  const apply = (entry: TenantObject) =>
+    applyTenantObject(deps.cluster.resource(typeRef(entry.object)), entry, {
+      dryRun: input.dryRun,
+    });
+  if (!created) await apply({ object: namespaceObject, defaults: undefined });
+  await Promise.all(bundle.map(apply));
   return { ...result, created };
 }
 

@@ -8,6 +8,12 @@
 // Nothing loops: kubefn's own write comes back as one more change, which then matches its
 // template and writes nothing. A changed object is judged from the message (no read); only a
 // deletion reads the object (it may be back already). A tenant being deleted is left alone.
+//
+// What a message is trusted with: which object to look at (kind, namespace, name) and whether it
+// looks drifted. What is written never comes from it: the template, and the tenant's namespace as
+// read from the cluster (its customer, plan, suspension, and the owners recorded by sign-up and
+// plan changes). A forged message, or an old one delivered late, can at most make kubefn write
+// the tenant as it should be, or skip a write the scheduled check then makes.
 import type { ObjectChange } from '../../shared/events/change.ts';
 import { KubeError, type KubeObject } from '../../shared/kube/index.ts';
 import { customerLabel, isManaged, planLabel, suspendedLabel } from '../../shared/labels.ts';
@@ -17,7 +23,7 @@ import { applyTenantObject, drift, failedObject } from './apply.ts';
 import { namespaceRef, type ProvisionDeps, typeRef } from './handler.ts';
 import { suspensionQuota } from './lifecycle.ts';
 import { renderTenant, type TenantObject } from './render.ts';
-import { currentOwners, keyOf } from './resync.ts';
+import { keyOf, tenantOwners } from './resync.ts';
 
 export async function healObject(change: ObjectChange, deps: ProvisionDeps): Promise<PushOutcome> {
   const reported = change.object as KubeObject;
@@ -31,9 +37,9 @@ export async function healObject(change: ObjectChange, deps: ProvisionDeps): Pro
     return ignored('not a tenant namespace');
   if (ns.metadata?.deletionTimestamp) return ignored('the tenant is being deleted');
 
-  // The binding that names the owners is judged with the owners it had: the message carries them
-  // (a deleted binding comes back with the subjects it had when deleted).
-  const owners = await currentOwners(deps, new Map([[keyOf(reported), reported]]), namespace);
+  // Who may access the tenant comes from kubefn's own record on the namespace, never from the
+  // message: anyone who can publish to the topic could name other subjects.
+  const owners = await tenantOwners(deps, new Map(), ns);
   const expected: TenantObject[] = [
     ...renderTenant(deps.templates, {
       namespace,

@@ -2,7 +2,7 @@
 // kubefn-tenant-requests with the customer id as ordering key (one customer's requests apply in
 // order); they are pushed to POST /pubsub/tenants (infra/subscriptions.ts).
 //   signup       as POST /tenants: create or complete the tenant
-//   change-plan  re-render the bundle with the new plan, keeping the owners bound now
+//   change-plan  re-render the bundle with the new plan, keeping the recorded owners
 //   suspend      the namespace labelled kubefn.dev/suspended=true; a ResourceQuota
 //                kubefn-suspended (pods: 0) so nothing new starts; every Deployment and
 //                StatefulSet scaled to zero, its replicas (and who set them) recorded on it. With
@@ -11,8 +11,10 @@
 //   resume       all of that undone: replicas as recorded, the quota and the label removed
 //   cancel       as DELETE /tenants/:id?confirm=ID: `confirm` must repeat the customer id
 // Each request carries `requestedAt`; the newest applied is recorded on the namespace, and a
-// request no newer than it (a redelivery, a duplicate, one overtaken) changes nothing. Each
-// action is idempotent as well, so a request that failed halfway is completed when redelivered.
+// request no newer than it (a redelivery, a duplicate, one overtaken) changes nothing. A request
+// dated further ahead than a small clock skew is refused: recorded, it would make every real
+// request after it stale. Each action is idempotent as well, so a request that failed halfway is
+// completed when redelivered.
 import * as v from 'valibot';
 import { DomainError, failureCode } from '../../shared/errors.ts';
 import type { Cluster, KubeObject } from '../../shared/kube/index.ts';
@@ -32,7 +34,7 @@ import {
   type ProvisionDeps,
   provisionTenant,
 } from './handler.ts';
-import { currentOwners } from './resync.ts';
+import { tenantOwners } from './resync.ts';
 import { CustomerIdSchema, OwnersSchema } from './schema.ts';
 
 const base = {
@@ -50,6 +52,21 @@ export const TenantRequestSchema = v.variant('action', [
   v.strictObject({ action: v.literal('cancel'), ...base, confirm: v.string() }),
 ]);
 export type TenantRequest = v.InferOutput<typeof TenantRequestSchema>;
+
+/**
+ * How far ahead of kubefn's clock a request may be dated: publishers' clocks drift by seconds.
+ * Checked when the request is applied, not in the schema: it depends on the time it arrives.
+ */
+export const maxClockSkewMs = 5 * 60_000;
+
+/** A request dated beyond the skew: refused before anything is read or written. */
+function checkRequestedAt(requestedAt: string): void {
+  if (Date.parse(requestedAt) - Date.now() > maxClockSkewMs)
+    throw new DomainError(
+      'requested-in-future',
+      `requestedAt is more than ${maxClockSkewMs / 60_000} minutes ahead of kubefn's clock`,
+    );
+}
 
 /** The newest request applied to a tenant (its `requestedAt`), on the namespace. */
 export const requestedAtAnnotation = 'kubefn.dev/requested-at';
@@ -82,6 +99,7 @@ export async function applyTenantRequest(
   deps: ProvisionDeps,
 ): Promise<PushOutcome> {
   const { action, customerId, requestedAt } = request;
+  checkRequestedAt(requestedAt);
   const namespace = deps.namespacePrefix + customerId;
   const answer = { action, customerId, namespace };
   const live = await deps.cluster.resource(namespaceRef).find(namespace);
@@ -101,9 +119,9 @@ export async function applyTenantRequest(
       throw new DomainError('invalid-input', `there is no plan ${request.plan}`);
     let owners = action === 'signup' ? request.owners : [];
     if (action === 'change-plan') {
-      // A plan change keeps whoever is bound now (the template cannot know them).
-      await ownTenant(deps, customerId, { allowTerminating: false });
-      owners = (await currentOwners(deps, new Map(), namespace)).map((owner) => owner.name);
+      // A plan change keeps the recorded owners (the template cannot know them).
+      const ns = await ownTenant(deps, customerId, { allowTerminating: false });
+      owners = (await tenantOwners(deps, new Map(), ns)).map((owner) => owner.name);
     }
     await provisionTenant({ customerId, plan: request.plan, owners, dryRun: false }, deps);
   } else {

@@ -1,6 +1,13 @@
 import { expect, test } from 'vitest';
 import { DomainError } from '../../shared/errors.ts';
-import { badPlanRules, checkEntitlement, ownerLabelValue, planRules } from './owner.ts';
+import {
+  badPlanRules,
+  checkEntitlement,
+  ownerLabelValue,
+  ownersRecord,
+  planRules,
+  recordedOwners,
+} from './owner.ts';
 import plans from './templates/plans.json' with { type: 'json' };
 
 const labelValue = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
@@ -75,4 +82,22 @@ test.each([
 ] as const)('plan %s for %o: %s', (plan, owner, code) => {
   const rules = planRules(plans[plan]);
   expect(codeOf(() => checkEntitlement(plan, rules, owner))).toBe(code);
+});
+
+// The owners record on a tenant's namespace: only kubefn's own writing is read; anything else is
+// no record (the caller falls back to the binding as it is in the cluster, never to a message).
+test.each([
+  {
+    what: 'a record',
+    raw: ownersRecord(['a@example.com', 'b@example.com']),
+    owners: ['a@example.com', 'b@example.com'],
+  },
+  { what: 'an empty record', raw: ownersRecord([]), owners: [] },
+  { what: 'no annotation', raw: undefined, owners: undefined },
+  { what: 'not JSON', raw: 'a@example.com', owners: undefined },
+  { what: 'not a list', raw: '{"a":"b"}', owners: undefined },
+  { what: 'a list with a non-email', raw: '["a@example.com","system:masters"]', owners: undefined },
+])('$what: $owners', ({ raw, owners }) => {
+  const ns = { metadata: { annotations: raw === undefined ? {} : { 'kubefn.dev/owners': raw } } };
+  expect(recordedOwners(ns)).toEqual(owners);
 });

@@ -7,7 +7,12 @@ import * as v from 'valibot';
 import { DomainError } from '../../shared/errors.ts';
 import { systemNamespace } from '../../shared/identities.ts';
 import { type Cluster, KubeError, type KubeObject } from '../../shared/kube/index.ts';
-import { managedByLabel, managedByValue, ownerLabel } from '../../shared/labels.ts';
+import {
+  managedByLabel,
+  managedByValue,
+  ownerLabel,
+  ownersAnnotation,
+} from '../../shared/labels.ts';
 import { Backoff } from '../../shared/retry/backoff.ts';
 import { sleep } from '../../shared/retry/conflict.ts';
 import type { Plan } from './render.ts';
@@ -30,6 +35,26 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 export function ownerLabelValue(uid: string): string {
   if (labelSafe.test(uid) && !uid.startsWith(hashedPrefix)) return uid;
   return `${hashedPrefix}${sha256(uid).slice(0, 48)}`;
+}
+
+const OwnersRecordSchema = v.array(v.pipe(v.string(), v.maxLength(254), v.email()));
+
+/** The owners record's value (the annotation on the tenant's namespace). */
+export const ownersRecord = (owners: string[]): string => JSON.stringify(owners);
+
+/**
+ * The owners recorded on a tenant's namespace by its last sign-up or plan change; undefined when
+ * there is no readable record (a tenant provisioned before kubefn kept one, or a hand edit).
+ */
+export function recordedOwners(ns: KubeObject | undefined): string[] | undefined {
+  const raw = ns?.metadata?.annotations?.[ownersAnnotation];
+  if (raw === undefined) return undefined;
+  try {
+    const parsed = v.safeParse(OwnersRecordSchema, JSON.parse(raw));
+    return parsed.success ? parsed.output : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** What a plan lets a customer do; a plan that does not say is not self-served. */

@@ -7,8 +7,8 @@
 // costs no request of its own. Writes are bounded in concurrency. One tenant that cannot be
 // repaired is reported with its code and reason; the others are still checked. Only a list
 // failing (the API server unreachable, or kubefn not allowed to read) fails the whole job.
-// The owners come from the live binding: the template cannot know them, and the check must not
-// drop them.
+// The owners come from kubefn's record on the namespace (owner.ts): the template cannot know
+// them, and the check must not drop them.
 import { mapLimit } from '../../shared/concurrency.ts';
 import { KubefnError } from '../../shared/errors.ts';
 import {
@@ -22,6 +22,7 @@ import { customerLabel, managedByLabel, managedByValue, planLabel } from '../../
 import { jsonLogger as log } from '../../shared/log.ts';
 import { applyTenantObject, drift } from './apply.ts';
 import { type ObjectRef, type ProvisionDeps, ref, typeRef } from './handler.ts';
+import { recordedOwners } from './owner.ts';
 import { type RenderValues, renderTenant, type TenantObject } from './render.ts';
 
 export type TenantCheck = {
@@ -124,7 +125,7 @@ async function checkTenant(
       namespace,
       customerId,
       plan: deps.templates.plans[ns.metadata?.labels?.[planLabel] ?? ''] ?? {},
-      owners: await currentOwners(deps, live, namespace),
+      owners: await tenantOwners(deps, live, ns),
       subjects: deps.subjects,
     });
     for (const entry of bundle) {
@@ -154,12 +155,22 @@ function write(
   return applyTenantObject(resource, entry, was === 'defaults' ? { only: 'defaults' } : {});
 }
 
-/** The owners as bound now, in the template's binding whose subjects are `${owners}`. */
-export async function currentOwners(
+/**
+ * Who the template's binding whose subjects are `${owners}` names: the owners recorded on the
+ * tenant's namespace `ns` (as read from the cluster) by its last sign-up or plan change. A tenant
+ * provisioned before that record keeps the Users its binding names now, read from the cluster
+ * (`live`, or by name); it gets the record at its next sign-up or plan change.
+ */
+export async function tenantOwners(
   deps: ProvisionDeps,
   live: Map<string, KubeObject>,
-  namespace: string,
+  ns: KubeObject,
 ): Promise<RenderValues['owners']> {
+  const asUser = (name: string) =>
+    ({ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name }) as const;
+  const recorded = recordedOwners(ns);
+  if (recorded) return recorded.map(asUser);
+  const namespace = ns.metadata?.name ?? '';
   const template = deps.templates.bundle.find(
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the template's own placeholder text
     (o) => (o as { subjects?: unknown }).subjects === '${owners}',
@@ -183,7 +194,5 @@ export async function currentOwners(
       }));
   const subjects = (binding as { subjects?: { kind: string; name: string }[] } | undefined)
     ?.subjects;
-  return (subjects ?? [])
-    .filter((s) => s.kind === 'User')
-    .map((s) => ({ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: s.name }));
+  return (subjects ?? []).filter((s) => s.kind === 'User').map((s) => asUser(s.name));
 }

@@ -235,3 +235,24 @@ test('provision unreachable: 503 provisioning-unavailable, nothing more said', a
   expect(body).toMatchObject({ error: 'provisioning-unavailable' });
   expect(JSON.stringify(body)).not.toContain(String(port));
 });
+
+// Query parameters are read strictly, as provision reads them (shared/http/query.ts): a
+// `?dryRun=true` the backend does not take must not fall through to a real sign-up.
+test.each([
+  ['POST', '/api/signup?dryRun=true', 'dryRun'],
+  ['POST', '/api/signup?dryRun=true&dryRun=false', 'dryRun'],
+  ['GET', '/api/tenants?owner=someone-else', 'owner'],
+  ['GET', '/api/tenants/acme?owner=someone-else', 'owner'],
+  ['GET', '/?dryRun=true', 'dryRun'],
+])('%s %s: 400 invalid-input naming %s, provision never called', async (method, path, field) => {
+  const res = await app.request(path, {
+    method,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token()}` },
+    ...(method === 'POST' ? { body: JSON.stringify({ customerId: 'acme', plan: 'free' }) } : {}),
+  });
+  expect(res.status).toBe(400);
+  const body = (await res.json()) as { error: string; details: { fields: { field: string }[] } };
+  expect(body.error).toBe('invalid-input');
+  expect(body.details.fields.map((f) => f.field)).toEqual([field]);
+  expect(received).toEqual([]);
+});

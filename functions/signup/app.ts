@@ -13,6 +13,7 @@ import type { Customer } from '../../shared/auth/identity-platform.ts';
 import { DomainError } from '../../shared/errors.ts';
 import { functionApp } from '../../shared/http/app.ts';
 import { readJson } from '../../shared/http/json-body.ts';
+import { readQuery } from '../../shared/http/query.ts';
 import type { TokenProvider } from '../../shared/kube/index.ts';
 import { jsonLogger, type Logger } from '../../shared/log.ts';
 import { page, type SignInConfig } from './page.ts';
@@ -38,12 +39,18 @@ export function createApp(deps: SignupDeps): Hono<Env> {
   const log = deps.log ?? jsonLogger;
 
   const html = page(deps.signIn);
-  app.get('/', (c) => c.html(html));
+  // Every route reads its query strictly, as provision does: a parameter this backend does not
+  // take (`?dryRun=true`) is a 400, never ignored on the way to a real sign-up.
+  app.get('/', (c) => {
+    readQuery(c, {});
+    return c.html(html);
+  });
 
   // The token before anything else, the body included.
   app.use('/api/*', signedIn(deps, log));
 
   app.post('/api/signup', async (c) => {
+    readQuery(c, {});
     const customer = c.get('customer');
     if (!customer.emailVerified || !customer.email) {
       throw new DomainError(
@@ -60,17 +67,19 @@ export function createApp(deps: SignupDeps): Hono<Env> {
     return forward(deps, 'POST', '/tenants', { ...input, owners: [], owner });
   });
 
-  app.get('/api/tenants', (c) =>
-    forward(deps, 'GET', `/tenants?owner=${encodeURIComponent(c.get('customer').id)}`),
-  );
+  app.get('/api/tenants', (c) => {
+    readQuery(c, {});
+    return forward(deps, 'GET', `/tenants?owner=${encodeURIComponent(c.get('customer').id)}`);
+  });
 
-  app.get('/api/tenants/:customerId', (c) =>
-    forward(
+  app.get('/api/tenants/:customerId', (c) => {
+    readQuery(c, {});
+    return forward(
       deps,
       'GET',
       `/tenants/${encodeURIComponent(c.req.param('customerId'))}?owner=${encodeURIComponent(c.get('customer').id)}`,
-    ),
-  );
+    );
+  });
   return app;
 }
 

@@ -21,7 +21,8 @@ export type ForwarderOptions = {
 export async function startPushForwarder(
   target: string,
   token: string,
-  onAnswer: (status: number) => void = () => {},
+  /** Told of each answer the function gave, with the message's attributes (to tell which one). */
+  onAnswer: (status: number, attributes: Record<string, string>) => void = () => {},
   options: ForwarderOptions = {},
 ): Promise<{ url: string; close(): Promise<void> }> {
   // A filter Pub/Sub would refuse fails here, before anything is delivered (FilterError).
@@ -31,7 +32,9 @@ export async function startPushForwarder(
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const excluded = options.filter ? excludedMessage(body, matches) : undefined;
+      const message = messageOf(body);
+      const excluded =
+        options.filter && message && !matches(message.attributes) ? message : undefined;
       if (excluded) {
         options.onFilteredOut?.(excluded);
         res.writeHead(204).end();
@@ -44,7 +47,7 @@ export async function startPushForwarder(
           headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         },
         (answer) => {
-          onAnswer(answer.statusCode ?? 0);
+          onAnswer(answer.statusCode ?? 0, message?.attributes ?? {});
           res.writeHead(answer.statusCode ?? 502);
           answer.pipe(res);
         },
@@ -61,12 +64,12 @@ export async function startPushForwarder(
 }
 
 /**
- * The message, when the filter excludes it. A body that is not a push envelope is passed on: the
- * function's own check refuses it (and says why), as it would a malformed push in production.
+ * The pushed message's id and attributes; undefined for a body that is not a push envelope, which
+ * is passed on unfiltered: the function's own check refuses it (and says why), as it would a
+ * malformed push in production.
  */
-function excludedMessage(
+function messageOf(
   body: Buffer,
-  matches: (attributes: Record<string, string>) => boolean,
 ): { messageId: string; attributes: Record<string, string> } | undefined {
   let envelope: unknown;
   try {
@@ -82,5 +85,5 @@ function excludedMessage(
   };
   if (typeof attributes !== 'object' || attributes === null) return undefined;
   if (!Object.values(attributes).every((value) => typeof value === 'string')) return undefined;
-  return matches(attributes) ? undefined : { messageId: String(messageId), attributes };
+  return { messageId: String(messageId), attributes };
 }

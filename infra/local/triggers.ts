@@ -35,7 +35,7 @@ export async function subscribe(
   const forwarder = await startPushForwarder(
     target.url,
     token,
-    (status) => target.onAnswer?.(status, {}),
+    (status, attributes) => target.onAnswer?.(status, attributes),
     {
       ...(target.filter ? { filter: target.filter } : {}),
       onFilteredOut: (message) => target.onAnswer?.(204, message.attributes),

@@ -21,6 +21,7 @@ export const statusOf: Record<FailureCode, ContentfulStatusCode> = {
   'reserved-key': 400,
   'unknown-kind': 400,
   'confirmation-required': 400,
+  'requested-in-future': 400,
   'not-allowed': 403,
   'kubefn-key': 403, // kubefn's own labels, for every caller
   'namespace-not-allowed': 403,

@@ -7,10 +7,13 @@
 //   503  a failure a retry can fix (the cluster or an API unavailable, throttled, no answer):
 //        Pub/Sub redelivers with backoff
 //   500  a bug (not a KubefnError): kept for redelivery and the dead-letter topic
+//   400  a query parameter on the push URL (none is taken): a misconfigured subscription, so
+//        the message is kept (redelivered, then dead-lettered) rather than acknowledged unread
 // Push is at least once: handlers are idempotent; the recent-keys memory only saves work.
 import type { Context } from 'hono';
 import * as v from 'valibot';
 import { isRetryable, KubefnError } from '../errors.ts';
+import { readQuery } from '../http/query.ts';
 import { jsonLogger, type Logger } from '../log.ts';
 
 const EnvelopeSchema = v.object({
@@ -66,6 +69,7 @@ export function pushRoute<T>(
   const log = options.log ?? jsonLogger;
   const recent = options.recent ?? new RecentKeys();
   return async (c: Context): Promise<Response> => {
+    readQuery(c, {});
     const decoded = decode(await c.req.text(), dataSchema);
     if (!decoded.ok) {
       // Never retried: it cannot get better. Logged with what identifies it, not its content.

@@ -14,6 +14,7 @@ const customer = {
   heal: `heal-${run}`,
   life: `life-${run}`,
   edit: `edit-${run}`,
+  lock: `lock-${run}`,
 };
 const ref = {
   quota: { apiVersion: 'v1', kind: 'ResourceQuota' },
@@ -28,7 +29,7 @@ const ref = {
 
 let admin: Cluster;
 let flow: EventFlow;
-const ns: Record<keyof typeof customer, string> = { heal: '', life: '', edit: '' };
+const ns: Record<keyof typeof customer, string> = { heal: '', life: '', edit: '', lock: '' };
 
 beforeAll(async () => {
   admin = await adminCluster();
@@ -39,6 +40,7 @@ beforeAll(async () => {
   ns.heal = await flow.signUp(customer.heal, { owners: ['owner@example.com'] });
   ns.life = await flow.signUp(customer.life);
   ns.edit = await flow.signUp(customer.edit);
+  ns.lock = await flow.signUp(customer.lock);
 }, 120_000);
 
 afterAll(async () => {
@@ -50,6 +52,54 @@ const find = (kind: keyof typeof ref, name: string, namespace: string) =>
   admin.resource(ref[kind]).find(name, { namespace });
 const hard = (quota: KubeObject | undefined) =>
   (quota?.spec as { hard?: Record<string, string> })?.hard;
+const subjectNames = (binding: KubeObject | undefined) =>
+  (binding as { subjects?: { name: string }[] } | undefined)?.subjects?.map((s) => s.name);
+/** Publishes a tenant request as a billing system would and waits until its push is answered. */
+async function requested(request: Record<string, unknown>) {
+  const answered = () => flow.pushes.tenantRequests.get(200) ?? 0;
+  const before = answered();
+  await flow.publishTenantRequest(request);
+  await eventually('the tenant request answered', 20_000, async () =>
+    answered() > before ? true : undefined,
+  );
+}
+
+/**
+ * Publishes a change message in the watcher's shape with the object as given (what anyone who
+ * may publish to the topic can send) and waits for its push through `trigger`: the status.
+ */
+async function changed(
+  trigger: keyof EventFlow['pushes'],
+  type: 'MODIFIED' | 'DELETED',
+  object: KubeObject,
+  parts: string[],
+) {
+  const { apiVersion = '', kind = '', metadata = {} } = object;
+  const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
+  const uid = metadata.uid ?? 'forged';
+  const resourceVersion = `${Date.now()}${Math.floor(Math.random() * 1000)}`;
+  const eventKey = `${uid}/${resourceVersion}/${type}`;
+  await flow.publishChange(
+    { type, object },
+    {
+      type,
+      group: group ?? '',
+      version: version ?? '',
+      kind,
+      name: metadata.name ?? '',
+      ...(metadata.namespace ? { namespace: metadata.namespace } : {}),
+      uid,
+      resourceVersion,
+      cluster: 'local',
+      eventKey,
+      ...(metadata.labels?.['app.kubernetes.io/managed-by'] === 'kubefn'
+        ? { managed: 'true' }
+        : {}),
+      ...Object.fromEntries(parts.map((part) => [`${part}Changed`, 'true'])),
+    },
+  );
+  return eventually('the change answered', 20_000, async () => flow.answerTo(trigger, eventKey));
+}
 
 describe('self-healing tenants', () => {
   test('a deleted ResourceQuota is put back within seconds', async () => {
@@ -87,6 +137,39 @@ describe('self-healing tenants', () => {
       find('binding', 'tenant-owners', ns.heal),
     );
     expect((back as { subjects?: { name: string }[] }).subjects?.map((s) => s.name)).toEqual([
+      'owner@example.com',
+    ]);
+  });
+
+  // Issue 27: who may access a tenant comes from kubefn's own record on the namespace, never from
+  // a message (anyone who can publish to the topic, or an old message delivered late).
+  test('a change message naming other owners never rewrites who owns the tenant', async () => {
+    const bindings = admin.resource(ref.binding);
+    const live = await bindings.get('tenant-owners', { namespace: ns.heal });
+    const { 'kubefn.dev/customer': _, ...labels } = live.metadata?.labels ?? {};
+    const forged = {
+      ...ref.binding,
+      metadata: {
+        name: 'tenant-owners',
+        namespace: ns.heal,
+        uid: live.metadata?.uid ?? '',
+        labels,
+      },
+      roleRef: (live as { roleRef?: unknown }).roleRef,
+      subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'evil@example.com' }],
+    };
+    // Drifted (a kubefn label missing): provision writes the binding, with the recorded owners.
+    expect(await changed('provisionChanges', 'MODIFIED', forged, ['labels', 'spec'])).toBe(200);
+    expect(subjectNames(await find('binding', 'tenant-owners', ns.heal))).toEqual([
+      'owner@example.com',
+    ]);
+
+    // A tenant provisioned before the record: the binding as it is in the cluster, read.
+    await admin
+      .resource(ref.namespace)
+      .patch(ns.heal, { metadata: { annotations: { 'kubefn.dev/owners': null } } });
+    expect(await changed('provisionChanges', 'MODIFIED', forged, ['labels', 'spec'])).toBe(200);
+    expect(subjectNames(await find('binding', 'tenant-owners', ns.heal))).toEqual([
       'owner@example.com',
     ]);
   });
@@ -187,6 +270,37 @@ describe('tenant lifecycle from Pub/Sub', () => {
     ).toBeUndefined();
   });
 
+  // Issue 27: a request dated in the future would be recorded as the newest and make every real
+  // request after it stale. It is refused (acknowledged, nothing changed).
+  test('a request dated beyond the clock skew is refused and locks nothing', async () => {
+    const labels = async () => (await find('namespace', ns.lock, ''))?.metadata?.labels;
+    const recorded = async () =>
+      (await find('namespace', ns.lock, ''))?.metadata?.annotations?.['kubefn.dev/requested-at'];
+    const request = (action: string, requestedAt: string) =>
+      requested({ action, customerId: customer.lock, requestedAt });
+
+    await request('suspend', '2999-01-01T00:00:00Z');
+    expect((await labels())?.[suspendedLabel]).toBeUndefined();
+    expect(await recorded()).toBeUndefined();
+
+    // A request dated now is applied, not stale.
+    await request('suspend', at());
+    expect((await labels())?.[suspendedLabel]).toBe('true');
+
+    // A record left far ahead (by a version without the check): every request is stale until
+    // the operator resets it, as README's "Tenant lifecycle" says (kubectl annotate --overwrite).
+    await admin.resource(ref.namespace).patch(ns.lock, {
+      metadata: { annotations: { 'kubefn.dev/requested-at': '2999-01-01T00:00:00Z' } },
+    });
+    await request('resume', at(1));
+    expect((await labels())?.[suspendedLabel]).toBe('true');
+    await admin.resource(ref.namespace).patch(ns.lock, {
+      metadata: { annotations: { 'kubefn.dev/requested-at': at(2) } },
+    });
+    await request('resume', at(3));
+    expect((await labels())?.[suspendedLabel]).toBeUndefined();
+  });
+
   test('cancel without the confirmation deletes nothing; with it, the tenant goes', async () => {
     const answered = answeredTenantRequests();
     await flow.publishTenantRequest({
@@ -246,6 +360,29 @@ describe('objects tenants create', () => {
     // kubefn's own record write on the Ingress is not published: one push did the work.
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     expect(timeoutPushes() - before).toBe(1);
+  });
+
+  // Issue 27, the same class in the label rules: a Namespace's labels come from the cluster, not
+  // from the message (a forged one, or an old one from before a plan change delivered late).
+  test("a Namespace message's labels are not written onto the tenant's objects", async () => {
+    const labelled = await eventually('the tenant labels on its Service', 20_000, async () => {
+      const service = await find('service', 'monitoring', ns.edit);
+      return service?.metadata?.labels?.plan ? service : undefined;
+    });
+    const live = await find('namespace', ns.edit, '');
+    const forged = {
+      ...ref.namespace,
+      metadata: {
+        name: ns.edit,
+        uid: live?.metadata?.uid ?? '',
+        labels: { ...live?.metadata?.labels, 'kubefn.dev/plan': 'forged' },
+      },
+    };
+    expect(await changed('labelChanges', 'MODIFIED', forged, ['labels'])).toBe(200);
+    // Nothing written: not the forged plan, nor the write that would then put the real one back.
+    const after = await find('service', 'monitoring', ns.edit);
+    expect(after?.metadata?.labels?.plan).toBe('free');
+    expect(after?.metadata?.resourceVersion).toBe(labelled.metadata?.resourceVersion);
   });
 
   test('a new Deployment gets the tenant labels (and keeps its own)', async () => {

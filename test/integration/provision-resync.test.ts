@@ -1,5 +1,6 @@
-// The scheduled tenant check never strips a tenant's owners: when the owners' RoleBinding cannot
-// be read (anything but not-found), the tenant is reported failed, or the job fails when a whole
+// The scheduled tenant check never strips a tenant's owners: it binds the owners recorded on the
+// namespace; for a tenant provisioned before that record, when the owners' RoleBinding cannot be
+// read (anything but not-found), the tenant is reported failed, or the job fails when a whole
 // list cannot be read, and nothing is written.
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { type ProvisionDeps, provisionTenant } from '../../functions/provision/handler.ts';
@@ -87,9 +88,30 @@ test.each(['unavailable', 'forbidden'] as const)(
   },
 );
 
+test('with the owners recorded, the check binds them, whoever the binding names', async () => {
+  await admin
+    .resource(owners)
+    .patch(
+      'tenant-owners',
+      { subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'mallory' }] },
+      { namespace, fieldManager: 'an-operator' },
+    );
+  const deps = { cluster: admin, templates, namespacePrefix, subjects: localSubjects };
+  const { tenants } = await resyncTenants(deps);
+  expect(tenants.find((t) => t.namespace === namespace)).toMatchObject({
+    outcome: 'repaired',
+    repaired: [{ kind: 'RoleBinding', name: 'tenant-owners', was: 'different' }],
+  });
+  expect(await subjects()).toEqual(['owner@acme.example']);
+});
+
 test.each(['unavailable', 'forbidden'] as const)(
-  'an owners binding outside the list that cannot be read (%s) fails the tenant and keeps its owners',
+  'an owners binding outside the list that cannot be read (%s) fails a tenant without a record and keeps its owners',
   async (code) => {
+    // A tenant provisioned before the owners record: the check reads the binding.
+    await admin
+      .resource({ apiVersion: 'v1', kind: 'Namespace' })
+      .patch(namespace, { metadata: { annotations: { 'kubefn.dev/owners': null } } });
     // Its labels edited away: the check reads it by name.
     await admin
       .resource(owners)

@@ -31,8 +31,15 @@ export type EventFlow = {
   signupToken: string;
   /** Pushes per trigger: delivered to the function (by status) or kept back by the filter (204). */
   pushes: Record<TriggerKey, Map<number, number>>;
+  /** The answer to the message with this `eventKey` attribute through one trigger (204: filtered). */
+  answerTo(trigger: TriggerKey, eventKey: string): number | undefined;
   /** Publishes a tenant request as a billing system would (ordering key: the customer id). */
   publishTenantRequest(request: Record<string, unknown>): Promise<void>;
+  /**
+   * Publishes a message on this flow's changes topic as anyone allowed to publish there could
+   * (the watcher's shape, shared/events/change.ts, but its content as given).
+   */
+  publishChange(data: Record<string, unknown>, attributes: Record<string, string>): Promise<void>;
   /** Creates a tenant through provision's HTTP route; its namespace. */
   signUp(customerId: string, body?: Record<string, unknown>): Promise<string>;
   stop(): Promise<void>;
@@ -72,6 +79,7 @@ export async function startEventFlow(
     const pushes = Object.fromEntries(
       Object.keys(triggers).map((key) => [key, new Map<number, number>()]),
     ) as EventFlow['pushes'];
+    const answers = new Map<string, number>();
     for (const [key, trigger] of Object.entries(triggers) as [TriggerKey, Trigger][]) {
       if (trigger.topic !== 'changes' && trigger.topic !== 'tenantRequests') continue;
       const fn = functions[trigger.target];
@@ -82,7 +90,10 @@ export async function startEventFlow(
         audience: fn.audience,
         filter: trigger.filter,
         ordered: trigger.ordered,
-        onAnswer: (status) => pushes[key].set(status, (pushes[key].get(status) ?? 0) + 1),
+        onAnswer: (status, attributes) => {
+          pushes[key].set(status, (pushes[key].get(status) ?? 0) + 1);
+          if (attributes.eventKey) answers.set(`${key} ${attributes.eventKey}`, status);
+        },
       });
       stops.push(() => subscribed.close());
     }
@@ -101,23 +112,29 @@ export async function startEventFlow(
     stops.push(() => flow.stop());
 
     const signupToken = await mintToken(admin, signupAccount, { audiences: [provisionAudience] });
-    const publishUrl = `http://${stack.pubsubEmulatorHost}/v1/projects/${stack.pubsubProject}/topics/${topicOf.tenantRequests}:publish`;
+    const publish = async (topic: string, message: Record<string, unknown>) => {
+      const url = `http://${stack.pubsubEmulatorHost}/v1/projects/${stack.pubsubProject}/topics/${topic}:publish`;
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ messages: [message] }),
+      });
+      if (!res.ok) throw new Error(`publish answered ${res.status}: ${await res.text()}`);
+    };
+    const base64 = (data: unknown) => Buffer.from(JSON.stringify(data)).toString('base64');
     return {
       namespacePrefix,
       provision,
       signupToken,
       pushes,
-      async publishTenantRequest(request) {
-        const data = Buffer.from(JSON.stringify(request)).toString('base64');
-        const res = await fetch(publishUrl, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            messages: [{ data, orderingKey: String(request.customerId ?? '') }],
-          }),
-        });
-        if (!res.ok) throw new Error(`publish answered ${res.status}: ${await res.text()}`);
-      },
+      answerTo: (trigger, eventKey) => answers.get(`${trigger} ${eventKey}`),
+      publishTenantRequest: (request) =>
+        publish(topicOf.tenantRequests, {
+          data: base64(request),
+          orderingKey: String(request.customerId ?? ''),
+        }),
+      publishChange: (data, attributes) =>
+        publish(topicOf.changes, { data: base64(data), attributes }),
       async signUp(customerId, body = {}) {
         const created = await httpRequest(
           `${provision.url}/tenants`,
