@@ -35,6 +35,8 @@ export type RelayOptions = {
   toMessage(change: {
     type: ChangeType;
     object: KubeObject;
+    /** From a list or relist, not the watch stream (the message says so: `listed`). */
+    initial: boolean;
   }): ChangeMessage | undefined | Promise<ChangeMessage | undefined>;
   publish(message: ChangeMessage): Promise<unknown>;
   /** Changes awaiting acknowledgement at most. */

@@ -106,6 +106,20 @@ describe('changeMessage', () => {
     expect(message.orderingKey).toBe(orderingKey);
     for (const value of Object.values(message.attributes)) expect(typeof value).toBe('string');
   });
+
+  test.each([
+    [true, { listed: 'true' }],
+    [false, {}],
+    [undefined, {}],
+  ])('a change from a list (initial %s) says so', (initial, expected) => {
+    const object = { metadata: { name: 'n', uid: 'u', resourceVersion: '3' } };
+    const { attributes } = changeMessage(
+      namespaceInfo,
+      { type: 'ADDED', object, ...(initial === undefined ? {} : { initial }) },
+      'c',
+    );
+    expect({ listed: attributes.listed }).toEqual({ listed: undefined, ...expected });
+  });
 });
 
 describe('parseChange', () => {

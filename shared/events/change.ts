@@ -30,6 +30,12 @@ export type ChangeAttributes = {
   eventKey: string;
   /** "true" when the object carries app.kubernetes.io/managed-by=kubefn (absent otherwise). */
   managed?: 'true';
+  /**
+   * "true" when the change comes from a list or relist (a diff of current state against what was
+   * published), not the watch stream: versions between the previous message and this one were
+   * never seen by anyone (compacted, or made while the watcher was away).
+   */
+  listed?: 'true';
   /** On a MODIFIED, "true" for each part that changed (functions/watcher/select.ts). */
   labelsChanged?: 'true';
   annotationsChanged?: 'true';
@@ -71,7 +77,7 @@ export const orderingKey = (resource: ChangeResource, object: ChangedObject) =>
 /** The message for one change. */
 export function changeMessage(
   resource: ChangeResource,
-  change: { type: ChangeType; object: ChangedObject },
+  change: { type: ChangeType; object: ChangedObject; initial?: boolean },
   cluster: string,
   changed: readonly ChangedPart[] = [],
 ): ChangeMessage {
@@ -92,6 +98,7 @@ export function changeMessage(
   };
   if (meta.namespace) attributes.namespace = meta.namespace;
   if (isManaged(change.object)) attributes.managed = 'true';
+  if (change.initial) attributes.listed = 'true';
   for (const part of changed) attributes[`${part}Changed`] = 'true';
   return {
     data: Buffer.from(JSON.stringify({ type: change.type, object })),

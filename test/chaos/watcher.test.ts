@@ -25,14 +25,23 @@ test('chaos: no change lost across apiserver restarts, a 410, a frozen Pub/Sub a
       },
       timeout: 230_000,
     },
-  ).catch((error: { stdout?: string; stderr?: string; message: string }) => ({
-    stdout: error.stdout ?? '',
-    stderr: `${error.message}\n${error.stderr ?? ''}`,
-  }));
+  ).then(
+    (done) => ({ ...done, failed: false }),
+    (error: { stdout?: string; stderr?: string; message: string }) => ({
+      stdout: error.stdout ?? '',
+      stderr: `${error.message}\n${error.stderr ?? ''}`,
+      failed: true,
+    }),
+  );
   const lines = run.stdout.trim().split('\n');
   // Its report goes to the test output so CI logs show the figures.
   console.log(run.stdout);
   expect(lines.at(-1), run.stderr).toBe('lost 0');
+  // The script exits non-zero on a loss or on memory above its bound: both fail here.
+  const memory = /watcher memory: max (\d+) MiB RSS \(bound (\d+) MiB\)/.exec(run.stdout);
+  expect(memory, 'the memory line').not.toBeNull();
+  expect(Number(memory?.[1])).toBeLessThanOrEqual(Number(memory?.[2]));
+  expect(run.failed, run.stderr).toBe(false);
   expect(run.stdout).toContain('killing the watcher (SIGKILL');
   expect(run.stdout).toContain('compacted etcd');
 });
