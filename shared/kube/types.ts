@@ -10,8 +10,11 @@ export type ObjectMeta = {
   generation?: number;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  creationTimestamp?: string;
   deletionTimestamp?: string;
   finalizers?: string[];
+  /** Who wrote which fields, and when (RFC 3339, second resolution). */
+  managedFields?: { manager?: string; operation?: string; subresource?: string; time?: string }[];
   [field: string]: unknown;
 };
 
