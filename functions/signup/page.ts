@@ -38,7 +38,10 @@ const template = `<!doctype html>
   button:disabled { background: #8aa3e0; cursor: wait; }
   .row { display: flex; gap: .6rem; flex-wrap: wrap; }
   #phase { font-weight: 700; }
-  .Ready { color: #1a7f37; } .Provisioning { color: #9a6700; } .Terminating, .error { color: #cf222e; }
+  .Ready { color: #1a7f37; } .Provisioning { color: #9a6700; } .Terminating, .Failed, .error { color: #cf222e; }
+  #phases li.reached::before { content: "✓ "; color: #1a7f37; }
+  #phases li.pending::before { content: "… "; color: #9a6700; }
+  #phases li.failed::before { content: "✗ "; color: #cf222e; }
   ul { list-style: none; padding: 0; } li { padding: .2rem 0; border-bottom: 1px solid #eef0f3; }
   li span { float: right; color: #57606a; }
   .note { background: #fff8c5; padding: .6rem .8rem; border-radius: 6px; }
@@ -78,8 +81,10 @@ const template = `<!doctype html>
 </section>
 
 <section id="tenant" hidden>
-  <p>Tenant <code id="namespace"></code>: <span id="phase"></span></p>
-  <ul id="objects"></ul>
+  <p>Tenant <code id="namespace"></code>: <span id="phase"></span> <span id="elapsed"></span></p>
+  <ol id="phases"></ol>
+  <p id="address" hidden>Your instance: <a id="address-link"></a></p>
+  <details><summary>Objects</summary><ul id="objects"></ul></details>
 </section>
 <p id="message" role="status"></p>
 <script type="application/json" id="sign-in-config">__SIGN_IN_CONFIG__</script>
@@ -210,6 +215,26 @@ async function follow(customerId, created) {
   const phase = $('phase');
   phase.textContent = tenant.phase;
   phase.className = tenant.phase;
+  // Each phase as the cluster reached it, with its time from the click (the accepted phase).
+  const accepted = Date.parse(tenant.phases?.[0]?.at ?? '');
+  const since = (at) => (Date.parse(at) - accepted) / 1000;
+  $('phases').replaceChildren(...(tenant.phases ?? []).map((p) => {
+    const item = document.createElement('li');
+    item.dataset.phase = p.name;
+    item.className = p.reached ? 'reached' : p.failure ? 'failed' : 'pending';
+    const words = { accepted: 'Request accepted', 'namespace-active': 'Namespace active',
+      'policy-in-force': 'Quota, limits, network policy and access in force',
+      'workload-available': 'Your instance is running', reachable: 'Reachable' }[p.name] || p.name;
+    item.textContent = words + (p.reached && accepted ? ' (' + since(p.at).toFixed(1) + ' s)' : '')
+      + (p.failure ? ': ' + p.failure.message : p.detail && !p.reached ? ' (' + p.detail + ')' : '');
+    return item;
+  }));
+  $('elapsed').textContent = tenant.readyAt && accepted ? 'in ' + since(tenant.readyAt).toFixed(1) + ' s' : '';
+  $('address').hidden = !tenant.address;
+  if (tenant.address) {
+    $('address-link').href = tenant.address;
+    $('address-link').textContent = tenant.address;
+  }
   $('objects').replaceChildren(...tenant.objects.map((o) => {
     const item = document.createElement('li');
     item.textContent = o.kind + ' ' + o.name;
@@ -219,7 +244,13 @@ async function follow(customerId, created) {
     return item;
   }));
   if (tenant.phase === 'Ready') {
-    show(created ? 'Your namespace is ready.' : 'Already signed up: your namespace is ready.', 'Ready');
+    show(created ? 'Your instance is ready.' : 'Already signed up: your instance is ready.', 'Ready');
+    button.disabled = false;
+    return;
+  }
+  if (tenant.phase === 'Failed') {
+    const failed = (tenant.phases ?? []).find((p) => p.failure);
+    show('Your instance cannot start: ' + (failed ? failed.failure.message : 'see above') + '.', 'error');
     button.disabled = false;
     return;
   }
