@@ -9,10 +9,9 @@
 // start does not load it.
 import { randomUUID } from 'node:crypto';
 import * as v from 'valibot';
-import { customerLabel } from '../../shared/labels.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
 import type { ProvisionDeps } from './handler.ts';
-import { listTenantNamespaces, type ResyncAnswer, resyncTenants } from './resync.ts';
+import { listTenants, type ResyncAnswer, resyncTenants } from './resync.ts';
 import { CustomerIdSchema } from './schema.ts';
 
 export const ResyncBatchSchema = v.strictObject({
@@ -29,10 +28,10 @@ export type FanOut = { batchSize: number; publish: (batch: ResyncBatch) => Promi
 export async function scheduledResync(
   deps: ProvisionDeps & { fanOut: FanOut | undefined },
 ): Promise<ResyncAnswer | { job: string; tenants: number; batches: number }> {
-  const namespaces = await listTenantNamespaces(deps);
+  const tenants = await listTenants(deps);
   const { fanOut } = deps;
-  if (!fanOut || namespaces.length <= fanOut.batchSize) return resyncTenants(deps, { namespaces });
-  const customers = namespaces.flatMap((ns) => ns.metadata?.labels?.[customerLabel] ?? []);
+  if (!fanOut || tenants.length <= fanOut.batchSize) return resyncTenants(deps, { tenants });
+  const customers = tenants.map((tenant) => tenant.customerId);
   const job = `resync-${new Date().toISOString()}-${randomUUID().slice(0, 8)}`;
   const batches = Math.ceil(customers.length / fanOut.batchSize);
   // All batches are published before the answer: a failure to publish fails the call, and

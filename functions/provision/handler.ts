@@ -1,34 +1,37 @@
-// Provisioning logic: (input, deps) -> result. No Hono, no process.env.
+// The HTTP verbs' logic: (input, deps) -> result. No Hono, no process.env. What a tenant holds
+// is the model's answer (tenant.ts); this file decides who may ask and in what order to write.
 // Idempotent through server-side apply: the namespace is created with POST (so exactly one of
-// many identical requests reports "created"), then the whole bundle is applied every time, so a
+// many identical requests reports "created"), then the whole tenant is applied every time, so a
 // request that failed halfway is completed by the next one.
 import { DomainError } from '../../shared/errors.ts';
 import { type Cluster, KubeError, type KubeObject } from '../../shared/kube/index.ts';
-import {
-  customerLabel,
-  isManaged,
-  managedByLabel,
-  managedByValue,
-  ownerLabel,
-  ownersAnnotation,
-  ownerUidAnnotation,
-  planLabel,
-} from '../../shared/labels.ts';
+import { ownerLabel } from '../../shared/labels.ts';
 import { applyTenantObject, failedObject, fieldManager } from './apply.ts';
+import { withCustomerLock } from './customer-lock.ts';
 import {
   checkEntitlement,
   countTenants,
-  managedSelector,
   ownerLabelValue,
-  ownerSelector,
-  ownersRecord,
   type PlanRules,
   planRules,
-  withCustomerLock,
 } from './owner.ts';
 import type { RenderValues } from './render.ts';
-import { bundleRefs, renderTenant, type Templates, type TenantObject } from './render.ts';
+import { bundleRefs, type Templates, type TenantObject } from './render.ts';
 import type { SignupInput } from './schema.ts';
+import {
+  desiredNamespace,
+  desiredObjects,
+  keepOwner,
+  namespaceRef,
+  type ObjectRef,
+  ownerSelector,
+  planOf,
+  ref,
+  tenantId,
+  tenantOf,
+  tenantSelector,
+  typeRef,
+} from './tenant.ts';
 
 export type ProvisionDeps = {
   cluster: Cluster;
@@ -41,9 +44,6 @@ export type ProvisionDeps = {
   maxTenants?: number | undefined;
 };
 
-export const namespaceRef = { apiVersion: 'v1', kind: 'Namespace' } as const;
-
-export type ObjectRef = { apiVersion: string; kind: string; name: string };
 export type ProvisionResult = {
   customerId: string;
   namespace: string;
@@ -57,52 +57,20 @@ export async function provisionTenant(
   input: SignupInput,
   deps: ProvisionDeps,
 ): Promise<ProvisionResult> {
-  const namespace = deps.namespacePrefix + input.customerId;
-  const plan = deps.templates.plans[input.plan] ?? {};
+  const id = tenantId(deps.namespacePrefix, input.customerId);
   const { owner } = input;
   // A customer's sign-up: the plan must be self-served to them; their verified email is bound
   // as an owner where the plan gives owners access.
-  const rules = owner ? planRules(plan) : undefined;
+  const rules = owner ? planRules(planOf(deps.templates, input.plan)) : undefined;
   if (owner && rules) checkEntitlement(input.plan, rules, owner);
   const owners =
     owner?.email && rules?.ownerAccess
       ? [...new Set([...input.owners, owner.email])]
       : input.owners;
-  const bundle = renderTenant(deps.templates, {
-    namespace,
-    customerId: input.customerId,
-    plan,
-    owners: owners.map((name) => ({
-      kind: 'User',
-      apiGroup: 'rbac.authorization.k8s.io',
-      name,
-    })),
-    subjects: deps.subjects,
-  });
-  const namespaceObject: KubeObject = {
-    ...namespaceRef,
-    metadata: {
-      name: namespace,
-      labels: {
-        [managedByLabel]: managedByValue,
-        [customerLabel]: input.customerId,
-        [planLabel]: input.plan,
-        ...(owner ? { [ownerLabel]: ownerLabelValue(owner.uid) } : {}),
-      },
-      // Who may access the tenant: what self-healing and the scheduled check bind (owner.ts).
-      annotations: {
-        [ownersAnnotation]: ownersRecord(owners),
-        ...(owner ? { [ownerUidAnnotation]: owner.uid } : {}),
-      },
-    },
-  };
-  const result = {
-    customerId: input.customerId,
-    namespace,
-    dryRun: input.dryRun,
-    objects: bundle.map((entry) => ref(entry.object)),
-  };
+  let namespaceObject = desiredNamespace({ ...id, plan: input.plan, owners }, owner?.uid);
   const created = await createNamespace(input, rules, namespaceObject, deps);
+  // A new tenant runs; one that is there already stays as suspended as it is (lifecycle.ts).
+  let suspended = false;
   if (!created) {
     const live = await ownTenant(deps, input.customerId, {
       allowTerminating: false,
@@ -110,8 +78,15 @@ export async function provisionTenant(
     });
     // A call without a customer (an operator, a plan change) keeps the tenant's owner: the
     // namespace is applied whole, and what kubefn stops applying is removed.
-    if (!owner) keepOwner(namespaceObject, live);
+    if (!owner) namespaceObject = keepOwner(namespaceObject, live);
+    suspended = Boolean(tenantOf(live, deps.namespacePrefix)?.suspended);
   }
+  const objects = desiredObjects(
+    deps.templates,
+    { ...id, plan: input.plan, suspended, owners },
+    deps.subjects,
+  );
+  const result = { ...id, dryRun: input.dryRun, objects: objects.map((o) => ref(o.object)) };
   // A namespace that does not exist yet cannot hold dry-run objects: the rendered bundle is the answer.
   if (input.dryRun && created) return { ...result, created };
 
@@ -124,7 +99,7 @@ export async function provisionTenant(
       dryRun: input.dryRun,
     });
   if (!created) await apply({ object: namespaceObject, defaults: undefined });
-  await Promise.all(bundle.map(apply));
+  await Promise.all(objects.map(apply));
   return { ...result, created };
 }
 
@@ -166,7 +141,7 @@ async function createNamespace(
       const all = await countTenants(
         deps.cluster,
         deps.namespacePrefix,
-        managedSelector,
+        tenantSelector,
         timeoutMs ?? 10_000,
       );
       if (all >= deps.maxTenants) {
@@ -188,15 +163,6 @@ async function createNamespace(
   return input.owner && !input.dryRun
     ? withCustomerLock(deps.cluster, input.owner.uid, attempt)
     : attempt();
-}
-
-/** Copies the live namespace's owner label and annotation onto the object about to be applied. */
-function keepOwner(namespaceObject: KubeObject, live: KubeObject): void {
-  const label = live.metadata?.labels?.[ownerLabel];
-  const uid = live.metadata?.annotations?.[ownerUidAnnotation];
-  const metadata = namespaceObject.metadata ?? {};
-  if (label) metadata.labels = { ...metadata.labels, [ownerLabel]: label };
-  if (uid) metadata.annotations = { ...metadata.annotations, [ownerUidAnnotation]: uid };
 }
 
 export type ObjectState = ObjectRef & { state: 'ready' | 'waiting' | 'missing'; detail?: string };
@@ -225,7 +191,7 @@ export async function tenantStatus(
       ),
     ),
   ]);
-  const terminating = Boolean(ns.metadata?.deletionTimestamp);
+  const tenant = tenantOf(ns, deps.namespacePrefix);
   // Pods need nodes, which a cluster may not have yet; the tenant is Ready when its namespace is
   // Active and every object exists and has been acted on by its controller (quota counted).
   const ready = objects.every(
@@ -234,8 +200,8 @@ export async function tenantStatus(
   return {
     customerId,
     namespace,
-    plan: ns.metadata?.labels?.[planLabel] ?? '',
-    phase: terminating ? 'Terminating' : ready ? 'Ready' : 'Provisioning',
+    plan: tenant?.plan ?? '',
+    phase: tenant?.terminating ? 'Terminating' : ready ? 'Ready' : 'Provisioning',
     objects,
   };
 }
@@ -285,11 +251,10 @@ export async function ownTenant(
   const ns = await deps.cluster.resource(namespaceRef).find(name);
   const missing = () => new DomainError('no-such-tenant', `there is no tenant ${customerId}`);
   if (!ns) throw missing();
+  const tenant = tenantOf(ns, deps.namespacePrefix);
+  const ours = tenant?.customerId === customerId;
   if (options.owner !== undefined) {
-    const theirs =
-      isManaged(ns) &&
-      ns.metadata?.labels?.[customerLabel] === customerId &&
-      ns.metadata?.labels?.[ownerLabel] === ownerLabelValue(options.owner);
+    const theirs = ours && ns.metadata?.labels?.[ownerLabel] === ownerLabelValue(options.owner);
     if (!theirs && options.foreign === 'taken') {
       throw new DomainError(
         'namespace-taken',
@@ -298,10 +263,10 @@ export async function ownTenant(
     }
     if (!theirs) throw missing();
   }
-  if (!isManaged(ns) || ns.metadata?.labels?.[customerLabel] !== customerId) {
+  if (!ours) {
     throw new DomainError('namespace-taken', `namespace ${name} exists and is not this tenant's`);
   }
-  if (ns.metadata?.deletionTimestamp && !options.allowTerminating) {
+  if (tenant.terminating && !options.allowTerminating) {
     throw new DomainError(
       'tenant-terminating',
       `tenant ${customerId} is being deleted; try again once it is gone`,
@@ -323,15 +288,10 @@ export async function ownedTenants(owner: string, deps: ProvisionDeps): Promise<
   for await (const ns of deps.cluster
     .resource(namespaceRef)
     .items({ labelSelector: ownerSelector(owner) })) {
-    const name = ns.metadata?.name ?? '';
-    const customerId = ns.metadata?.labels?.[customerLabel] ?? '';
-    if (name !== deps.namespacePrefix + customerId) continue;
-    tenants.push({
-      customerId,
-      namespace: name,
-      plan: ns.metadata?.labels?.[planLabel] ?? '',
-      terminating: Boolean(ns.metadata?.deletionTimestamp),
-    });
+    const tenant = tenantOf(ns, deps.namespacePrefix);
+    if (!tenant) continue;
+    const { customerId, namespace, plan, terminating } = tenant;
+    tenants.push({ customerId, namespace, plan, terminating });
   }
   return tenants;
 }
@@ -358,16 +318,4 @@ async function objectState(
     return { ...base, state: available >= wanted ? 'ready' : 'waiting', detail };
   }
   return { ...base, state: 'ready' };
-}
-
-export function ref(object: KubeObject): ObjectRef {
-  return {
-    apiVersion: object.apiVersion ?? '',
-    kind: object.kind ?? '',
-    name: object.metadata?.name ?? '',
-  };
-}
-
-export function typeRef(object: KubeObject) {
-  return { apiVersion: object.apiVersion ?? 'v1', kind: object.kind ?? '' };
 }

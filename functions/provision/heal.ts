@@ -10,20 +10,18 @@
 // deletion reads the object (it may be back already). A tenant being deleted is left alone.
 //
 // What a message is trusted with: which object to look at (kind, namespace, name) and whether it
-// looks drifted. What is written never comes from it: the template, and the tenant's namespace as
-// read from the cluster (its customer, plan, suspension, and the owners recorded by sign-up and
-// plan changes). A forged message, or an old one delivered late, can at most make kubefn write
-// the tenant as it should be, or skip a write the scheduled check then makes.
+// looks drifted. What is written never comes from it: the tenant model's answer (tenant.ts) for
+// the tenant's namespace as read from the cluster (its customer, plan, suspension, and the owners
+// recorded by sign-up and plan changes). A forged message, or an old one delivered late, can at
+// most make kubefn write the tenant as it should be, or skip a write the scheduled check then makes.
 import type { ObjectChange } from '../../shared/events/change.ts';
 import { KubeError, type KubeObject } from '../../shared/kube/index.ts';
-import { customerLabel, isManaged, planLabel, suspendedLabel } from '../../shared/labels.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
 import type { PushOutcome } from '../../shared/pubsub/push.ts';
 import { applyTenantObject, drift, failedObject } from './apply.ts';
-import { namespaceRef, type ProvisionDeps, typeRef } from './handler.ts';
-import { suspensionQuota } from './lifecycle.ts';
-import { renderTenant, type TenantObject } from './render.ts';
-import { keyOf, tenantOwners } from './resync.ts';
+import type { ProvisionDeps } from './handler.ts';
+import { readTenant } from './read-tenant.ts';
+import { desiredObjects, namespaceRef, objectKey, tenantOf, typeRef } from './tenant.ts';
 
 export async function healObject(change: ObjectChange, deps: ProvisionDeps): Promise<PushOutcome> {
   const reported = change.object as KubeObject;
@@ -31,28 +29,15 @@ export async function healObject(change: ObjectChange, deps: ProvisionDeps): Pro
   const about = { kind: change.object.kind, namespace, name };
   const ignored = (reason: string) => ({ outcome: 'ignored', ...about, reason });
   if (!namespace.startsWith(deps.namespacePrefix)) return ignored('not in a tenant namespace');
-  const customerId = namespace.slice(deps.namespacePrefix.length);
   const ns = await deps.cluster.resource(namespaceRef).find(namespace);
-  if (!ns || !isManaged(ns) || ns.metadata?.labels?.[customerLabel] !== customerId)
-    return ignored('not a tenant namespace');
-  if (ns.metadata?.deletionTimestamp) return ignored('the tenant is being deleted');
+  const recorded = tenantOf(ns, deps.namespacePrefix);
+  if (!recorded) return ignored('not a tenant namespace');
+  if (recorded.terminating) return ignored('the tenant is being deleted');
 
-  // Who may access the tenant comes from kubefn's own record on the namespace, never from the
-  // message: anyone who can publish to the topic could name other subjects.
-  const owners = await tenantOwners(deps, new Map(), ns);
-  const expected: TenantObject[] = [
-    ...renderTenant(deps.templates, {
-      namespace,
-      customerId,
-      plan: deps.templates.plans[ns.metadata?.labels?.[planLabel] ?? ''] ?? {},
-      owners,
-      subjects: deps.subjects,
-    }),
-    ...(ns.metadata?.labels?.[suspendedLabel] === 'true'
-      ? [{ object: suspensionQuota(namespace, customerId), defaults: undefined }]
-      : []),
-  ];
-  const entry = expected.find((e) => keyOf(e.object) === keyOf(reported));
+  const tenant = await readTenant(deps, recorded);
+  const entry = desiredObjects(deps.templates, tenant, deps.subjects).find(
+    (e) => objectKey(e.object) === objectKey(reported),
+  );
   if (!entry) return ignored('not an object of the tenant bundle');
 
   const resource = deps.cluster.resource(typeRef(entry.object));

@@ -18,24 +18,24 @@
 import * as v from 'valibot';
 import { DomainError, failureCode } from '../../shared/errors.ts';
 import type { Cluster, KubeObject } from '../../shared/kube/index.ts';
-import {
-  customerLabel,
-  managedByLabel,
-  managedByValue,
-  suspendedLabel,
-} from '../../shared/labels.ts';
+import { suspendedLabel } from '../../shared/labels.ts';
 import type { PushOutcome } from '../../shared/pubsub/push.ts';
 import { retryOnConflict } from '../../shared/retry/conflict.ts';
 import { defaultsManager } from './apply.ts';
-import {
-  deprovisionTenant,
-  namespaceRef,
-  ownTenant,
-  type ProvisionDeps,
-  provisionTenant,
-} from './handler.ts';
-import { tenantOwners } from './resync.ts';
+// signup and cancel are POST /tenants and DELETE /tenants/:id: the same guards and idempotence.
+import { deprovisionTenant, ownTenant, type ProvisionDeps, provisionTenant } from './handler.ts';
+import { readTenant } from './read-tenant.ts';
 import { CustomerIdSchema, OwnersSchema } from './schema.ts';
+import {
+  namespaceRef,
+  planOf,
+  quotaRef,
+  suspensionLabelValue,
+  suspensionQuota,
+  suspensionQuotaName,
+  type TenantId,
+  tenantOf,
+} from './tenant.ts';
 
 const base = {
   customerId: CustomerIdSchema,
@@ -60,7 +60,7 @@ export type TenantRequest = v.InferOutput<typeof TenantRequestSchema>;
 export const maxClockSkewMs = 5 * 60_000;
 
 /** A request dated beyond the skew: refused before anything is read or written. */
-function checkRequestedAt(requestedAt: string): void {
+export function checkRequestedAt(requestedAt: string): void {
   if (Date.parse(requestedAt) - Date.now() > maxClockSkewMs)
     throw new DomainError(
       'requested-in-future',
@@ -80,18 +80,12 @@ const workloadKinds = [
   { apiVersion: 'apps/v1', kind: 'StatefulSet' },
 ] as const;
 
-/** The quota that keeps a suspended tenant from starting pods (self-healing keeps it too). */
-export function suspensionQuota(namespace: string, customerId: string): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'ResourceQuota',
-    metadata: {
-      name: 'kubefn-suspended',
-      namespace,
-      labels: { [managedByLabel]: managedByValue, [customerLabel]: customerId },
-    },
-    spec: { hard: { pods: '0' } },
-  };
+/**
+ * Whether a request is no newer than the newest applied (`applied`, the namespace's record): a
+ * redelivery, a duplicate, or one overtaken. No record, or one that is not a date, stales nothing.
+ */
+export function isStale(applied: string | undefined, requestedAt: string): boolean {
+  return applied !== undefined && Date.parse(applied) >= Date.parse(requestedAt);
 }
 
 export async function applyTenantRequest(
@@ -100,12 +94,12 @@ export async function applyTenantRequest(
 ): Promise<PushOutcome> {
   const { action, customerId, requestedAt } = request;
   checkRequestedAt(requestedAt);
-  const namespace = deps.namespacePrefix + customerId;
-  const answer = { action, customerId, namespace };
+  const id = { customerId, namespace: deps.namespacePrefix + customerId };
+  const { namespace } = id;
+  const answer = { action, ...id };
   const live = await deps.cluster.resource(namespaceRef).find(namespace);
   const applied = live?.metadata?.annotations?.[requestedAtAnnotation];
-  if (applied && Date.parse(applied) >= Date.parse(requestedAt))
-    return { outcome: 'stale', ...answer, applied };
+  if (isStale(applied, requestedAt)) return { outcome: 'stale', ...answer, applied };
 
   if (action === 'cancel') {
     // Gone already, or going: a repeated cancel is done, not a failure.
@@ -115,18 +109,18 @@ export async function applyTenantRequest(
     return { outcome: 'done', ...answer };
   }
   if (action === 'signup' || action === 'change-plan') {
-    if (!(request.plan in deps.templates.plans))
-      throw new DomainError('invalid-input', `there is no plan ${request.plan}`);
+    planOf(deps.templates, request.plan);
     let owners = action === 'signup' ? request.owners : [];
     if (action === 'change-plan') {
       // A plan change keeps the recorded owners (the template cannot know them).
       const ns = await ownTenant(deps, customerId, { allowTerminating: false });
-      owners = (await tenantOwners(deps, new Map(), ns)).map((owner) => owner.name);
+      const recorded = tenantOf(ns, deps.namespacePrefix);
+      if (recorded) ({ owners } = await readTenant(deps, recorded));
     }
     await provisionTenant({ customerId, plan: request.plan, owners, dryRun: false }, deps);
   } else {
     await ownTenant(deps, customerId, { allowTerminating: false });
-    if (action === 'suspend') await suspend(deps.cluster, namespace, customerId);
+    if (action === 'suspend') await suspend(deps.cluster, id);
     else await resume(deps.cluster, namespace);
   }
   await deps.cluster.resource(namespaceRef).apply(
@@ -139,31 +133,35 @@ export async function applyTenantRequest(
   return { outcome: 'done', ...answer };
 }
 
-async function suspend(cluster: Cluster, namespace: string, customerId: string): Promise<void> {
-  // The label first: from then on self-healing keeps the quota, and a check or a re-sign-up
-  // leaves the replicas alone (their field is no longer kubefn-defaults').
-  await markSuspended(cluster, namespace, true);
+async function suspend(cluster: Cluster, tenant: TenantId): Promise<void> {
+  // The label first: from then on self-healing, the scheduled check and a re-sign-up keep the
+  // quota (the tenant model gives a suspended tenant one), and leave the replicas alone (their
+  // field is no longer kubefn-defaults').
+  await markSuspended(cluster, tenant.namespace, true);
   await cluster
-    .resource({ apiVersion: 'v1', kind: 'ResourceQuota' })
-    .apply(suspensionQuota(namespace, customerId), { fieldManager: lifecycleManager, force: true });
-  await eachWorkload(cluster, namespace, (workload) => {
-    // Recorded already: a repeated suspend must not record the zero it set.
-    if (workload.metadata?.annotations?.[replicasAnnotation] !== undefined) return undefined;
-    const replicas = (workload.spec as { replicas?: number } | undefined)?.replicas ?? 1;
-    const record = { replicas, manager: replicasManager(workload) };
-    return {
-      metadata: { annotations: { [replicasAnnotation]: JSON.stringify(record) } },
-      spec: { replicas: 0 },
-    };
-  });
+    .resource(quotaRef)
+    .apply(suspensionQuota(tenant), { fieldManager: lifecycleManager, force: true });
+  await eachWorkload(cluster, tenant.namespace, suspendPatch);
+}
+
+/** What suspending does to a workload: replicas zero, and what they were recorded. */
+export function suspendPatch(workload: KubeObject): Record<string, unknown> | undefined {
+  // Recorded already: a repeated suspend must not record the zero it set.
+  if (workload.metadata?.annotations?.[replicasAnnotation] !== undefined) return undefined;
+  const replicas = (workload.spec as { replicas?: number } | undefined)?.replicas ?? 1;
+  const record = { replicas, manager: replicasManager(workload) };
+  return {
+    metadata: { annotations: { [replicasAnnotation]: JSON.stringify(record) } },
+    spec: { replicas: 0 },
+  };
 }
 
 async function resume(cluster: Cluster, namespace: string): Promise<void> {
   // The label first: self-healing must not put back the quota removed next.
   await markSuspended(cluster, namespace, false);
   await cluster
-    .resource({ apiVersion: 'v1', kind: 'ResourceQuota' })
-    .delete('kubefn-suspended', { namespace })
+    .resource(quotaRef)
+    .delete(suspensionQuotaName, { namespace })
     .catch((error: unknown) => {
       if (failureCode(error) !== 'not-found') throw error;
     });
@@ -201,7 +199,10 @@ function markSuspended(cluster: Cluster, namespace: string, suspended: boolean) 
     {
       ...namespaceRef,
       // Omitted, the label this manager set is removed.
-      metadata: { name: namespace, labels: suspended ? { [suspendedLabel]: 'true' } : {} },
+      metadata: {
+        name: namespace,
+        labels: suspended ? { [suspendedLabel]: suspensionLabelValue } : {},
+      },
     },
     { fieldManager: lifecycleManager, force: true },
   );
@@ -246,7 +247,7 @@ async function eachWorkload(
 }
 
 /** Who set a workload's replicas (from managedFields): the manager of `.spec.replicas`. */
-function replicasManager(workload: KubeObject): string | undefined {
+export function replicasManager(workload: KubeObject): string | undefined {
   const fields = (
     workload.metadata as { managedFields?: { manager?: string; fieldsV1?: unknown }[] }
   ).managedFields;
@@ -263,7 +264,7 @@ const RecordSchema = v.object({
   manager: v.optional(v.string()),
 });
 
-function readReplicas(workload: KubeObject) {
+export function readReplicas(workload: KubeObject) {
   const raw = workload.metadata?.annotations?.[replicasAnnotation];
   if (raw === undefined) return undefined;
   try {

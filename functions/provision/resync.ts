@@ -7,23 +7,36 @@
 // costs no request of its own. Writes are bounded in concurrency. One tenant that cannot be
 // repaired is reported with its code and reason; the others are still checked. Only a list
 // failing (the API server unreachable, or kubefn not allowed to read) fails the whole job.
-// The owners come from kubefn's record on the namespace (owner.ts): the template cannot know
-// them, and the check must not drop them.
+// What each tenant should hold is the tenant model's answer (tenant.ts), for its namespace as
+// listed: its plan, its suspension (a suspended tenant keeps its suspension quota), and the
+// owners kubefn recorded (read-tenant.ts): the template cannot know them, and the check must not
+// drop them.
 import { mapLimit } from '../../shared/concurrency.ts';
 import { KubefnError } from '../../shared/errors.ts';
 import {
   type Cluster,
   type FailedObject,
-  KubeError,
   type KubeObject,
   safeFailure,
 } from '../../shared/kube/index.ts';
-import { customerLabel, managedByLabel, managedByValue, planLabel } from '../../shared/labels.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
 import { applyTenantObject, drift } from './apply.ts';
-import { type ObjectRef, type ProvisionDeps, ref, typeRef } from './handler.ts';
-import { recordedOwners } from './owner.ts';
-import { type RenderValues, renderTenant, type TenantObject } from './render.ts';
+import type { ProvisionDeps } from './handler.ts';
+import { readTenant } from './read-tenant.ts';
+import type { TenantObject } from './render.ts';
+import {
+  customersSelector,
+  desiredObjects,
+  namespaceRef,
+  type ObjectRef,
+  objectKey,
+  type RecordedTenant,
+  ref,
+  tenantKinds,
+  tenantOf,
+  tenantSelector,
+  typeRef,
+} from './tenant.ts';
 
 export type TenantCheck = {
   customerId: string;
@@ -38,7 +51,6 @@ export type TenantCheck = {
 
 /** Tenants whose repairs run at once: each writes its objects one after another. */
 const concurrency = 8;
-const managedSelector = `${managedByLabel}=${managedByValue},${customerLabel}`;
 
 export type ResyncAnswer = {
   counts: Record<TenantCheck['outcome'], number>;
@@ -47,55 +59,46 @@ export type ResyncAnswer = {
 
 /**
  * Checks every tenant, or only `customers` (one batch of a fanned-out job, fanout.ts): the same
- * lists, selected by `kubefn.dev/customer in (...)`. `namespaces` saves listing them again.
+ * lists, selected by `kubefn.dev/customer in (...)`. `tenants` saves listing them again.
  */
 export async function resyncTenants(
   deps: ProvisionDeps,
-  options: { customers?: string[]; namespaces?: KubeObject[] } = {},
+  options: { customers?: string[]; tenants?: RecordedTenant[] } = {},
 ): Promise<ResyncAnswer> {
-  const selector = options.customers
-    ? `${managedSelector},${customerLabel} in (${options.customers.join(',')})`
-    : managedSelector;
-  const [namespaces, live] = await Promise.all([
-    options.namespaces ?? listTenantNamespaces(deps, selector),
+  const selector = options.customers ? customersSelector(options.customers) : tenantSelector;
+  const [listed, live] = await Promise.all([
+    options.tenants ?? listTenants(deps, selector),
     liveObjects(deps, selector),
   ]);
-  const tenants = namespaces.filter(
-    (ns) => (ns.status as { phase?: string } | undefined)?.phase !== 'Terminating',
-  );
-  const checks = await mapLimit(tenants, concurrency, (ns) => checkTenant(ns, live, deps));
+  const tenants = listed.filter((tenant) => !tenant.terminating);
+  const checks = await mapLimit(tenants, concurrency, (tenant) => checkTenant(tenant, live, deps));
   const counts = { unchanged: 0, repaired: 0, failed: 0 };
   for (const check of checks) counts[check.outcome]++;
   return { counts, tenants: checks.filter((t) => t.outcome !== 'unchanged') };
 }
 
 /**
- * The tenants' namespaces (kubefn-managed, with a customer, named with this deployment's
- * prefix: another kubefn's tenants in the same cluster are its own to check), one paginated list.
+ * This deployment's tenants, from one paginated list of their namespaces: kubefn-managed, with a
+ * customer, named prefix + that customer (another kubefn's tenants in the same cluster are its
+ * own to check; a namespace named otherwise is no tenant, tenant.ts).
  */
-export async function listTenantNamespaces(
+export async function listTenants(
   deps: ProvisionDeps,
-  selector = managedSelector,
-): Promise<KubeObject[]> {
-  const namespaces = await listAll(deps.cluster, { apiVersion: 'v1', kind: 'Namespace' }, selector);
-  return namespaces.filter((ns) => ns.metadata?.name?.startsWith(deps.namespacePrefix));
+  selector = tenantSelector,
+): Promise<RecordedTenant[]> {
+  const namespaces = await listAll(deps.cluster, namespaceRef, selector);
+  return namespaces.flatMap((ns) => tenantOf(ns, deps.namespacePrefix) ?? []);
 }
 
-/** Every kubefn-managed object of the bundle's kinds, by kind, namespace and name. */
+/** Every kubefn-managed object of a tenant's kinds, by kind, namespace and name. */
 async function liveObjects(
   deps: ProvisionDeps,
   selector: string,
 ): Promise<Map<string, KubeObject>> {
-  const kinds = new Map(
-    deps.templates.bundle.map((template) => [
-      `${template.apiVersion}/${template.kind}`,
-      typeRef(template),
-    ]),
-  );
   const lists = await Promise.all(
-    [...kinds.values()].map((kind) => listAll(deps.cluster, kind, selector)),
+    tenantKinds(deps.templates).map((kind) => listAll(deps.cluster, kind, selector)),
   );
-  return new Map(lists.flat().map((object) => [keyOf(object), object]));
+  return new Map(lists.flat().map((object) => [objectKey(object), object]));
 }
 
 async function listAll(
@@ -109,27 +112,17 @@ async function listAll(
   return objects;
 }
 
-export const keyOf = (object: KubeObject) =>
-  `${object.apiVersion}/${object.kind}/${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
-
 async function checkTenant(
-  ns: KubeObject,
+  recorded: RecordedTenant,
   live: Map<string, KubeObject>,
   deps: ProvisionDeps,
 ): Promise<TenantCheck> {
-  const namespace = ns.metadata?.name ?? '';
-  const customerId = ns.metadata?.labels?.[customerLabel] ?? '';
+  const { customerId, namespace } = recorded;
   const result = { customerId, namespace, repaired: [] as TenantCheck['repaired'] };
   try {
-    const bundle = renderTenant(deps.templates, {
-      namespace,
-      customerId,
-      plan: deps.templates.plans[ns.metadata?.labels?.[planLabel] ?? ''] ?? {},
-      owners: await tenantOwners(deps, live, ns),
-      subjects: deps.subjects,
-    });
-    for (const entry of bundle) {
-      const current = live.get(keyOf(entry.object));
+    const tenant = await readTenant(deps, recorded, live);
+    for (const entry of desiredObjects(deps.templates, tenant, deps.subjects)) {
+      const current = live.get(objectKey(entry.object));
       const was = drift(entry, current);
       if (!was) continue;
       const after = await write(deps, entry, was);
@@ -153,46 +146,4 @@ function write(
 ) {
   const resource = deps.cluster.resource(typeRef(entry.object));
   return applyTenantObject(resource, entry, was === 'defaults' ? { only: 'defaults' } : {});
-}
-
-/**
- * Who the template's binding whose subjects are `${owners}` names: the owners recorded on the
- * tenant's namespace `ns` (as read from the cluster) by its last sign-up or plan change. A tenant
- * provisioned before that record keeps the Users its binding names now, read from the cluster
- * (`live`, or by name); it gets the record at its next sign-up or plan change.
- */
-export async function tenantOwners(
-  deps: ProvisionDeps,
-  live: Map<string, KubeObject>,
-  ns: KubeObject,
-): Promise<RenderValues['owners']> {
-  const asUser = (name: string) =>
-    ({ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name }) as const;
-  const recorded = recordedOwners(ns);
-  if (recorded) return recorded.map(asUser);
-  const namespace = ns.metadata?.name ?? '';
-  const template = deps.templates.bundle.find(
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: the template's own placeholder text
-    (o) => (o as { subjects?: unknown }).subjects === '${owners}',
-  );
-  if (!template) return [];
-  // A list that failed has already failed the job. Absent from the list (its labels edited
-  // away, say), the binding is read by name: only not-found means no owners, any other failure
-  // fails the tenant, so a binding is never rewritten without the subjects it has.
-  const name = template.metadata?.name ?? '';
-  const binding =
-    live.get(keyOf({ ...typeRef(template), metadata: { namespace: namespace, name } })) ??
-    (await deps.cluster
-      .resource(typeRef(template))
-      .find(name, { namespace: namespace })
-      .catch((error: unknown) => {
-        throw KubeError.about(error, {
-          kind: template.kind ?? '',
-          namespace: namespace,
-          name,
-        });
-      }));
-  const subjects = (binding as { subjects?: { kind: string; name: string }[] } | undefined)
-    ?.subjects;
-  return (subjects ?? []).filter((s) => s.kind === 'User').map((s) => asUser(s.name));
 }

@@ -5,7 +5,7 @@
 // here. Every refusal is checked to have created nothing.
 import { UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { signupLeaseName, withCustomerLock } from '../../functions/provision/owner.ts';
+import { signupLeaseName, withCustomerLock } from '../../functions/provision/customer-lock.ts';
 import { signupTokenFile, startSignupFunction } from '../../infra/local/deploy.ts';
 import type { RunningFunction } from '../../infra/local/functions.ts';
 import { DomainError } from '../../shared/errors.ts';
