@@ -211,6 +211,10 @@ describe('a body the framework cannot parse', () => {
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.body)).toMatchObject({ outcome: 'rejected', code: 'not-json' });
     expectNothingOfTheBody(answer, lines);
+    // The log holds the refusal (so the checks above read a real line), without the body.
+    expect(parsed(lines)).toContainEqual(
+      expect.objectContaining({ message: 'push message rejected', code: 'not-json' }),
+    );
   });
 
   test('the provisioning function answers the same way', async () => {
@@ -219,6 +223,9 @@ describe('a body the framework cannot parse', () => {
     );
     expect(answer.status).toBe(401);
     expectNothingOfTheBody(answer, lines);
+    expect(parsed(lines)).toContainEqual(
+      expect.objectContaining({ message: 'caller rejected', reason: 'missing' }),
+    );
     const { answer: signedIn, lines: more } = await logged(provision, () =>
       rawRequest(
         provision.url,
