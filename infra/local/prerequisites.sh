@@ -26,7 +26,7 @@ fail() {
 }
 at_least() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -1)" = "$1" ]; }
 
-# Go builds etcd, kube-apiserver and kube-controller-manager (build.sh).
+# Go builds etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (build.sh).
 go_need=$(awk '/^go /{print $2; exit}' "$here/go/go.mod")
 go_help="install Go >= $go_need from https://go.dev/dl/ (Debian's golang package is older): download go$go_need.linux-amd64.tar.gz, then
   sudo tar -C /usr/local -xzf go$go_need.linux-amd64.tar.gz && export PATH=\$PATH:/usr/local/go/bin
