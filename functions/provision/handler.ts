@@ -67,10 +67,11 @@ export async function provisionTenant(
     owner?.email && rules?.ownerAccess
       ? [...new Set([...input.owners, owner.email])]
       : input.owners;
-  let namespaceObject = desiredNamespace({ ...id, plan: input.plan, owners }, owner?.uid);
+  const tenant = { ...id, plan: input.plan, suspended: false, owners };
+  let namespaceObject = desiredNamespace(tenant, owner?.uid);
+  // Rendered before anything is written: a template that cannot render creates nothing.
+  let objects = desiredObjects(deps.templates, tenant, deps.subjects);
   const created = await createNamespace(input, rules, namespaceObject, deps);
-  // A new tenant runs; one that is there already stays as suspended as it is (lifecycle.ts).
-  let suspended = false;
   if (!created) {
     const live = await ownTenant(deps, input.customerId, {
       allowTerminating: false,
@@ -79,13 +80,11 @@ export async function provisionTenant(
     // A call without a customer (an operator, a plan change) keeps the tenant's owner: the
     // namespace is applied whole, and what kubefn stops applying is removed.
     if (!owner) namespaceObject = keepOwner(namespaceObject, live);
-    suspended = Boolean(tenantOf(live, deps.namespacePrefix)?.suspended);
+    // A sign-up neither suspends nor resumes (lifecycle.ts does): a suspended tenant stays so,
+    // and holds what one holds.
+    if (tenantOf(live, deps.namespacePrefix)?.suspended)
+      objects = desiredObjects(deps.templates, { ...tenant, suspended: true }, deps.subjects);
   }
-  const objects = desiredObjects(
-    deps.templates,
-    { ...id, plan: input.plan, suspended, owners },
-    deps.subjects,
-  );
   const result = { ...id, dryRun: input.dryRun, objects: objects.map((o) => ref(o.object)) };
   // A namespace that does not exist yet cannot hold dry-run objects: the rendered bundle is the answer.
   if (input.dryRun && created) return { ...result, created };
