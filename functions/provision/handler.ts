@@ -15,6 +15,7 @@ import {
   type PlanRules,
   planRules,
 } from './owner.ts';
+import { acceptedAtAnnotation, type Phase, readiness } from './readiness.ts';
 import type { RenderValues } from './render.ts';
 import { bundleRefs, type Templates, type TenantObject } from './render.ts';
 import type { SignupInput } from './schema.ts';
@@ -151,7 +152,14 @@ async function createNamespace(
       }
     }
     try {
-      await namespaces.create(namespaceObject, { fieldManager, dryRun: input.dryRun, timeoutMs });
+      // When the sign-up was accepted, in milliseconds: readiness's first phase (readiness.ts).
+      // Written once, by the create; later applies leave it alone.
+      const accepted = withAnnotation(
+        namespaceObject,
+        acceptedAtAnnotation,
+        new Date().toISOString(),
+      );
+      await namespaces.create(accepted, { fieldManager, dryRun: input.dryRun, timeoutMs });
       return true;
     } catch (error) {
       if (error instanceof KubeError && error.code === 'already-exists') return false;
@@ -168,42 +176,82 @@ export type ObjectState = ObjectRef & { state: 'ready' | 'waiting' | 'missing'; 
 export type TenantStatus = {
   customerId: string;
   namespace: string;
-  phase: 'Provisioning' | 'Ready' | 'Terminating';
+  /** Ready once every readiness phase is reached; Failed when one cannot be as things are. */
+  phase: 'Provisioning' | 'Ready' | 'Failed' | 'Suspended' | 'Terminating';
   plan: string;
+  /** The readiness phases (readiness.ts), each with the time the cluster reached it. */
+  phases: Phase[];
+  readyAt?: string;
+  /** Where the customer reaches their instance, once reachable. */
+  address?: string;
   objects: ObjectState[];
 };
 
-/** The tenant's phase and each bundle object's state. */
+/** The tenant's phase, its readiness phases and each bundle object's state. */
 export async function tenantStatus(
   customerId: string,
   deps: ProvisionDeps,
   options: { owner?: string | undefined } = {},
 ): Promise<TenantStatus> {
   const namespace = deps.namespacePrefix + customerId;
-  // The bundle's objects are read alongside their namespace, one round trip less; nothing is
-  // shown unless the namespace turns out to be this customer's.
-  const [ns, objects] = await Promise.all([
+  const refs = bundleRefs(deps.templates, { namespace, customerId });
+  const inNamespace = (ref: { apiVersion: string; kind: string }) =>
+    deps.cluster
+      .resource(ref)
+      .list({ namespace })
+      .then((list) => list.items);
+  // The bundle's objects and the Service's endpoints are read alongside their namespace, one
+  // round trip less; nothing is shown unless the namespace turns out to be this customer's.
+  const [ns, live, endpointSlices] = await Promise.all([
     ownTenant(deps, customerId, { allowTerminating: true, owner: options.owner }),
     Promise.all(
-      bundleRefs(deps.templates, { namespace, customerId }).map((object) =>
-        objectState(deps.cluster, object, namespace),
+      refs.map((ref) =>
+        deps.cluster
+          .resource({ apiVersion: ref.apiVersion, kind: ref.kind })
+          .find(ref.name, { namespace }),
       ),
     ),
+    inNamespace(endpointSliceRef),
   ]);
   const tenant = tenantOf(ns, deps.namespacePrefix);
-  // Pods need nodes, which a cluster may not have yet; the tenant is Ready when its namespace is
-  // Active and every object exists and has been acted on by its controller (quota counted).
-  const ready = objects.every(
-    (o) => o.state === 'ready' || (o.kind === 'Deployment' && o.state === 'waiting'),
-  );
+  const objects = live.filter((o): o is KubeObject => o !== undefined);
+  const input = { namespace: ns, bundle: refs, objects, endpointSlices, pods: [] };
+  let ready = readiness(input);
+  // Pods only say why a workload is not available: read them only then.
+  const workload = ready.phases.find((p) => p.name === 'workload-available');
+  if (
+    workload &&
+    !workload.reached &&
+    ready.phases.find((p) => p.name === 'policy-in-force')?.reached
+  )
+    ready = readiness({ ...input, pods: await inNamespace(podRef) });
+  const phase = tenant?.terminating
+    ? 'Terminating'
+    : tenant?.suspended
+      ? 'Suspended'
+      : { ready: 'Ready', failed: 'Failed', provisioning: 'Provisioning' }[ready.state];
   return {
     customerId,
     namespace,
     plan: tenant?.plan ?? '',
-    phase: tenant?.terminating ? 'Terminating' : ready ? 'Ready' : 'Provisioning',
-    objects,
+    phase: phase as TenantStatus['phase'],
+    phases: ready.phases,
+    ...(ready.readyAt ? { readyAt: ready.readyAt } : {}),
+    ...(ready.address ? { address: ready.address } : {}),
+    objects: refs.map((ref, i) => objectState(ref, live[i])),
   };
 }
+
+const withAnnotation = (object: KubeObject, key: string, value: string): KubeObject => ({
+  ...object,
+  metadata: {
+    ...object.metadata,
+    annotations: { ...object.metadata?.annotations, [key]: value },
+  },
+});
+
+const endpointSliceRef = { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice' } as const;
+const podRef = { apiVersion: 'v1', kind: 'Pod' } as const;
 
 /** Deletes a tenant's namespace (and so its bundle), only with the customer id as confirmation. */
 export async function deprovisionTenant(
@@ -295,14 +343,7 @@ export async function ownedTenants(owner: string, deps: ProvisionDeps): Promise<
   return tenants;
 }
 
-async function objectState(
-  cluster: Cluster,
-  base: ObjectRef,
-  namespace: string,
-): Promise<ObjectState> {
-  const live = await cluster
-    .resource({ apiVersion: base.apiVersion, kind: base.kind })
-    .find(base.name, { namespace });
+function objectState(base: ObjectRef, live: KubeObject | undefined): ObjectState {
   if (!live) return { ...base, state: 'missing' };
   const status = (live.status ?? {}) as Record<string, unknown>;
   if (base.kind === 'ResourceQuota') {

@@ -54,7 +54,7 @@ export type TenantObjects = {
 };
 
 export const acceptedAtAnnotation = 'kubefn.dev/accepted-at';
-const workloadKinds = new Set(['Deployment', 'StatefulSet']);
+export const workloadKinds = new Set(['Deployment', 'StatefulSet']);
 const policyKinds = new Set([
   'ResourceQuota',
   'LimitRange',
@@ -171,7 +171,8 @@ export function readiness(input: TenantObjects): Readiness {
   };
 }
 
-function available(workload: KubeObject): boolean {
+/** A Deployment or StatefulSet Available with every replica it asks for (none: not available). */
+export function available(workload: KubeObject): boolean {
   const spec = (workload.spec ?? {}) as { replicas?: number };
   const wanted = spec.replicas ?? 1;
   return (
@@ -181,7 +182,7 @@ function available(workload: KubeObject): boolean {
   );
 }
 
-function replicasDetail(workload: KubeObject): string {
+export function replicasDetail(workload: KubeObject): string {
   const wanted = ((workload.spec ?? {}) as { replicas?: number }).replicas ?? 1;
   const ready = statusOf(workload).availableReplicas ?? 0;
   return `${workload.kind} ${workload.metadata?.name}: ${ready}/${wanted} replicas available`;

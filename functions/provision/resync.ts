@@ -1,6 +1,7 @@
 // The scheduled tenant check (Cloud Scheduler, over HTTP with an OIDC token): every tenant's
 // objects are compared with its template, and only what is missing or has drifted is written
-// back; the answer lists what was put back, and each tenant that could not be repaired.
+// back; the answer lists what was put back, each tenant that could not be repaired, and each
+// running tenant whose workload is not available (from the same lists: no read of its own).
 //
 // Its reads do not grow with the tenants: one paginated, label-selected list per kind of the
 // bundle for all tenants at once, compared locally (apply.ts `drift`), so an unchanged tenant
@@ -23,6 +24,7 @@ import { jsonLogger as log } from '../../shared/log.ts';
 import { applyTenantObject, drift } from './apply.ts';
 import type { ProvisionDeps } from './handler.ts';
 import { readTenant } from './read-tenant.ts';
+import { available, replicasDetail, workloadKinds } from './readiness.ts';
 import type { TenantObject } from './render.ts';
 import {
   customersSelector,
@@ -47,13 +49,15 @@ export type TenantCheck = {
   /** Why, in words safe to show; the server's own message is in the log. */
   detail?: string;
   object?: FailedObject;
+  /** A running tenant's workloads that were not Available with all their replicas when listed. */
+  unavailable?: (ObjectRef & { detail: string })[];
 };
 
 /** Tenants whose repairs run at once: each writes its objects one after another. */
 const concurrency = 8;
 
 export type ResyncAnswer = {
-  counts: Record<TenantCheck['outcome'], number>;
+  counts: Record<TenantCheck['outcome'], number> & { unavailable: number };
   tenants: TenantCheck[];
 };
 
@@ -72,9 +76,15 @@ export async function resyncTenants(
   ]);
   const tenants = listed.filter((tenant) => !tenant.terminating);
   const checks = await mapLimit(tenants, concurrency, (tenant) => checkTenant(tenant, live, deps));
-  const counts = { unchanged: 0, repaired: 0, failed: 0 };
-  for (const check of checks) counts[check.outcome]++;
-  return { counts, tenants: checks.filter((t) => t.outcome !== 'unchanged') };
+  const counts = { unchanged: 0, repaired: 0, failed: 0, unavailable: 0 };
+  for (const check of checks) {
+    counts[check.outcome]++;
+    if (check.unavailable) counts.unavailable++;
+  }
+  return {
+    counts,
+    tenants: checks.filter((t) => t.outcome !== 'unchanged' || t.unavailable),
+  };
 }
 
 /**
@@ -121,15 +131,24 @@ async function checkTenant(
   const result = { customerId, namespace, repaired: [] as TenantCheck['repaired'] };
   try {
     const tenant = await readTenant(deps, recorded, live);
+    const unavailable: NonNullable<TenantCheck['unavailable']> = [];
     for (const entry of desiredObjects(deps.templates, tenant, deps.subjects)) {
       const current = live.get(objectKey(entry.object));
       const was = drift(entry, current);
+      // A suspended tenant's workloads are down by design; one just written is not judged yet.
+      if (!was && current && !tenant.suspended && workloadKinds.has(current.kind ?? ''))
+        if (!available(current))
+          unavailable.push({ ...ref(current), detail: replicasDetail(current) });
       if (!was) continue;
       const after = await write(deps, entry, was);
       if (after?.metadata?.resourceVersion !== current?.metadata?.resourceVersion)
         result.repaired.push({ ...ref(entry.object), was });
     }
-    return { ...result, outcome: result.repaired.length ? 'repaired' : 'unchanged' };
+    return {
+      ...result,
+      outcome: result.repaired.length ? 'repaired' : 'unchanged',
+      ...(unavailable.length ? { unavailable } : {}),
+    };
   } catch (error) {
     // One tenant's failure is reported with its code and the others are still checked; the next
     // scheduled run tries it again. A bug is not a tenant's failure: it fails the run.

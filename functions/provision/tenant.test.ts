@@ -325,7 +325,8 @@ describe('every trigger writes what the model says', () => {
 
     const checked = setUp(tenantNamespace(true));
     const answer = await resyncTenants(checked.deps);
-    expect(answer.counts).toEqual({ unchanged: 0, repaired: 1, failed: 0 });
+    // Suspended: its workload is down by design, not reported.
+    expect(answer.counts).toEqual({ unchanged: 0, repaired: 1, failed: 0, unavailable: 0 });
     expect(answer.tenants[0]?.repaired).toEqual([{ ...suspensionQuota, was: 'missing' }]);
 
     const signedUp = setUp(tenantNamespace(true));
@@ -358,6 +359,8 @@ describe('every trigger writes what the model says', () => {
       unchanged: 1,
       repaired: 0,
       failed: 0,
+      // Running, and its Deployment (in memory, no controller) has no available replica.
+      unavailable: 1,
     });
     const signedUp = setUp(tenantNamespace(false));
     const result = await provisionTenant(
@@ -383,7 +386,12 @@ describe('every trigger writes what the model says', () => {
       outcome: 'ignored',
       reason: 'not a tenant namespace',
     });
-    expect((await resyncTenants(deps)).counts).toEqual({ unchanged: 0, repaired: 0, failed: 0 });
+    expect((await resyncTenants(deps)).counts).toEqual({
+      unchanged: 0,
+      repaired: 0,
+      failed: 0,
+      unavailable: 0,
+    });
     expect(store.get(change.object)).toBeUndefined();
   });
 
@@ -398,7 +406,7 @@ describe('every trigger writes what the model says', () => {
       },
     });
     const answer = await resyncTenants(deps);
-    expect(answer.counts).toEqual({ unchanged: 0, repaired: 0, failed: 1 });
+    expect(answer.counts).toEqual({ unchanged: 0, repaired: 0, failed: 1, unavailable: 0 });
     expect(answer.tenants[0]).toMatchObject({ customerId: 'acme', code: 'invalid-input' });
   });
 });

@@ -217,7 +217,9 @@ async function follow(customerId, created) {
   phase.className = tenant.phase;
   // Each phase as the cluster reached it, with its time from the click (the accepted phase).
   const accepted = Date.parse(tenant.phases?.[0]?.at ?? '');
-  const since = (at) => (Date.parse(at) - accepted) / 1000;
+  // The cluster's times are cut to the second: a phase came in the second after its time, so
+  // say what is known (under N s) rather than print false precision.
+  const since = (at) => 'under ' + Math.max(1, Math.ceil((Date.parse(at) - accepted) / 1000 + 1)) + ' s';
   $('phases').replaceChildren(...(tenant.phases ?? []).map((p) => {
     const item = document.createElement('li');
     item.dataset.phase = p.name;
@@ -225,11 +227,11 @@ async function follow(customerId, created) {
     const words = { accepted: 'Request accepted', 'namespace-active': 'Namespace active',
       'policy-in-force': 'Quota, limits, network policy and access in force',
       'workload-available': 'Your instance is running', reachable: 'Reachable' }[p.name] || p.name;
-    item.textContent = words + (p.reached && accepted ? ' (' + since(p.at).toFixed(1) + ' s)' : '')
+    item.textContent = words + (p.reached && accepted && p.name !== 'accepted' ? ' (' + since(p.at) + ')' : '')
       + (p.failure ? ': ' + p.failure.message : p.detail && !p.reached ? ' (' + p.detail + ')' : '');
     return item;
   }));
-  $('elapsed').textContent = tenant.readyAt && accepted ? 'in ' + since(tenant.readyAt).toFixed(1) + ' s' : '';
+  $('elapsed').textContent = tenant.readyAt && accepted ? '(' + since(tenant.readyAt) + ' from the click)' : '';
   $('address').hidden = !tenant.address;
   if (tenant.address) {
     $('address-link').href = tenant.address;

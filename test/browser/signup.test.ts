@@ -130,9 +130,41 @@ test('a customer signs in, verifies, signs up; a second customer cannot see that
   expect(await page.locator('#plan option').allTextContents()).toEqual(['Free']);
 
   await page.fill('#customerId', customerId);
+  // Every state the page shows, as it shows it: it must follow the tenant up by itself.
+  await page.evaluate(`(() => {
+    const shown = (window.shown = []);
+    const phase = document.getElementById('phase');
+    new MutationObserver(() => shown.push(phase.textContent)).observe(phase, {
+      childList: true, characterData: true, subtree: true,
+    });
+  })()`);
   await page.click('#submit');
-  await message(page, 'Your namespace is ready.', 30_000);
+  await message(page, 'Your instance is ready.', 30_000);
+  // Provisioning first (the workload's pod is scheduled and started on a simulated node after
+  // the request returns), then Ready, with no reload: the page updated itself.
+  const shown = (await page.evaluate('window.shown')) as string[];
+  expect(shown[0]).toBe('Provisioning');
+  expect(shown.at(-1)).toBe('Ready');
   expect(await page.textContent('#phase')).toBe('Ready');
+  expect(
+    await page
+      .locator('#phases li')
+      .evaluateAll((items) => items.map((i) => [i.getAttribute('data-phase'), i.className])),
+  ).toEqual([
+    ['accepted', 'reached'],
+    ['namespace-active', 'reached'],
+    ['policy-in-force', 'reached'],
+    ['workload-available', 'reached'],
+    ['reachable', 'reached'],
+  ]);
+  expect(await page.textContent('#elapsed')).toMatch(/^\(under \d+ s from the click\)$/);
+  // The Deployment's pod runs on a simulated node.
+  const pods = await admin
+    .resource({ apiVersion: 'v1', kind: 'Pod' })
+    .list({ namespace: `tenant-${customerId}` });
+  expect(pods.items.map((p) => (p.spec as { nodeName?: string }).nodeName)).toEqual([
+    expect.stringMatching(/^kwok-node-/),
+  ]);
   expect(await page.textContent('#namespace')).toBe(`tenant-${customerId}`);
   expect(await page.locator('#objects li').count()).toBe(10);
   await page
@@ -153,7 +185,7 @@ test('a customer signs in, verifies, signs up; a second customer cannot see that
 
   // Signing up again says so instead of failing (the final message, not a transient one).
   await page.click('#submit');
-  await message(page, 'Already signed up: your namespace is ready.');
+  await message(page, 'Already signed up: your instance is ready.');
 
   // A second tenant is beyond the free plan: refused with its code.
   await page.fill('#customerId', uniqueName('web-more'));

@@ -142,7 +142,8 @@ test('with tenants within one batch the check runs in the request (200)', async 
   try {
     const answer = await httpRequest(`${inline.fn.url}/resync`, scheduler, 'POST');
     expect(answer.status).toBe(200);
-    expect(JSON.parse(answer.body).counts).toEqual({ unchanged: 5, repaired: 0, failed: 0 });
+    // `unavailable` depends on when the tenants' pods became Ready: not this test's matter.
+    expect(JSON.parse(answer.body).counts).toMatchObject({ unchanged: 5, repaired: 0, failed: 0 });
   } finally {
     await inline.fn.stop();
   }

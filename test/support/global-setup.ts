@@ -24,6 +24,9 @@ export default async function setup(project: TestProject) {
   const stack = await startStack({
     keepState: process.env.KUBEFN_KEEP_STATE === '1',
     tokenWebhookUrl: google.tokenReviewUrl,
+    // A second between a pod's scheduling and its readiness, standing for image pull and start:
+    // tenants are seen coming up (the sign-up page's progress), not ready at the first look.
+    podStartMs: Number(process.env.KUBEFN_POD_START_MS ?? 1000),
   }).catch(async (error: unknown) => {
     await google.close();
     throw error;
