@@ -11,6 +11,7 @@ import { withCustomerLock } from './customer-lock.ts';
 import {
   checkEntitlement,
   countTenants,
+  namespacesAtMost,
   ownerLabelValue,
   type PlanRules,
   planRules,
@@ -137,14 +138,13 @@ async function createNamespace(
         );
       }
     }
-    if (deps.maxTenants !== undefined) {
-      const all = await countTenants(
-        deps.cluster,
-        deps.namespacePrefix,
-        tenantSelector,
-        timeoutMs ?? 10_000,
-      );
-      if (all >= deps.maxTenants) {
+    const ceiling = deps.maxTenants;
+    // Fewer namespaces of any kind than the ceiling: fewer tenants too, and no need to count them.
+    const wait = timeoutMs ?? 10_000;
+    const atMost = ceiling === undefined ? 0 : await namespacesAtMost(deps.cluster, wait);
+    if (ceiling !== undefined && (atMost ?? ceiling) >= ceiling) {
+      const all = await countTenants(deps.cluster, deps.namespacePrefix, tenantSelector, wait);
+      if (all >= ceiling) {
         throw new DomainError(
           'capacity-reached',
           'kubefn takes no new tenants at the moment; try again later',

@@ -82,6 +82,30 @@ export function checkEntitlement(planName: string, rules: PlanRules, owner: Owne
 }
 
 /** Managed namespaces of this deployment (its prefix) matching the selector, not being deleted. */
+/**
+ * At most how many namespaces the cluster holds, all kinds, in one request of one item: the API
+ * server counts the rest (remainingItemCount) when the list has no selector. Undefined when it
+ * does not say. Below the ceiling on all tenants, the exact count (a list of every tenant, O(n):
+ * 240 ms at 5,000 tenants, measured by `bench ready`) is not needed at all.
+ */
+export async function namespacesAtMost(
+  cluster: Cluster,
+  timeoutMs: number,
+): Promise<number | undefined> {
+  const page = await cluster.client.request<{
+    metadata: { remainingItemCount?: number };
+    items: KubeObject[] | null;
+  }>('/api/v1/namespaces', {
+    query: { limit: 1 },
+    accept: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json',
+    timeoutMs,
+  });
+  const remaining = page.metadata.remainingItemCount;
+  const listed = (page.items ?? []).length;
+  // No remainingItemCount with one item listed: there may be more, uncounted.
+  return remaining === undefined ? (listed === 0 ? 0 : undefined) : listed + remaining;
+}
+
 export async function countTenants(
   cluster: Cluster,
   prefix: string,

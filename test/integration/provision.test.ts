@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { namespacesAtMost } from '../../functions/provision/owner.ts';
 import { mintToken, schedulerAccount } from '../../infra/local/identities.ts';
 import type { Cluster, KubeObject } from '../../shared/kube/index.ts';
 import { adminCluster, stack } from '../support/cluster.ts';
@@ -511,4 +512,13 @@ test("no answer loads Node's undici (web-lite stands in for Request/Response: 25
   const modules = (await readFile(loadedModules, 'utf8')).split('\n');
   expect(modules).toContain('NativeModule https');
   expect(modules).not.toContain('NativeModule internal/deps/undici/undici');
+});
+
+test("the ceiling's fast path: the API server says how many namespaces there are in one request", async () => {
+  // Below KUBEFN_MAX_TENANTS namespaces of any kind, a sign-up needs no count of every tenant.
+  const atMost = await namespacesAtMost(admin, 10_000);
+  const listed = (await admin.resource({ apiVersion: 'v1', kind: 'Namespace' }).list()).items;
+  expect(atMost).toBeTypeOf('number');
+  // Other test files create and delete namespaces meanwhile: the same count, give or take them.
+  expect(Math.abs((atMost ?? 0) - listed.length)).toBeLessThan(50);
 });
