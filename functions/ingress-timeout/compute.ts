@@ -1,4 +1,4 @@
-// Mode "compute", the second talk's way: set timeoutSec on the load balancer's backend service
+// Mode "compute": set timeoutSec on the load balancer's backend service directly
 // through the Compute API. GKE does not enforce timeoutSec unless a BackendConfig sets it, so a
 // patched value survives normal syncs, but not a re-created backend service: the resync job
 // puts it back. Each backend service is read, patched with the fingerprint it was read with (a

@@ -5,7 +5,7 @@
 // it.
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
-import { parseFilter } from '../../shared/pubsub/filter.ts';
+import { parseFilter } from '../pubsub-filter.ts';
 import {
   type TopicKey,
   type Trigger,

@@ -9,7 +9,7 @@
 // It relays the function's answer, so Pub/Sub's ack or redelivery behaves as in production.
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { compileFilter } from '../../shared/pubsub/filter.ts';
+import { compileFilter } from '../pubsub-filter.ts';
 
 export type ForwarderOptions = {
   /** The subscription's filter (Pub/Sub's syntax); absent: every message reaches the function. */

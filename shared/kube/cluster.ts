@@ -1,4 +1,4 @@
-// The pleasant layer, after the first talk's Kube: a cluster entry point, collections that are
+// The pleasant layer over the client: a cluster entry point, collections that are
 // async iterable and filterable by labels, and items that are read-only snapshots. Changing an
 // item's labels sends a patch guarded by the item's resourceVersion, so a stale item fails
 // loudly (KubeError 'conflict') instead of overwriting someone else's change.

@@ -1,4 +1,4 @@
-// The first talk's namespace lifecycle, on the real kube-apiserver: 201, then 409 AlreadyExists,
+// A namespace's lifecycle over plain HTTP, on the real kube-apiserver: 201, then 409 AlreadyExists,
 // then a deletion that the namespace controller finalizes.
 import { expect, test } from 'vitest';
 import { eventually, kube, uniqueName } from '../support/kube.ts';

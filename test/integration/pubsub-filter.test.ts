@@ -7,10 +7,10 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startPushForwarder } from '../../infra/local/push-forwarder.ts';
+import { FilterError } from '../../infra/pubsub-filter.ts';
 import { triggers } from '../../infra/subscriptions.ts';
 import { changeMessage } from '../../shared/events/change.ts';
 import { managedByLabel, managedByValue } from '../../shared/labels.ts';
-import { FilterError } from '../../shared/pubsub/filter.ts';
 import { eventually, uniqueName } from '../support/kube.ts';
 import { pubsub, topicPath } from '../support/pubsub.ts';
 

@@ -1,14 +1,14 @@
 import { describe, expect, test } from 'vitest';
-import { type TopicKey, triggers } from '../../infra/subscriptions.ts';
-import { type ChangedPart, type ChangeType, changeMessage } from '../events/change.ts';
-import { managedByLabel, managedByValue } from '../labels.ts';
+import { type ChangedPart, type ChangeType, changeMessage } from '../shared/events/change.ts';
+import { managedByLabel, managedByValue } from '../shared/labels.ts';
 import {
   type Attributes,
   compileFilter,
   FilterError,
   maxFilterBytes,
   parseFilter,
-} from './filter.ts';
+} from './pubsub-filter.ts';
+import { type TopicKey, triggers } from './subscriptions.ts';
 
 // The messages of Google's own examples (subscription-message-filter), by the attributes they have.
 const withName = (name: string): Attributes => ({ name });
