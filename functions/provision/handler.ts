@@ -195,17 +195,15 @@ export async function tenantStatus(
 ): Promise<TenantStatus> {
   const namespace = deps.namespacePrefix + customerId;
   const refs = bundleRefs(deps.templates, { namespace, customerId });
-  const inNamespace = (ref: { apiVersion: string; kind: string }) =>
-    deps.cluster
-      .resource(ref)
-      .list({ namespace })
-      .then((list) => list.items);
+  // async: a client that throws at once still rejects here, inside the Promise.all below.
+  const inNamespace = async (ref: { apiVersion: string; kind: string }) =>
+    (await deps.cluster.resource(ref).list({ namespace })).items;
   // The bundle's objects and the Service's endpoints are read alongside their namespace, one
   // round trip less; nothing is shown unless the namespace turns out to be this customer's.
   const [ns, live, endpointSlices] = await Promise.all([
     ownTenant(deps, customerId, { allowTerminating: true, owner: options.owner }),
     Promise.all(
-      refs.map((ref) =>
+      refs.map(async (ref) =>
         deps.cluster
           .resource({ apiVersion: ref.apiVersion, kind: ref.kind })
           .find(ref.name, { namespace }),
