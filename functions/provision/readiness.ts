@@ -90,10 +90,15 @@ const latest = (times: (string | undefined)[]) =>
     .sort((a, b) => Date.parse(a) - Date.parse(b))
     .at(-1);
 
-/** When a controller last wrote the object's status (its managed fields say), else its creation. */
-const statusWrittenAt = (o: KubeObject) =>
+/**
+ * When the object was last written (its managed fields say; only its status subresource's writes
+ * with `subresource`), else its creation.
+ */
+const writtenAt = (o: KubeObject, subresource?: string) =>
   latest(
-    (o.metadata?.managedFields ?? []).filter((f) => f.subresource === 'status').map((f) => f.time),
+    (o.metadata?.managedFields ?? [])
+      .filter((f) => subresource === undefined || f.subresource === subresource)
+      .map((f) => f.time),
   ) ?? o.metadata?.creationTimestamp;
 
 export function readiness(input: TenantObjects): Readiness {
@@ -126,7 +131,10 @@ export function readiness(input: TenantObjects): Readiness {
   add(
     'policy-in-force',
     missing.length === 0 && counted,
-    latest([...policy.map((o) => o.metadata?.creationTimestamp), ...quotas.map(statusWrittenAt)]),
+    latest([
+      ...policy.map((o) => o.metadata?.creationTimestamp),
+      ...quotas.map((q) => writtenAt(q, 'status')),
+    ]),
     missing.length
       ? { detail: `missing: ${missing.map((m) => `${m.kind} ${m.name}`).join(', ')}` }
       : counted
@@ -153,10 +161,11 @@ export function readiness(input: TenantObjects): Readiness {
       (e) => e.conditions?.ready === true,
     ),
   );
+  // A slice's endpoints are written by its controller: its last write is when they became ready.
   add(
     'reachable',
     readySlices.length > 0 && ingress !== undefined,
-    latest([...readySlices.map(statusOrWriteTime), ingress?.metadata?.creationTimestamp]),
+    latest([...readySlices.map((slice) => writtenAt(slice)), ingress?.metadata?.creationTimestamp]),
     readySlices.length ? {} : { detail: 'no ready endpoint yet' },
   );
 
@@ -218,11 +227,6 @@ function whyNot(waiting: KubeObject[], pods: KubeObject[]): Phase['failure'] {
   }
   return undefined;
 }
-
-/** An EndpointSlice's endpoints are written by its controller: the slice's last write. */
-const statusOrWriteTime = (slice: KubeObject) =>
-  latest((slice.metadata?.managedFields ?? []).map((f) => f.time)) ??
-  slice.metadata?.creationTimestamp;
 
 function addressOf(ingress: KubeObject): string | undefined {
   const lb = statusOf(ingress).loadBalancer?.ingress?.[0];

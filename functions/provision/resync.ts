@@ -136,9 +136,9 @@ async function checkTenant(
       const current = live.get(objectKey(entry.object));
       const was = drift(entry, current);
       // A suspended tenant's workloads are down by design; one just written is not judged yet.
-      if (!was && current && !tenant.suspended && workloadKinds.has(current.kind ?? ''))
-        if (!available(current))
-          unavailable.push({ ...ref(current), detail: replicasDetail(current) });
+      const judged = !was && current && !tenant.suspended && workloadKinds.has(current.kind ?? '');
+      if (judged && !available(current))
+        unavailable.push({ ...ref(current), detail: replicasDetail(current) });
       if (!was) continue;
       const after = await write(deps, entry, was);
       if (after?.metadata?.resourceVersion !== current?.metadata?.resourceVersion)

@@ -33,19 +33,14 @@ export async function startCommand(dir: string): Promise<string[]> {
   const script = (await readPackage(dir)).scripts?.start;
   const [program, ...args] = script?.trim().split(/\s+/) ?? [];
   if (!program) throw new Error(`${dir}/package.json has no start script`);
-  let file: string;
-  if (program === 'node') {
-    const [entry, ...rest] = args;
-    if (!entry) throw new Error(`${dir}/package.json starts node with no file`);
-    file = entry;
-    args.splice(0, args.length, ...rest);
-  } else {
-    file = await binFile(dir, program);
-  }
+  // `node FILE ...` as it is; a package's bin resolved to its file, its arguments kept.
+  const [file, rest] =
+    program === 'node' ? [args[0], args.slice(1)] : [await binFile(dir, program), args];
+  if (!file) throw new Error(`${dir}/package.json starts node with no file`);
   await access(join(dir, file)).catch(() => {
     throw new Error(`${dir}: the start script's ${file} is not in the bundle`);
   });
-  return ['node', file, ...args];
+  return ['node', file, ...rest];
 }
 
 /** The file a bin name stands for, in the installed dependency that declares it. */

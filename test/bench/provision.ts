@@ -22,7 +22,7 @@ import {
 import { startStack } from '../../infra/local/stack.ts';
 import { fromKubeconfig } from '../../shared/kube/config.ts';
 import { Cluster } from '../../shared/kube/index.ts';
-import { httpRequest } from '../support/http.ts';
+import { httpRequest, signUpTenant } from '../support/http.ts';
 import { cpuMs, median, ms, percentile } from './stats.ts';
 
 const samples = Number(process.env.PROVISION_SAMPLES ?? 100);
@@ -49,16 +49,7 @@ try {
     subjects: localSubjects,
   };
 
-  const viaFunction = async (customerId: string) => {
-    const answer = await httpRequest(
-      `${fn.url}/tenants`,
-      token,
-      'POST',
-      JSON.stringify({ customerId, plan: 'free' }),
-    );
-    if (answer.status !== 201)
-      throw new Error(`function answered ${answer.status}: ${answer.body}`);
-  };
+  const viaFunction = (customerId: string) => signUpTenant(fn.url, token, customerId);
   // The direct calls' own time around their calls to the API server, read as on the function's
   // side (the benchmark makes no other request meanwhile).
   const directCalls: Served[] = [];

@@ -18,7 +18,7 @@ import { startStack } from '../../infra/local/stack.ts';
 import { mapLimit } from '../../shared/concurrency.ts';
 import { fromKubeconfig } from '../../shared/kube/config.ts';
 import { Cluster, type KubeObject, Watcher } from '../../shared/kube/index.ts';
-import { httpRequest } from '../support/http.ts';
+import { signUpTenant } from '../support/http.ts';
 import { ms, percentile } from './stats.ts';
 
 const small = Number(process.env.READY_SMALL ?? 100);
@@ -95,16 +95,7 @@ try {
     ),
   ];
 
-  const viaKubefn = async (customerId: string) => {
-    const answer = await httpRequest(
-      `${fn.url}/tenants`,
-      token,
-      'POST',
-      JSON.stringify({ customerId, plan: 'free' }),
-    );
-    if (answer.status !== 201)
-      throw new Error(`provision answered ${answer.status}: ${answer.body}`);
-  };
+  const viaKubefn = (customerId: string) => signUpTenant(fn.url, token, customerId);
   // The same objects, rendered by kubefn's model, created by the admin client one after another.
   const directly = async (customerId: string) => {
     const tenant = {

@@ -26,3 +26,14 @@ export function httpRequest(
     req.end(body);
   });
 }
+
+/** A new tenant through provision's POST /tenants (free plan); throws unless it answers 201. */
+export async function signUpTenant(provisionUrl: string, token: string, customerId: string) {
+  const answer = await httpRequest(
+    `${provisionUrl}/tenants`,
+    token,
+    'POST',
+    JSON.stringify({ customerId, plan: 'free' }),
+  );
+  if (answer.status !== 201) throw new Error(`provision answered ${answer.status}: ${answer.body}`);
+}

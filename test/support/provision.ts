@@ -5,7 +5,7 @@ import type { RunningFunction } from '../../infra/local/functions.ts';
 import { mintToken, signupAccount } from '../../infra/local/identities.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
 import { stack } from './cluster.ts';
-import { httpRequest } from './http.ts';
+import { signUpTenant } from './http.ts';
 
 export { provisionAudience };
 export type ProvisionFixture = { fn: RunningFunction; callerToken: string; strangerToken: string };
@@ -22,13 +22,6 @@ export async function startProvision(
 
 /** A new tenant through the real function; returns its namespace. */
 export async function createTenant(fx: ProvisionFixture, customerId: string): Promise<string> {
-  const created = await httpRequest(
-    `${fx.fn.url}/tenants`,
-    fx.callerToken,
-    'POST',
-    JSON.stringify({ customerId, plan: 'free' }),
-  );
-  if (created.status !== 201)
-    throw new Error(`provision answered ${created.status}: ${created.body}`);
+  await signUpTenant(fx.fn.url, fx.callerToken, customerId);
   return `tenant-${customerId}`;
 }
