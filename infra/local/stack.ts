@@ -3,7 +3,7 @@
 // Authentication emulator (customers' sign-in, standing in for Identity Platform), all on
 // 127.0.0.1 and free ports, with their state in a temporary folder. Serves `npm start`
 // (start.ts) and the test harness (test/support/global-setup.ts).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -558,22 +558,46 @@ async function startFailure(proc: Managed, what: string): Promise<Error> {
   return new Error(`${proc.name} ${what}; last lines of ${proc.logFile}:\n${tail.join('\n')}`);
 }
 
+/**
+ * Ports for the stack's processes, chosen below the kernel's ephemeral range. A port from
+ * listen(0) is an ephemeral one, and the processes bind theirs seconds later (the Pub/Sub
+ * emulator's JVM takes longest): meanwhile any outgoing connection on the machine may be given
+ * the same port as its source, and the bind fails (a CI run lost the emulator that way). Below
+ * the range, only another listener can take it.
+ */
 async function freePorts<Name extends string>(
   names: readonly Name[],
 ): Promise<Record<Name, number>> {
+  const [low, high] = belowEphemeralRange();
   // Hold every listener open until all ports are known, so no port is handed out twice.
-  const servers = await Promise.all(
-    names.map(() => {
-      const server = createServer();
-      return new Promise<ReturnType<typeof createServer>>((ok, fail) => {
-        server.once('error', fail);
-        server.listen(0, '127.0.0.1', () => ok(server));
-      });
-    }),
-  );
+  const servers: ReturnType<typeof createServer>[] = [];
+  for (let attempt = 0; servers.length < names.length; attempt++) {
+    if (attempt > 1000) throw new Error(`no ${names.length} free ports in ${low}-${high}`);
+    const port = low + Math.floor(Math.random() * (high - low));
+    const server = createServer();
+    const bound = await new Promise<boolean>((ok) => {
+      server.once('error', () => ok(false));
+      server.listen(port, '127.0.0.1', () => ok(true));
+    });
+    if (bound) servers.push(server);
+  }
   const ports = servers.map((s, i) => [names[i], (s.address() as { port: number }).port]);
   await Promise.all(servers.map((s) => new Promise((done) => s.close(done))));
   return Object.fromEntries(ports) as Record<Name, number>;
+}
+
+/** Linux's range is in /proc (32768-60999 by default); below it down to 20000 is ours. */
+function belowEphemeralRange(): [number, number] {
+  try {
+    const [first] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (first !== undefined && first > 21_000) return [20_000, first];
+  } catch {
+    // not Linux: the default range's floor
+  }
+  return [20_000, 32_768];
 }
 
 async function memory(processes: Managed[]): Promise<Record<string, number>> {
