@@ -9,14 +9,12 @@ import { DomainError } from '../../shared/errors.ts';
 import { ChangeSchema } from '../../shared/events/change.ts';
 import { type FunctionEnv, functionSkeleton } from '../../shared/http/app.ts';
 import { readQuery } from '../../shared/http/query.ts';
+import { isDnsLabel, isDnsSubdomain } from '../../shared/kube/names.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
 import { pushRoute } from '../../shared/pubsub/push.ts';
 import type { AppDeps } from './config.ts';
 import { type ReconcileResult, reconcileIngress } from './reconcile.ts';
 import { resyncAll } from './resync.ts';
-
-const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const dnsSubdomain = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 const statusOf: Partial<Record<ReconcileResult['outcome'], ContentfulStatusCode>> = {
   'not-found': 404,
@@ -34,7 +32,7 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
     async (c) => {
       readQuery(c, {});
       const { namespace, name } = c.req.param();
-      if (!dnsLabel.test(namespace) || !dnsSubdomain.test(name))
+      if (!isDnsLabel(namespace) || !isDnsSubdomain(name))
         throw new DomainError('invalid-input', 'namespace and name must be Kubernetes names', {
           fields: [
             { field: 'namespace', expected: 'a DNS label' },
@@ -55,7 +53,7 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
       const { namespace = '', name = '', resourceVersion } = data.object.metadata;
       if ((attributes.kind ?? data.object.kind) !== 'Ingress' || data.type === 'DELETED')
         return { outcome: 'ignored' };
-      if (!dnsLabel.test(namespace) || !dnsSubdomain.test(name))
+      if (!isDnsLabel(namespace) || !isDnsSubdomain(name))
         return { outcome: 'ignored', reason: 'the event names no valid Ingress' };
       const result = await reconcileIngress(namespace, name, await deps(), {
         eventResourceVersion: resourceVersion,

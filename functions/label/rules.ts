@@ -9,12 +9,13 @@
 // applies the rules to every object of their kinds in it.
 import * as v from 'valibot';
 import type { ObjectChange } from '../../shared/events/change.ts';
+import { isLabelValue, isQualifiedName } from '../../shared/kube/names.ts';
 import { customerLabel, isKubefnKey, isManaged, planLabel } from '../../shared/labels.ts';
 import type { PushOutcome } from '../../shared/pubsub/push.ts';
 import { substitute } from '../../shared/templates.ts';
 import { applyLabels, type LabelDeps } from './handler.ts';
 import rulesJson from './rules.json' with { type: 'json' };
-import { isLabelKey, isLabelValue, isReservedKey } from './schema.ts';
+import { isReservedKey } from './schema.ts';
 
 export const RuleSchema = v.strictObject({
   name: v.string(),
@@ -26,7 +27,7 @@ export const RuleSchema = v.strictObject({
   labels: v.record(
     v.pipe(
       v.string(),
-      v.check(isLabelKey, 'a label key'),
+      v.check(isQualifiedName, 'a label key'),
       v.check((key) => !isKubefnKey(key) && !isReservedKey(key), 'not a kubefn or reserved key'),
     ),
     v.string(),

@@ -1,25 +1,23 @@
-// What a label request looks like, and Kubernetes' own rules for label keys and values
-// (apimachinery validation: a qualified name, optionally prefixed by a DNS subdomain).
+// What a label request looks like; Kubernetes' own rules for names, keys and values are
+// shared/kube/names.ts.
 //   { target: { apiVersion, kind, namespace?, name? | labelSelector? },
 //     set?: { key: value }, remove?: [key], dryRun?: boolean }
 import * as v from 'valibot';
+import {
+  isDnsLabel,
+  isDnsSubdomain,
+  isLabelValue,
+  isQualifiedName,
+} from '../../shared/kube/names.ts';
 
-const namePart = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 /** Prefixes Kubernetes reserves for its own components. */
 const reserved = /(^|\.)(kubernetes\.io|k8s\.io)$/;
 
-export function isLabelKey(key: string): boolean {
-  const slash = key.lastIndexOf('/');
-  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
-  const name = slash >= 0 ? key.slice(slash + 1) : key;
-  if (!namePart.test(name)) return false;
-  return prefix === undefined || (prefix.length <= 253 && dnsSubdomain.test(prefix));
-}
-
-export function isLabelValue(value: string): boolean {
-  return value === '' || namePart.test(value);
+/** group/version or a core version: the group a DNS subdomain. */
+function isApiVersion(apiVersion: string): boolean {
+  const slash = apiVersion.indexOf('/');
+  const version = apiVersion.slice(slash + 1);
+  return /^v[0-9a-z]+$/.test(version) && (slash < 0 || isDnsSubdomain(apiVersion.slice(0, slash)));
 }
 
 export function isReservedKey(key: string): boolean {
@@ -29,7 +27,7 @@ export function isReservedKey(key: string): boolean {
 
 const LabelKey = v.pipe(
   v.string(),
-  v.check(isLabelKey, 'a label key: [prefix/]name, name 1-63 alphanumerics, -, _ or .'),
+  v.check(isQualifiedName, 'a label key: [prefix/]name, name 1-63 alphanumerics, -, _ or .'),
 );
 const LabelValue = v.pipe(
   v.string(),
@@ -39,10 +37,10 @@ const LabelValue = v.pipe(
 export const LabelRequestSchema = v.pipe(
   v.strictObject({
     target: v.strictObject({
-      apiVersion: v.pipe(v.string(), v.regex(/^([a-z0-9.-]+\/)?v[0-9a-z]+$/)),
+      apiVersion: v.pipe(v.string(), v.check(isApiVersion, 'group/version or a core version')),
       kind: v.pipe(v.string(), v.regex(/^[A-Z][A-Za-z0-9]{0,62}$/)),
-      namespace: v.optional(v.pipe(v.string(), v.regex(dnsLabel))),
-      name: v.optional(v.pipe(v.string(), v.maxLength(253), v.regex(dnsSubdomain))),
+      namespace: v.optional(v.pipe(v.string(), v.check(isDnsLabel, 'a DNS label'))),
+      name: v.optional(v.pipe(v.string(), v.check(isDnsSubdomain, 'a DNS subdomain'))),
       labelSelector: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(1024))),
     }),
     set: v.optional(v.pipe(v.record(LabelKey, LabelValue), v.maxEntries(64)), {}),

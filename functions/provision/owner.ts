@@ -6,14 +6,13 @@ import { createHash } from 'node:crypto';
 import * as v from 'valibot';
 import { DomainError } from '../../shared/errors.ts';
 import type { Cluster, KubeObject } from '../../shared/kube/index.ts';
+import { isLabelValue } from '../../shared/kube/names.ts';
 import { ownersAnnotation } from '../../shared/labels.ts';
 import type { Plan } from './render.ts';
 
 /** The customer as the signup backend verified them: the user id, and what their token said. */
 export type Owner = { uid: string; email?: string | undefined; entitlement?: string | undefined };
 
-// A label value: at most 63 of [A-Za-z0-9._-], alphanumeric at both ends.
-const labelSafe = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
 const hashedPrefix = 'sha256.';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -25,7 +24,7 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
  * share a value.
  */
 export function ownerLabelValue(uid: string): string {
-  if (labelSafe.test(uid) && !uid.startsWith(hashedPrefix)) return uid;
+  if (uid !== '' && isLabelValue(uid) && !uid.startsWith(hashedPrefix)) return uid;
   return `${hashedPrefix}${sha256(uid).slice(0, 48)}`;
 }
 

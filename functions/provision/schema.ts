@@ -1,11 +1,12 @@
 // What a caller may send. Customer ids become namespace names, so they follow DNS-label rules.
 import * as v from 'valibot';
+import { isDnsLabel } from '../../shared/kube/names.ts';
 
 export const CustomerIdSchema = v.pipe(
   v.string(),
   v.minLength(1),
   v.maxLength(40),
-  v.regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'lowercase letters, digits and inner dashes'),
+  v.check((id) => isDnsLabel(id), 'lowercase letters, digits and inner dashes'),
 );
 
 /** Emails of the customer's owners, bound to kubefn-tenant-owner in their namespace. */

@@ -2,6 +2,7 @@
 // or the Auth emulator standing in for it), verifies their email, then one button creates their
 // tenant and a live view shows it coming up (polling the backend). Every call to the backend
 // carries the customer's ID token; every refusal is shown with its code.
+import { dnsLabelSource } from '../../shared/kube/names.ts';
 
 /** Where the page signs customers in (functions/signup/config.ts). */
 export type SignInConfig = {
@@ -74,7 +75,7 @@ const template = `<!doctype html>
   <h2>Your tenants</h2>
   <ul id="my-tenants"></ul>
   <form id="signup">
-    <label>Tenant id <input id="customerId" name="customerId" required pattern="[a-z0-9]([a-z0-9-]*[a-z0-9])?" maxlength="40" placeholder="acme"></label>
+    <label>Tenant id <input id="customerId" name="customerId" required pattern="${dnsLabelSource}" maxlength="40" placeholder="acme"></label>
     <label>Plan <select id="plan" name="plan"><option value="free">Free</option></select></label>
     <button id="submit" type="submit">Sign up</button>
   </form>

@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import * as v from 'valibot';
 import { envProblem, readEnv, readEnvValue } from '../../shared/env.ts';
 import { checkClusterSettings, clusterEnvEntries } from '../../shared/kube/index.ts';
+import { isDnsLabel } from '../../shared/kube/names.ts';
 import { pubsubProject, pubsubProjectEntries } from '../../shared/pubsub/project.ts';
 
 const managed = 'app.kubernetes.io/managed-by=kubefn';
@@ -62,7 +63,10 @@ const EnvSchema = v.object({
   KUBEFN_WINDOW: number('500'),
   KUBEFN_SYSTEM_NAMESPACE: v.optional(v.string(), 'kubefn-system'),
   KUBEFN_WATCHER_NAME: v.optional(
-    v.pipe(v.string(), v.regex(/^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/)),
+    v.pipe(
+      v.string(),
+      v.check((name) => isDnsLabel(name, 42), 'a DNS label of at most 42 characters'),
+    ),
     'kubefn-watcher',
   ),
   KUBEFN_LEASE_SECONDS: number('15'),

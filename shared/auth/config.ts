@@ -10,12 +10,25 @@
 import * as v from 'valibot';
 import { commaList, EnvError, flag, readEnv } from '../env.ts';
 import type { KubeClient } from '../kube/index.ts';
+import { isDnsLabel, isDnsSubdomain } from '../kube/names.ts';
 import { googleIssuer, kubernetesIssuer, type TrustedIssuer } from './issuers.ts';
 import type { CallerRule } from './middleware.ts';
 
+/** A Kubernetes service account as its tokens name it: its namespace, then its name. */
+function isServiceAccountUser(id: string): boolean {
+  const [system, serviceaccount, namespace = '', name = '', ...rest] = id.split(':');
+  return (
+    system === 'system' &&
+    serviceaccount === 'serviceaccount' &&
+    rest.length === 0 &&
+    isDnsLabel(namespace) &&
+    isDnsSubdomain(name)
+  );
+}
+
 const principal = v.union([
   v.pipe(v.string(), v.email()),
-  v.pipe(v.string(), v.regex(/^system:serviceaccount:[a-z0-9-]{1,63}:[a-z0-9.-]{1,253}$/)),
+  v.pipe(v.string(), v.check(isServiceAccountUser, 'system:serviceaccount:NAMESPACE:NAME')),
 ]);
 
 /** The KUBEFN_AUTH_* entries, for a deployable's own schema (shared/env.ts) to include. */
