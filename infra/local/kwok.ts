@@ -3,9 +3,14 @@
 // binds to them through kwok's own Stages (copied from the pinned kwok module by build.sh): a pod
 // is Running and Ready after a set delay standing for image pull and start, a Job's pod then
 // completes, and a deleted pod is gone at once. No container runs anywhere.
+import { mkdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type Agent, fetch } from 'undici';
 import { parseDocument } from 'yaml';
+import { binDir } from './binaries.ts';
+import { type Managed, startProcess } from './processes.ts';
+import { waitFor } from './wait-for.ts';
 
 /** kwok manages the nodes carrying this annotation (`kwok.x-k8s.io/node: fake`, its convention). */
 export const kwokNodeAnnotation = 'kwok.x-k8s.io/node';
@@ -31,7 +36,7 @@ export function nodeName(index: number): string {
 }
 
 /** A Node object kwok will manage; its capacity is kept by kwok's node-initialize Stage. */
-export function nodeObject(name: string) {
+function nodeObject(name: string) {
   return {
     apiVersion: 'v1',
     kind: 'Node',
@@ -77,7 +82,7 @@ export async function writeKwokConfig(
   await writeFile(file, documents.join('---\n'));
 }
 
-export function kwokArgs(kubeconfig: string, config: string): string[] {
+function kwokArgs(kubeconfig: string, config: string): string[] {
   return [
     `--kubeconfig=${kubeconfig}`,
     `--config=${config}`,
@@ -85,4 +90,62 @@ export function kwokArgs(kubeconfig: string, config: string): string[] {
     `--cidr=${podCidr}`,
     '--v=WARN',
   ];
+}
+
+/**
+ * Starts kwok with the admin's kubeconfig: it stands in for kubelets, which the Node authorizer
+ * would admit.
+ */
+export async function startKwok(
+  dir: string,
+  kubeconfig: string,
+  podStartMs: number,
+): Promise<Managed> {
+  const config = join(dir, 'kwok.yaml');
+  await writeKwokConfig(join(binDir, 'kwok-stages'), config, podStartMs);
+  // kwok reads ~/.kwok/kwok.yaml too, if there is one: HOME is its own folder.
+  mkdirSync(join(dir, 'kwok'), { recursive: true });
+  return startProcess(dir, 'kwok', join(binDir, 'kwok'), kwokArgs(kubeconfig, config), {
+    ...process.env,
+    HOME: join(dir, 'kwok'),
+  });
+}
+
+/** Creates the Node objects kwok is to manage. */
+export async function createNodes(server: string, admin: Agent, names: string[]): Promise<void> {
+  await Promise.all(
+    names.map(async (name) => {
+      const res = await fetch(`${server}/api/v1/nodes`, {
+        method: 'POST',
+        dispatcher: admin,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(nodeObject(name)),
+      });
+      if (res.status !== 201)
+        throw new Error(`could not create node ${name}: ${res.status} ${await res.text()}`);
+    }),
+  );
+}
+
+/** Ready when kwok has made every one of the `count` simulated nodes Ready. */
+export async function waitForNodes(
+  kwok: Managed,
+  server: string,
+  admin: Agent,
+  count: number,
+): Promise<void> {
+  await waitFor(kwok, 60_000, async () => {
+    const selector = encodeURIComponent(`${nodeLabel.key}=${nodeLabel.value}`);
+    const res = await fetch(`${server}/api/v1/nodes?labelSelector=${selector}`, {
+      dispatcher: admin,
+    });
+    const list = (await res.json()) as { items: NodeStatus[] };
+    return list.items.filter(nodeReady).length === count;
+  });
+}
+
+type NodeStatus = { status?: { conditions?: { type: string; status: string }[] } };
+
+function nodeReady(node: NodeStatus): boolean {
+  return (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }

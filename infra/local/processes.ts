@@ -125,3 +125,15 @@ export function startReaper(stateDir: string, keepState: boolean): void {
   );
   reaper.unref();
 }
+
+/** Resident memory of each process (its group leader), in bytes, by name; 0 when gone. */
+export async function residentMemory(processes: Managed[]): Promise<Record<string, number>> {
+  const entries = await Promise.all(
+    processes.map(async (p) => {
+      const status = await readFile(`/proc/${p.pid}/status`, 'utf8').catch(() => '');
+      const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      return [p.name, kb * 1024] as const;
+    }),
+  );
+  return Object.fromEntries(entries);
+}
