@@ -4,7 +4,7 @@
 //   /readyz   200 once it leads and every resource is listed (or resumed), else 503
 //   /status   identity, leader, checkpoint save state, and each resource's relay status
 import type { Server } from 'node:http';
-import { nodeHttp } from '../../shared/http/node-http.ts';
+import { nodeHttp } from '../../shared/transport/node-http.ts';
 import type { ServiceStatus } from './service.ts';
 
 export function healthServer(status: () => ServiceStatus): Server {

@@ -4,7 +4,7 @@
 // share one request. GCE_METADATA_HOST redirects it (the same variable Google's libraries read).
 // One provider per metadata host and account, shared by every caller in the process: the
 // Kubernetes and Compute clients of a function hold the same token and refresh it once.
-import { cachedToken, type RefreshingProvider } from '../kube/cached-token.ts';
+import { cachedToken, type RefreshingProvider } from '../transport/cached-token.ts';
 import { MetadataError, metadataGet, metadataHost } from './metadata.ts';
 
 const refreshMarginMs = 5 * 60_000;

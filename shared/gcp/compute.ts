@@ -1,14 +1,14 @@
 // The few Compute Engine v1 calls the ingress-timeout function makes: read a backend service,
 // patch its timeoutSec with the fingerprint it was read with, and wait for the Operation.
-// Global and regional backend services alike, on shared/kube's node:https transport rather than
-// fetch: the first fetch loads undici (75-95 ms on a cold start, measured for shared/kube).
+// Global and regional backend services alike, on the node:https transport shared/kube uses too
+// (shared/transport) rather than fetch: the first fetch loads undici (75-95 ms on a cold start).
 //   GET   {base}/projects/P/global/backendServices/NAME        (or regions/R/backendServices)
 //   PATCH same, ?requestId=UUID   body {timeoutSec, fingerprint} -> Operation
 //   POST  {base}/projects/P/global/operations/OP/wait          (or regions/R/operations)
 // A stale fingerprint answers 412 (conditionNotMet): the caller re-reads and tries again.
 import { randomUUID } from 'node:crypto';
 import { KubefnError } from '../errors.ts';
-import { KubeClient } from '../kube/client.ts';
+import { type ErrorTranslators, HttpsClient } from '../transport/https-client.ts';
 
 export type BackendServiceRef = { project: string; region?: string | undefined; name: string };
 export type BackendService = { name: string; timeoutSec?: number; fingerprint: string };
@@ -30,6 +30,7 @@ export type ComputeErrorCode =
   | 'internal'
   | 'network'
   | 'timeout'
+  | 'aborted' // the caller's signal ended the call
   | 'operation-failed'
   | 'unknown';
 
@@ -60,8 +61,9 @@ export class ComputeError extends KubefnError<ComputeErrorCode> {
     readonly status: number,
     readonly reason: string,
     code?: ComputeErrorCode,
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
     this.code =
       code ??
       codeByStatus[status] ??
@@ -85,14 +87,13 @@ export function computeClient(options: {
 }) {
   const base = new URL(options.baseUrl ?? 'https://compute.googleapis.com/compute/v1');
   const prefix = base.pathname.replace(/\/$/, '');
-  // The Kubernetes client's transport: keep-alive agent, whole-request deadline, the caller's
+  // The shared transport (shared/kube's too): keep-alive agent, whole-request deadline, the caller's
   // abort, retries with the one Backoff (429 honouring Retry-After, 5xx and no answer). Every
   // call here may be repeated: GET and wait read, and a PATCH
   // carries its requestId, which Compute applies at most once.
-  const transport = new KubeClient(
-    { server: base.origin, token: options.token },
-    { timeoutMs: options.timeoutMs ?? 30_000, errorFromResponse: errorFrom },
-  );
+  const transport = new HttpsClient({ server: base.origin, token: options.token }, computeErrors, {
+    timeoutMs: options.timeoutMs ?? 30_000,
+  });
   const scope = (ref: { project: string; region?: string | undefined }) =>
     `projects/${encodeURIComponent(ref.project)}/${ref.region ? `regions/${encodeURIComponent(ref.region)}` : 'global'}`;
 
@@ -156,6 +157,12 @@ export function computeClient(options: {
     },
   };
 }
+
+/** No answer (status 0) keeps the transport's code: timeout, aborted or network. */
+const computeErrors: ErrorTranslators = {
+  fromResponse: errorFrom,
+  fromTransport: (code, message, cause) => new ComputeError(message, 0, code, code, cause),
+};
 
 /** A wait call returns after at most ~2 minutes, DONE or not: its deadline is longer. */
 const waitCallMs = 150_000;

@@ -1,6 +1,6 @@
 // An OIDC ID token for calling another kubefn function (whose auth checks `aud`): from the
 // metadata server's identity endpoint on Google Cloud, refreshed five minutes before its `exp`.
-import { cachedToken, type RefreshingProvider } from '../kube/cached-token.ts';
+import { cachedToken, type RefreshingProvider } from '../transport/cached-token.ts';
 import { metadataGet, metadataHost } from './metadata.ts';
 
 export function metadataIdToken(

@@ -2,7 +2,7 @@
 // the Metadata-Flavor header and a deadline. GCE_METADATA_HOST redirects it (the same variable
 // Google's libraries read). Errors name the path and status, never a token.
 import { KubefnError } from '../errors.ts';
-import { nodeHttp } from '../http/node-http.ts';
+import { nodeHttp } from '../transport/node-http.ts';
 
 /** 'unavailable' (no answer, 5xx: try later) or 'config' (4xx: the account or audience is wrong). */
 export class MetadataError extends KubefnError<'unavailable' | 'config'> {

@@ -4,26 +4,15 @@ import { execFile } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
-import { cachedToken, type RefreshingProvider } from './cached-token.ts';
+import { cachedToken, type RefreshingProvider } from '../transport/cached-token.ts';
+import type { Endpoint } from '../transport/https-client.ts';
 import { KubeError } from './errors.ts';
 
 /** Returns a bearer token; called before every request, so it must cache what it fetches. */
-export type TokenProvider = () => Promise<string> | string;
+export type TokenProvider = NonNullable<Endpoint['token']>;
 
-export type ClusterConfig = {
-  /** https://host:port, no trailing slash. */
-  server: string;
-  /** PEM bundle of the cluster's CA; when absent, the system roots are used. */
-  ca?: string;
-  /** PEM client certificate and key, for client-certificate authentication. */
-  cert?: string;
-  key?: string;
-  token?: TokenProvider;
-  /** Only honoured when the caller explicitly allowed insecure TLS. */
-  insecureSkipTlsVerify?: boolean;
-  /** Called when the server answers 401, so the provider can drop a cached token. */
-  invalidateToken?: () => void;
-};
+/** The API server, its CA, and our credentials (client certificate or token). */
+export type ClusterConfig = Endpoint;
 
 export type KubeconfigOptions = {
   /** Defaults to $KUBECONFIG (first entry), then ~/.kube/config. */

@@ -1,5 +1,7 @@
-// The transport: one keep-alive HTTPS agent per cluster, credentials on every request, errors
-// translated to KubeError, safe retries with capped jittered backoff, timeouts and aborts.
+// The HTTPS transport of every JSON API kubefn calls (Kubernetes in shared/kube, Compute in
+// shared/gcp): one keep-alive agent per endpoint, credentials on every request, safe retries
+// with capped jittered backoff, timeouts and aborts. Which error a failure becomes is the API's
+// own (`errors`): this folder knows no API, so shared/kube and shared/gcp both build on it.
 //
 // Built on node:https rather than fetch, for cold start (measured on these machines, Node 20):
 // the first global fetch costs 75-95 ms and undici (needed for a custom CA with fetch) 180-210 ms
@@ -9,10 +11,25 @@
 import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubefnError } from '../errors.ts';
-import { nodeHttp, nodeTls } from '../http/node-http.ts';
 import { Backoff } from '../retry/backoff.ts';
-import type { ClusterConfig } from './config.ts';
-import { errorFromResponse, KubeError } from './errors.ts';
+import { nodeHttp, nodeTls } from './node-http.ts';
+
+/** Where to connect and how to prove who we are (shared/kube's ClusterConfig is one). */
+export type Endpoint = {
+  /** https://host:port (http: for local tests), no trailing slash. */
+  server: string;
+  /** PEM bundle of the server's CA; when absent, the system roots are used. */
+  ca?: string;
+  /** PEM client certificate and key, for client-certificate authentication. */
+  cert?: string;
+  key?: string;
+  /** A bearer token; called before every request, so it must cache what it fetches. */
+  token?: () => Promise<string> | string;
+  /** Only honoured when the caller explicitly allowed insecure TLS. */
+  insecureSkipTlsVerify?: boolean;
+  /** Called when the server answers 401, so the provider can drop a cached token. */
+  invalidateToken?: () => void;
+};
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -37,19 +54,26 @@ export type RetryPolicy = {
   capMs: number;
 };
 
-/** A failure answer, as the API behind this client spells it (Kubernetes' Status by default). */
-export type ErrorTranslator = (
-  status: number,
-  body: string,
-  request: { method: string; path: string; retryAfter?: string | undefined },
-) => KubefnError & { retryAfterSeconds?: number | undefined };
+type Failure = KubefnError & { retryAfterSeconds?: number | undefined };
+
+/** The API's own errors: for a failure answer, and for no answer (its codes must include these). */
+export type ErrorTranslators = {
+  fromResponse: (
+    status: number,
+    body: string,
+    request: { method: string; path: string; retryAfter?: string | undefined },
+  ) => Failure;
+  fromTransport: (
+    code: 'timeout' | 'aborted' | 'network',
+    message: string,
+    cause?: unknown,
+  ) => KubefnError;
+};
 
 export type ClientOptions = {
   timeoutMs?: number | undefined;
   retry?: RetryPolicy | undefined;
   userAgent?: string | undefined;
-  /** Another JSON API on the same transport (Compute): its own error codes. */
-  errorFromResponse?: ErrorTranslator | undefined;
 };
 
 export type RawResponse = {
@@ -68,29 +92,25 @@ type Transport = { agent: HttpAgent; request: typeof import('node:https').reques
 const defaultRetry: RetryPolicy = { attempts: 4, baseMs: 200, capMs: 5_000 };
 const idempotentMethods = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 
-export class KubeClient {
+export class HttpsClient {
   readonly server: string;
-  readonly #config: ClusterConfig;
-  readonly #options: {
-    timeoutMs: number;
-    retry: RetryPolicy;
-    userAgent: string;
-    errorFromResponse: ErrorTranslator;
-  };
+  readonly #config: Endpoint;
+  readonly #errors: ErrorTranslators;
+  readonly #options: { timeoutMs: number; retry: RetryPolicy; userAgent: string };
   #transport: Transport | undefined;
 
-  constructor(config: ClusterConfig, options: ClientOptions = {}) {
+  constructor(config: Endpoint, errors: ErrorTranslators, options: ClientOptions = {}) {
     this.server = config.server.replace(/\/+$/, '');
     this.#config = config;
+    this.#errors = errors;
     this.#options = {
       timeoutMs: options.timeoutMs ?? 30_000,
       retry: options.retry ?? defaultRetry,
       userAgent: options.userAgent ?? 'kubefn',
-      errorFromResponse: options.errorFromResponse ?? errorFromResponse,
     };
   }
 
-  /** JSON in, JSON out; any non-2xx answer throws a KubeError. */
+  /** JSON in, JSON out; any non-2xx answer throws the API's error (`errors.fromResponse`). */
   async request<T = unknown>(path: string, options: RequestOptions = {}): Promise<T> {
     return this.#withRetries(path, options, async (signal) => {
       const res = await this.#send(path, options, signal);
@@ -109,7 +129,7 @@ export class KubeClient {
       // The deadline ends with the headers; the caller's signal still ends the stream.
       options.signal?.addEventListener(
         'abort',
-        () => body.destroy(new KubeError('aborted', 'aborted by the caller')),
+        () => body.destroy(this.#errors.fromTransport('aborted', 'aborted by the caller')),
         { once: true },
       );
       return body;
@@ -184,11 +204,15 @@ export class KubeClient {
     const timer =
       timeoutMs > 0
         ? setTimeout(
-            () => controller.abort(new KubeError('timeout', `no answer within ${timeoutMs} ms`)),
+            () =>
+              controller.abort(
+                this.#errors.fromTransport('timeout', `no answer within ${timeoutMs} ms`),
+              ),
             timeoutMs,
           )
         : undefined;
-    const onAbort = () => controller.abort(new KubeError('aborted', 'aborted by the caller'));
+    const onAbort = () =>
+      controller.abort(this.#errors.fromTransport('aborted', 'aborted by the caller'));
     if (options.signal?.aborted) onAbort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     return {
@@ -202,7 +226,7 @@ export class KubeClient {
 
   #error(res: RawResponse, text: string, options: RequestOptions, path: string) {
     const retryAfter = res.headers['retry-after'];
-    return this.#options.errorFromResponse(res.status, text, {
+    return this.#errors.fromResponse(res.status, text, {
       method: options.method ?? 'GET',
       path: pathOnly(path),
       retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
@@ -214,14 +238,14 @@ export class KubeClient {
     options: RequestOptions,
     signal: AbortSignal,
     path: string,
-  ): KubefnError & { retryAfterSeconds?: number | undefined } {
+  ): Failure {
     if (error instanceof KubefnError) return error;
-    if (signal.aborted && signal.reason instanceof KubeError) return signal.reason;
+    if (signal.aborted && signal.reason instanceof KubefnError) return signal.reason;
     const code = (error as { code?: string }).code ?? 'unknown';
-    return new KubeError(
+    return this.#errors.fromTransport(
       'network',
       `${options.method ?? 'GET'} ${pathOnly(path)}: ${code} talking to ${this.server}`,
-      { cause: error },
+      error,
     );
   }
 
