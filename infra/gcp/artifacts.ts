@@ -43,7 +43,7 @@ export function defineArtifacts(ctx: Context) {
         source: new pulumi.asset.FileAsset(source.archive),
       },
       // A replaced archive stays: an older revision (a rollback with update-traffic) may need
-      // it to start again. README, "Deploy": how to prune them.
+      // it to start again. docs/deploy.md: how to prune them.
       { ...opts, retainOnDelete: true },
     );
     const [command, ...args] = source.command;

@@ -5,7 +5,8 @@
 // a file inside the archive (`functions-framework --target=X` -> `node
 // node_modules/@google-cloud/functions-framework/build/src/main.js --target=X`).
 // Why no build: a Cloud Run service's buildConfig only records where a build came from and starts
-// none (README, "Why no build"), so what the archive holds is exactly what the revision runs.
+// none (docs/deploy.md, "Why no build"), so what the archive holds is exactly what the revision
+// runs.
 // The bundle's sha256 covers package.json and package-lock.json, hence node_modules too.
 import { execFile } from 'node:child_process';
 import { access, cp, mkdtemp, readFile, rm } from 'node:fs/promises';

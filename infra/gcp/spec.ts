@@ -78,7 +78,7 @@ export const DeploymentSpecSchema = v.strictObject({
     {},
   ),
   /**
-   * Customers sign in with Identity Platform (enabled by hand: README, deploy section): its
+   * Customers sign in with Identity Platform (enabled by hand: docs/deploy.md): its
    * project (this one unless given) and the browser API key the sign-up page sends with every
    * Identity Platform call (public by design; restrict it to the Identity Toolkit and Token
    * Service APIs and to the sign-up page's address).
