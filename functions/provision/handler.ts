@@ -6,7 +6,7 @@
 import { DomainError } from '../../shared/errors.ts';
 import { type Cluster, KubeError, type KubeObject } from '../../shared/kube/index.ts';
 import { ownerLabel } from '../../shared/labels.ts';
-import { applyTenantObject, failedObject, fieldManager } from './apply.ts';
+import { applyTenantObject, covers, failedObject, fieldManager } from './apply.ts';
 import { withCustomerLock } from './customer-lock.ts';
 import {
   checkEntitlement,
@@ -100,8 +100,61 @@ export async function provisionTenant(
       dryRun: input.dryRun,
     });
   if (!created) await apply({ object: namespaceObject, defaults: undefined });
-  await Promise.all(objects.map(apply));
+  // Policy before workloads, and workloads only once the quota is counted: quota admission
+  // lets a pod in while the tenant's new ResourceQuota is not yet known to it (a 4-CPU pod came
+  // up Ready on a 1-CPU plan), and refuses pods while the quota has no status.
+  const [policy, rest] = partition(objects, (entry) => policyFirst.has(entry.object.kind ?? ''));
+  const applied = await Promise.all(policy.map(apply));
+  if (!input.dryRun) {
+    const quotas = applied.filter((object) => object?.kind === 'ResourceQuota');
+    await Promise.all(quotas.map((quota) => quotaCounted(deps, quota as KubeObject)));
+  }
+  await Promise.all(rest.map(apply));
   return { ...result, created };
+}
+
+/** What a tenant's workloads run under: applied first (readiness.ts's policy-in-force). */
+const policyFirst = new Set(['ResourceQuota', 'LimitRange']);
+
+const partition = <T>(items: T[], first: (item: T) => boolean): [T[], T[]] => [
+  items.filter(first),
+  items.filter((item) => !first(item)),
+];
+
+/** How long a sign-up waits for the quota controller (it usually takes tens of ms). */
+const quotaCountMs = 10_000;
+
+/**
+ * Resolves once the quota controller has counted `quota` as applied (status.hard is spec.hard),
+ * watching from the apply's resourceVersion so no write is missed; a retryable failure about the
+ * quota after quotaCountMs (the controller is down or behind): the next sign-up completes it.
+ */
+async function quotaCounted(deps: ProvisionDeps, quota: KubeObject): Promise<void> {
+  const counted = (object: KubeObject) => {
+    const { spec, status } = object as { spec?: { hard?: unknown }; status?: { hard?: unknown } };
+    return (
+      status?.hard !== undefined &&
+      covers(status.hard, spec?.hard) &&
+      covers(spec?.hard, status.hard)
+    );
+  };
+  if (counted(quota)) return;
+  const { name = '', namespace, resourceVersion } = quota.metadata ?? {};
+  const events = deps.cluster.resource(typeRef(quota)).watch({
+    namespace,
+    fieldSelector: `metadata.name=${name}`,
+    resourceVersion,
+    timeoutSeconds: quotaCountMs / 1000,
+    signal: AbortSignal.timeout(quotaCountMs + 1_000),
+  });
+  try {
+    for await (const event of events) if (counted(event.object)) return;
+  } catch (error) {
+    throw KubeError.about(error, failedObject(quota));
+  }
+  throw new KubeError('server-timeout', `quota ${namespace}/${name} not counted in time`, {
+    object: failedObject(quota),
+  });
 }
 
 /**

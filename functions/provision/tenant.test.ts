@@ -453,8 +453,13 @@ function fakeDeps() {
           if (store.get(object)) throw new KubeError('already-exists', 'already exists');
           return store.put(object);
         },
-        apply: async (object: KubeObject) =>
-          store.put(merge(store.get(object) ?? {}, object) as KubeObject),
+        apply: async (object: KubeObject) => {
+          const applied = merge(store.get(object) ?? {}, object) as KubeObject;
+          // The quota controller, counting at once (provision waits for it).
+          if (applied.kind === 'ResourceQuota')
+            applied.status = { hard: (applied.spec as { hard?: unknown }).hard };
+          return store.put(applied);
+        },
       };
     },
   } as unknown as Cluster;

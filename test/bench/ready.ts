@@ -95,8 +95,14 @@ try {
     ),
   ];
 
+  const until = async (namespace: string, phase: PhaseKey) => {
+    for (const deadline = Date.now() + 120_000; !seen.get(namespace)?.[phase]; await sleep(2))
+      if (Date.now() > deadline) throw new Error(`${namespace}: ${phase} not within 120 s`);
+  };
+
   const viaKubefn = (customerId: string) => signUpTenant(fn.url, token, customerId);
-  // The same objects, rendered by kubefn's model, created by the admin client one after another.
+  // The same objects, rendered by kubefn's model, created by the admin client one after another,
+  // the workloads once the quota is counted, as kubefn does (else a pod may escape the quota).
   const directly = async (customerId: string) => {
     const tenant = {
       ...tenantId('tenant-', customerId),
@@ -109,12 +115,11 @@ try {
         .resource({ apiVersion: o.apiVersion ?? 'v1', kind: o.kind ?? '' })
         .create(namespace ? { ...o, metadata: { ...o.metadata, namespace } } : o);
     await create(desiredNamespace(tenant));
-    for (const { object } of desiredObjects(templates, tenant, localSubjects))
-      await create(object, tenant.namespace);
-  };
-  const until = async (namespace: string, phase: PhaseKey) => {
-    for (const deadline = Date.now() + 120_000; !seen.get(namespace)?.[phase]; await sleep(2))
-      if (Date.now() > deadline) throw new Error(`${namespace}: ${phase} not within 120 s`);
+    const objects = desiredObjects(templates, tenant, localSubjects).map((o) => o.object);
+    const policy = (o: KubeObject) => o.kind === 'ResourceQuota' || o.kind === 'LimitRange';
+    for (const object of objects.filter(policy)) await create(object, tenant.namespace);
+    await until(tenant.namespace, 'quota');
+    for (const object of objects.filter((o) => !policy(o))) await create(object, tenant.namespace);
   };
 
   type Side = 'kubefn' | 'direct';

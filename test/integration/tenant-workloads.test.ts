@@ -2,14 +2,18 @@
 // Ready after its start delay, on the whole event path (watcher -> Pub/Sub emulator -> push ->
 // provision). What a tenant request does to its pods, a heal to a deleted Deployment, what the
 // scheduled check reports, and readiness's phases as GET /tenants/:id answers them.
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { provisionAudience } from '../../infra/local/deploy.ts';
-import { mintToken, schedulerAccount } from '../../infra/local/identities.ts';
+import { provisionAudience, startProvisionFunction } from '../../infra/local/deploy.ts';
+import { mintToken, schedulerAccount, signupAccount } from '../../infra/local/identities.ts';
 import type { Cluster, KubeObject } from '../../shared/kube/index.ts';
 import { adminCluster, stack } from '../support/cluster.ts';
 import { type EventFlow, startEventFlow } from '../support/event-flow.ts';
 import { httpRequest } from '../support/http.ts';
 import { eventually } from '../support/kube.ts';
+import { freezeControllerManager } from '../support/stack-control.ts';
 
 type Status = {
   phase: string;
@@ -165,4 +169,56 @@ test('a workload scaled past its quota: Failed (over quota) for the customer, re
       detail: expect.stringMatching(/\/12 replicas available/),
     },
   ]);
+});
+
+test('a template whose workload asks for more than its plan allows: the tenant shows the failed phase', async () => {
+  // The built-in templates, with the monitoring container asking for 4 CPUs (free allows 1).
+  const dir = await mkdtemp(join(tmpdir(), 'kubefn-templates-'));
+  const templates = join(import.meta.dirname, '../../functions/provision/templates');
+  const bundle = JSON.parse(await readFile(join(templates, 'bundle.json'), 'utf8')) as KubeObject[];
+  for (const object of bundle) {
+    if (object.kind !== 'Deployment') continue;
+    const spec = object.spec as {
+      template: { spec: { containers: { resources?: Record<string, unknown> }[] } };
+    };
+    for (const container of spec.template.spec.containers)
+      container.resources = { requests: { cpu: '4' }, limits: { cpu: '4' } };
+  }
+  await writeFile(join(dir, 'bundle.json'), JSON.stringify(bundle));
+  await writeFile(join(dir, 'plans.json'), await readFile(join(templates, 'plans.json')));
+  const fn = await startProvisionFunction(admin, stack, {
+    env: { KUBEFN_TEMPLATES_DIR: dir, KUBEFN_NAMESPACE_PREFIX: 'twq-' },
+  });
+  try {
+    const token = await mintToken(admin, signupAccount, { audiences: [provisionAudience] });
+    // The quota controller stopped for 2 s: the sign-up must wait for it, not apply around it.
+    await freezeControllerManager(2_000);
+    const created = await httpRequest(
+      `${fn.url}/tenants`,
+      token,
+      'POST',
+      JSON.stringify({ customerId: 'big', plan: 'free' }),
+    );
+    expect(created.status).toBe(201);
+    // Provision answers once the quota is counted: its workloads were applied under it.
+    const quota = (await admin
+      .resource({ apiVersion: 'v1', kind: 'ResourceQuota' })
+      .get('tenant-quota', { namespace: 'twq-big' })) as KubeObject & {
+      spec: { hard: unknown };
+      status?: { hard?: unknown };
+    };
+    expect(quota.status?.hard).toEqual(quota.spec.hard);
+    const failed = await eventually('Failed', 20_000, async () => {
+      const now = await status('big', fn.url, token);
+      return now.phase === 'Failed' ? now : undefined;
+    });
+    expect(failed.phases.find((p) => p.name === 'workload-available')?.failure).toEqual({
+      code: 'over-quota',
+      message: expect.stringContaining("plan's quota"),
+    });
+    expect(failed.phases.find((p) => p.name === 'reachable')?.reached).toBe(false);
+    await httpRequest(`${fn.url}/tenants/big?confirm=big`, token, 'DELETE');
+  } finally {
+    await fn.stop();
+  }
 });

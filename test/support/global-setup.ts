@@ -1,7 +1,7 @@
 // Starts the real local stack once per test run. There is no skip: if the stack cannot start,
 // every integration test fails with the reason. Tests run in worker processes, so faults that
-// need the stack's own process (restarting kube-apiserver) go through a small control endpoint
-// on 127.0.0.1 (test/support/stack-control.ts).
+// need the stack's own process (restarting kube-apiserver, freezing kube-controller-manager) go
+// through a small control endpoint on 127.0.0.1 (test/support/stack-control.ts).
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -35,6 +35,15 @@ export default async function setup(project: TestProject) {
   // One fault at a time: tests that restart kube-apiserver queue up here.
   let queue = Promise.resolve();
   const control = createServer((req, res) => {
+    // Freezes kube-controller-manager (SIGSTOP) for ?ms= (at most 5 s), then thaws it by itself.
+    const freeze = /^\/freeze\/kube-controller-manager\?ms=(\d+)$/.exec(req.url ?? '');
+    if (req.method === 'POST' && freeze) {
+      const { pid } = stack.processes.find((p) => p.name === 'kube-controller-manager') ?? {};
+      if (!pid) return void res.writeHead(500).end('no kube-controller-manager');
+      process.kill(pid, 'SIGSTOP');
+      setTimeout(() => process.kill(pid, 'SIGCONT'), Math.min(Number(freeze[1]), 5_000));
+      return void res.writeHead(204).end();
+    }
     if (req.method !== 'POST' || req.url !== '/restart/kube-apiserver') {
       res.writeHead(404).end();
       return;
