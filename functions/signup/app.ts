@@ -12,6 +12,7 @@ import { AuthError } from '../../shared/auth/errors.ts';
 import type { Customer } from '../../shared/auth/identity-platform.ts';
 import { DomainError } from '../../shared/errors.ts';
 import { functionApp } from '../../shared/http/app.ts';
+import { renderAuthFailure } from '../../shared/http/errors.ts';
 import { readJson } from '../../shared/http/json-body.ts';
 import { readQuery } from '../../shared/http/query.ts';
 import type { TokenProvider } from '../../shared/kube/index.ts';
@@ -83,6 +84,9 @@ export function createApp(deps: SignupDeps): Hono<Env> {
   return app;
 }
 
+/** The words the sign-up page shows beside the code. */
+const customerMessages = { 401: 'sign in first', 503: 'sign-in cannot be checked now' };
+
 /**
  * 401 for a missing, bad, forged or foreign token (the reason as a code in the log, never in the
  * answer), 503 if Identity Platform's keys could not be fetched; otherwise the customer is set.
@@ -93,17 +97,7 @@ function signedIn(deps: SignupDeps, log: Logger): MiddlewareHandler<Env> {
       c.set('customer', await deps.customer(c.req.header('authorization')));
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
-      log(error.status === 503 ? 'ERROR' : 'WARNING', 'customer rejected', {
-        reason: error.code,
-        method: c.req.method,
-        path: c.req.path,
-      });
-      if (error.status === 503) {
-        c.header('Retry-After', '10');
-        return c.json({ error: 'unavailable', message: 'sign-in cannot be checked now' }, 503);
-      }
-      c.header('WWW-Authenticate', 'Bearer error="invalid_token"');
-      return c.json({ error: 'unauthenticated', message: 'sign in first' }, 401);
+      return renderAuthFailure(c, error, { log, who: 'customer', messages: customerMessages });
     }
     await next();
   };

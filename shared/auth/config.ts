@@ -11,8 +11,16 @@ import * as v from 'valibot';
 import { commaList, EnvError, flag, readEnv } from '../env.ts';
 import type { KubeClient } from '../kube/index.ts';
 import { isDnsLabel, isDnsSubdomain } from '../kube/names.ts';
+import type { Logger } from '../log.ts';
 import { googleIssuer, kubernetesIssuer, type TrustedIssuer } from './issuers.ts';
-import type { CallerRule } from './middleware.ts';
+import type { VerifyOptions } from './verify-token.ts';
+
+/** One route's caller check (shared/http/require-caller.ts applies it). */
+export type CallerRule = VerifyOptions & {
+  /** Principal ids allowed here: Google service-account emails or system:serviceaccount:NS:NAME. */
+  allow: string[];
+  log?: Logger;
+};
 
 /** A Kubernetes service account as its tokens name it: its namespace, then its name. */
 function isServiceAccountUser(id: string): boolean {

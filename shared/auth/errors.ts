@@ -1,5 +1,6 @@
 // Why a caller was turned away, as a stable code for logs. Responses never carry it: a 401 says
-// only that the token was not accepted, a 403 only that the caller may not do this.
+// only that the token was not accepted, a 403 only that the caller may not do this (the status
+// of each code is shared/http/errors.ts's one table, the answer its renderAuthFailure).
 import { KubefnError } from '../errors.ts';
 
 export type AuthFailureCode =
@@ -28,11 +29,5 @@ export class AuthError extends KubefnError<AuthFailureCode> {
     super(detail ? `${code}: ${detail}` : code);
     this.code = code;
     this.retryable = code === 'keys-unavailable';
-  }
-  /** 403 for a known caller that may not; 503 when we could not check; 401 otherwise. */
-  get status(): 401 | 403 | 503 {
-    if (this.code === 'not-allowed') return 403;
-    if (this.code === 'keys-unavailable') return 503;
-    return 401;
   }
 }

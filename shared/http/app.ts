@@ -9,8 +9,9 @@
 // hono/quick (measured on provision with `npm run bench -- coldstart`).
 import type { Env } from 'hono';
 import { Hono } from 'hono/tiny';
-import { type AuthVariables, type CallerRule, requireCallerWhenReady } from '../auth/index.ts';
+import type { CallerRule } from '../auth/index.ts';
 import { renderError } from './errors.ts';
+import { type AuthVariables, requireCallerWhenReady } from './require-caller.ts';
 
 export type FunctionEnv = { Variables: AuthVariables };
 

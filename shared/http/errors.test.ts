@@ -1,12 +1,12 @@
 import { Hono } from 'hono';
 import { describe, expect, test } from 'vitest';
 import { AuthError } from '../auth/errors.ts';
-import { requireCaller } from '../auth/middleware.ts';
 import { DomainError } from '../errors.ts';
 import { ComputeError } from '../gcp/compute.ts';
 import { KubeError } from '../kube/errors.ts';
 import type { Severity } from '../log.ts';
-import { renderError } from './errors.ts';
+import { renderAuthFailure, renderError } from './errors.ts';
+import { requireCaller } from './require-caller.ts';
 
 function answer(error: unknown) {
   const logs: { severity: Severity; message: string; detail?: unknown }[] = [];
@@ -75,6 +75,64 @@ describe('one table from failure codes to answers', () => {
     expect(res.logs).toHaveLength(1);
     expect(res.logs[0]).toMatchObject({ severity: 'ERROR', message: 'unexpected failure' });
     expect(String(res.logs[0]?.detail)).toContain('x is not a function');
+  });
+});
+
+describe('a caller turned away: one answer per status, the reason only in the log', () => {
+  const codes: AuthError['code'][] = [
+    'missing',
+    'malformed',
+    'ambiguous',
+    'untrusted-issuer',
+    'alg-not-allowed',
+    'unknown-key',
+    'bad-signature',
+    'signature-removed',
+    'expired',
+    'not-yet-valid',
+    'too-old',
+    'wrong-audience',
+    'bad-claims',
+  ];
+  const expected = [
+    ...codes.map((code) => [code, 401, { error: 'unauthenticated' }, 'WARNING'] as const),
+    ['not-allowed', 403, { error: 'forbidden' }, 'WARNING'] as const,
+    ['keys-unavailable', 503, { error: 'unavailable' }, 'ERROR'] as const,
+  ];
+
+  async function turnedAway(error: AuthError, messages?: Record<number, string>) {
+    const logs: { severity: Severity; message: string; reason?: unknown }[] = [];
+    const app = new Hono();
+    app.get('/', (c) =>
+      renderAuthFailure(c, error, {
+        who: messages ? 'customer' : 'caller',
+        log: (severity, message, fields) =>
+          logs.push({ severity, message, reason: fields?.reason }),
+        ...(messages ? { messages } : {}),
+      }),
+    );
+    const res = await app.request('/');
+    return { res, body: await res.json(), logs };
+  }
+
+  test.each(expected)('%s: %d %o', async (code, status, body, severity) => {
+    const { res, body: answer, logs } = await turnedAway(new AuthError(code, 'secret detail'));
+    expect(res.status).toBe(status);
+    expect(answer).toEqual(body);
+    expect(res.headers.get('www-authenticate')).toBe(
+      status === 401 ? 'Bearer error="invalid_token"' : null,
+    );
+    expect(res.headers.get('retry-after')).toBe(status === 503 ? '10' : null);
+    expect(logs).toEqual([{ severity, message: 'caller rejected', reason: code }]);
+  });
+
+  test("a person's answer carries the sentence for its status", async () => {
+    const messages = { 401: 'sign in first', 503: 'sign-in cannot be checked now' };
+    const expired = await turnedAway(new AuthError('expired'), messages);
+    expect(expired.body).toEqual({ error: 'unauthenticated', message: 'sign in first' });
+    expect(expired.logs[0]?.message).toBe('customer rejected');
+    const down = await turnedAway(new AuthError('keys-unavailable'), messages);
+    expect(down.body).toEqual({ error: 'unavailable', message: 'sign-in cannot be checked now' });
   });
 });
 

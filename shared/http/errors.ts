@@ -1,9 +1,11 @@
 // One place that turns failures into HTTP answers: one table from every failure code to its
 // status, a safe body, and the retry hint. Handlers throw codes (shared/errors.ts), never
 // statuses; anything that is not a KubefnError is a programming error: 500, its cause logged.
+// A caller turned away at the door (an AuthError from a token check) is answered by
+// renderAuthFailure: the same table's status, and nothing of the reason.
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import type { AuthFailureCode } from '../auth/errors.ts';
+import type { AuthError, AuthFailureCode } from '../auth/errors.ts';
 import { type DomainCode, DomainError, KubefnError } from '../errors.ts';
 import type { ComputeErrorCode } from '../gcp/compute.ts';
 import { KubeError, type KubeErrorCode, reasonOf } from '../kube/errors.ts';
@@ -56,7 +58,8 @@ export const statusOf: Record<FailureCode, ContentfulStatusCode> = {
   config: 500,
   unknown: 500,
   'operation-failed': 502,
-  // Token checks (the auth middleware answers these itself; here for completeness)
+  // Token checks (answered by renderAuthFailure below): 403 for a known caller that may not
+  // ('not-allowed', above), 503 when the keys could not be fetched, 401 otherwise
   missing: 401,
   malformed: 401,
   ambiguous: 401,
@@ -116,4 +119,37 @@ export function renderError(c: Context, error: unknown, log: Logger = jsonLogger
     },
     status,
   );
+}
+
+/** What a turned-away caller is told, by status: the reason stays in the log. */
+const authAnswers = { 401: 'unauthenticated', 403: 'forbidden', 503: 'unavailable' } as const;
+
+export type AuthFailureOptions = {
+  log?: Logger | undefined;
+  /** Who was turned away, for the log line: a service calling kubefn, or a signed-in customer. */
+  who: 'caller' | 'customer';
+  /** A sentence for a person reading the answer (the sign-up page), by status. */
+  messages?: Partial<Record<keyof typeof authAnswers, string>>;
+};
+
+/**
+ * The answer to a caller whose token was refused: 401 with WWW-Authenticate, 403, or 503 with
+ * Retry-After (the issuer's keys, not the caller, failed). The body names the status only; the
+ * reason (expired, wrong audience, ...) is the log's, so a prober learns nothing from it.
+ */
+export function renderAuthFailure(
+  c: Context,
+  error: AuthError,
+  { log = jsonLogger, who, messages = {} }: AuthFailureOptions,
+): Response {
+  const status = statusOf[error.code] as keyof typeof authAnswers;
+  log(status === 503 ? 'ERROR' : 'WARNING', `${who} rejected`, {
+    reason: error.code,
+    method: c.req.method,
+    path: c.req.path,
+  });
+  if (status === 401) c.header('WWW-Authenticate', 'Bearer error="invalid_token"');
+  if (status === 503) c.header('Retry-After', '10');
+  const message = messages[status];
+  return c.json({ error: authAnswers[status], ...(message ? { message } : {}) }, status);
 }

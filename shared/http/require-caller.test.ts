@@ -3,9 +3,9 @@
 import { Hono } from 'hono';
 import { createLocalJWKSet, type JWTVerifyGetKey, SignJWT } from 'jose';
 import { beforeAll, expect, test } from 'vitest';
-import { googleIssuer, signingKey } from './issuer.fixture.ts';
-import type { TrustedIssuer } from './issuers.ts';
-import { requireCaller } from './middleware.ts';
+import { googleIssuer, signingKey } from '../auth/issuer.fixture.ts';
+import type { TrustedIssuer } from '../auth/issuers.ts';
+import { requireCaller } from './require-caller.ts';
 
 const audience = 'https://fn.example/';
 const start = 1_800_000_000;

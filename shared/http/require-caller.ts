@@ -1,18 +1,16 @@
-// Hono middleware: every request proves who sent it, and only allow-listed principals pass.
-// 401 (with WWW-Authenticate) for a missing, bad or ambiguous token, 403 for a valid principal
-// that is not allowed, 503 if the issuer's keys could not be fetched. The reason goes to the log
-// as a code; the response says nothing about keys, issuers or configuration.
+// Hono middleware: every request proves who sent it (shared/auth checks the token), and only
+// allow-listed principals pass. The refusal is renderAuthFailure's (errors.ts): 401 for a
+// missing, bad or ambiguous token, 403 for a valid principal that is not allowed, 503 if the
+// issuer's keys could not be fetched; the reason goes to the log as a code, never to the caller.
+// Here rather than in shared/auth: it is the HTTP side (Hono, the answer), and shared/auth stays
+// free of shared/http, which imports it.
 import type { MiddlewareHandler } from 'hono';
-import { jsonLogger, type Logger } from '../log.ts';
-import { AuthError } from './errors.ts';
-import type { Principal } from './issuers.ts';
-import { checkToken, type VerifyOptions } from './verify-token.ts';
-
-export type CallerRule = VerifyOptions & {
-  /** Principal ids allowed here: Google service-account emails or system:serviceaccount:NS:NAME. */
-  allow: string[];
-  log?: Logger;
-};
+import type { CallerRule } from '../auth/config.ts';
+import { AuthError } from '../auth/errors.ts';
+import type { Principal } from '../auth/issuers.ts';
+import { checkToken } from '../auth/verify-token.ts';
+import { jsonLogger } from '../log.ts';
+import { renderAuthFailure } from './errors.ts';
 
 export type AuthVariables = { principal: Principal };
 
@@ -34,21 +32,7 @@ export function requireCaller(rule: CallerRule): MiddlewareHandler<{ Variables: 
     } catch (error) {
       // Only a token check's failure is answered here; anything else is a bug: 500 via onError.
       if (!(error instanceof AuthError)) throw error;
-      const failure = error;
-      log(failure.status === 503 ? 'ERROR' : 'WARNING', 'caller rejected', {
-        reason: failure.code,
-        method: c.req.method,
-        path: c.req.path,
-      });
-      if (failure.status === 401) {
-        c.header('WWW-Authenticate', 'Bearer error="invalid_token"');
-        return c.json({ error: 'unauthenticated' }, 401);
-      }
-      if (failure.status === 503) {
-        c.header('Retry-After', '10');
-        return c.json({ error: 'unavailable' }, 503);
-      }
-      return c.json({ error: 'forbidden' }, 403);
+      return renderAuthFailure(c, error, { log, who: 'caller' });
     }
     c.set('principal', principal);
     log('DEBUG', 'caller accepted', { principal: principal.id, path: c.req.path });

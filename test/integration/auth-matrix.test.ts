@@ -7,14 +7,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import {
-  type AuthVariables,
-  googleIssuer,
-  kubernetesIssuer,
-  requireCaller,
-  type TrustedIssuer,
-} from '../../shared/auth/index.ts';
+import { googleIssuer, kubernetesIssuer, type TrustedIssuer } from '../../shared/auth/index.ts';
 import { asHttpFunction } from '../../shared/http/functions-framework.ts';
+import { type AuthVariables, requireCaller } from '../../shared/http/require-caller.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
 import type { LogFields } from '../../shared/log.ts';
 import {
