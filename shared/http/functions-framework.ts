@@ -1,37 +1,30 @@
 // Serves a Hono app (any fetch handler) as a Functions Framework HTTP function.
 //
-// Hand-written instead of @hono/node-server's getRequestListener, for cold start: that adapter
-// imports node:http2 (21 ms on these machines, Node 20 and 22) and 20 KB of code on every cold
-// start, to serve plain HTTP/1.1 requests the framework has already parsed. Here the framework's
-// raw body bytes (req.rawBody) become the Request body, and the Response is copied back.
+// Security: the request boundary; none of these may be removed (the first three are
+// test/integration/request-boundary.test.ts's cases).
+// - One credential: headers come from req.rawHeaders, every copy, repeats joined with ", " as
+//   Fetch joins them. req.headers keeps only the first Authorization (or Content-Type), so a
+//   second would go unseen; joined, shared/auth/verify-token.ts refuses it as ambiguous.
+// - The route is the request line's path and query on a fixed origin, never the Host header
+//   (`Host: h/pubsub?` moved POST /labels to /pubsub).
+// - Body refusals: the framework's Express app parses every body first (body-parser, up to
+//   1024 MB) and has no hook for what it refuses (functions-framework-nodejs issue #686, open);
+//   its default answered HTML and printed the body to stderr. asFrameworkFunction gives it a
+//   final handler of ours: the refused body reaches the app without its bytes, marked
+//   (json-body.ts refuseBody), so the caller check still runs first and readJson answers in
+//   JSON; one log line, without the body or the parser's message (it quotes the body). The
+//   bytes are still read before the token: only serving outside the framework would avoid it.
+// - A failure is logged by its name and frames, never its message (it may quote the request).
 //
-// Headers are taken from req.rawHeaders, every copy: Node keeps only the first of a repeated
-// Authorization or Content-Type (and discards the rest) in req.headers, so a second
-// Authorization would go unseen. Repeats are joined with ", " as Fetch's Headers join them, and
-// the auth check refuses a joined credential as ambiguous (shared/auth/verify-token.ts).
-//
-// The framework's Express app parses every body (body-parser, up to 1024 MB) before it calls the
-// function, and has no hook for what its parser refuses (upstream issue #686 of
-// GoogleCloudPlatform/functions-framework-nodejs, open): Express's default final handler would
-// answer an HTML page and print the error to stderr, the body's text with it (17 lines for one
-// bad JSON body). asFrameworkFunction gives the framework's app a final handler of ours instead,
-// the way Express hands a mounted app's unhandled errors to its parent: a body the parser refused
-// reaches the app without its bytes, marked (json-body.ts refuseBody), so the route's caller
-// check still runs first and readJson answers the refusal in JSON; one structured line is logged,
-// without the body or the parser's message (which quotes it). The body has still been read by
-// then: the framework's router runs its parser before any function, and checking the token
-// ahead of it would mean serving requests outside the framework.
-//
-// The function runs outside the node:domain the framework opens for each request. Inside it,
-// every promise, socket and callback of ours is tracked by the domain (measured: a quarter of a
-// warm status request's CPU, and the sockets kept the first request's domain for good). Errors
-// lose nothing: Hono and the catch below answer them, and anything thrown outside a request
-// still reaches the framework's uncaughtException handler (crash answer, instance restarted).
-// Leaving the domain is not enough: the first Domain ever created turns on node:domain's async
-// hook for the whole process, and from then on every promise carries a destroy hook whoever
-// made it (Node's domain.js). So the framework's per-request domain.create() gets a stand-in that
-// runs its callback and creates no Domain (answerFrameworkFailures): measured on the warm
-// provisioning request, 1 ms of the function's 13 ms CPU, interleaved with the unchanged build.
+// Performance, not security (each was measured; change one only against a new measurement):
+// - Cold start: hand-written rather than @hono/node-server, whose node:http2 import cost 21 ms
+//   of every cold start (Node 20 and 22) and 20 KB of code, for requests already parsed.
+// - Warm CPU: run outside the framework's per-request node:domain, which tracked every promise,
+//   socket and callback of ours (a quarter of a warm status request's CPU; warm p50 13-15 ->
+//   10-11 ms). domain.create() gets a stand-in that only runs its callback: the first real
+//   Domain turns on node:domain's async hook for the whole process (1 ms of the warm
+//   provisioning request's 13 ms CPU). Errors lose nothing: Hono and the catch below answer
+//   them, and a throw outside a request still reaches the framework's uncaughtException handler.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { jsonLogger, type Logger } from '../log.ts';
