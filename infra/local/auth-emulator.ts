@@ -4,8 +4,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fetch } from 'undici';
 import { repositoryRoot } from './binaries.ts';
-import { type Managed, startProcess } from './processes.ts';
-import { waitFor } from './wait-for.ts';
+import { startProcess } from './processes.ts';
+import { type Background, inBackground, waitFor } from './wait-for.ts';
 
 /** Customers sign in to this project on the Auth emulator; demo- ids are emulator-only. */
 export const authProject = 'demo-kubefn';
@@ -17,13 +17,9 @@ export type AuthEmulatorPorts = { authPort: number; hubPort: number; loggingPort
  * The Firebase Authentication emulator from the firebase-tools package: Node only, offline, no
  * login (a demo- project needs none). Its config and debug log stay in the state folder, and
  * CI=true keeps the CLI from fetching its message of the day and checking for updates. It takes
- * the longest of the stack to be ready (10-20 s here), started first so the rest overlaps it;
- * like the Pub/Sub emulator's, its `ready` is awaited last and never rejects unhandled.
+ * the longest of the stack to be ready (10-20 s here), started first so the rest overlaps it.
  */
-export function startAuthEmulator(
-  dir: string,
-  ports: AuthEmulatorPorts,
-): { process: Managed; ready: Promise<void> } {
+export function startAuthEmulator(dir: string, ports: AuthEmulatorPorts): Background {
   const home = join(dir, 'auth-emulator');
   const config = join(home, 'firebase.json');
   // Written before the CLI starts, which reads it at once.
@@ -63,7 +59,5 @@ export function startAuthEmulator(
     { ...process.env, CI: 'true', NO_UPDATE_NOTIFIER: '1', XDG_CONFIG_HOME: home, TMPDIR: home },
   );
   const url = `http://127.0.0.1:${ports.authPort}/emulator/v1/projects/${authProject}/config`;
-  const ready = waitFor(proc, 60_000, async () => (await fetch(url)).ok);
-  ready.catch(() => {});
-  return { process: proc, ready };
+  return inBackground(proc, waitFor(proc, 60_000, async () => (await fetch(url)).ok));
 }

@@ -2,8 +2,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fetch } from 'undici';
-import { type Managed, startProcess } from './processes.ts';
-import { waitFor } from './wait-for.ts';
+import { startProcess } from './processes.ts';
+import { type Background, inBackground, waitFor } from './wait-for.ts';
 
 export const pubsubProject = 'kubefn-local';
 
@@ -11,14 +11,8 @@ const emulatorLauncher =
   process.env.KUBEFN_PUBSUB_EMULATOR ??
   '/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator';
 
-/**
- * Starts the emulator; `ready` settles when it answers. Awaited only after the control plane is
- * up: if that fails first, `ready`'s failure does not surface as an unhandled rejection.
- */
-export function startPubsubEmulator(
-  dir: string,
-  port: number,
-): { process: Managed; ready: Promise<void> } {
+/** Starts the emulator; `ready` settles when it answers. */
+export function startPubsubEmulator(dir: string, port: number): Background {
   // The emulator logs every request at INFO; WARNING keeps its log readable.
   const logging = join(dir, 'pubsub-logging.properties');
   const written = writeFile(logging, '.level=WARNING\nhandlers=java.util.logging.ConsoleHandler\n');
@@ -32,9 +26,10 @@ export function startPubsubEmulator(
       JAVA_OPTS: `-Xmx512m -Djava.util.logging.config.file=${logging}`,
     },
   );
-  const ready = written.then(() =>
-    waitFor(proc, 60_000, async () => (await fetch(`http://127.0.0.1:${port}/`)).ok),
+  return inBackground(
+    proc,
+    written.then(() =>
+      waitFor(proc, 60_000, async () => (await fetch(`http://127.0.0.1:${port}/`)).ok),
+    ),
   );
-  ready.catch(() => {});
-  return { process: proc, ready };
 }

@@ -22,3 +22,15 @@ async function startFailure(proc: Managed, what: string): Promise<Error> {
   const tail = (await readFile(proc.logFile, 'utf8').catch(() => '')).split('\n').slice(-15);
   return new Error(`${proc.name} ${what}; last lines of ${proc.logFile}:\n${tail.join('\n')}`);
 }
+
+/** A process started now whose readiness is awaited later, after other work. */
+export type Background = { process: Managed; ready: Promise<void> };
+
+/**
+ * `ready` is awaited only once the rest is up: if something fails first, its failure must not
+ * surface meanwhile as an unhandled rejection.
+ */
+export function inBackground(proc: Managed, ready: Promise<void>): Background {
+  ready.catch(() => {});
+  return { process: proc, ready };
+}
