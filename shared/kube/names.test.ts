@@ -5,37 +5,35 @@ import { isDnsLabel, isDnsSubdomain, isLabelValue, isQualifiedName } from './nam
 
 const a = (n: number) => 'a'.repeat(n);
 
-describe('DNS-1123 label', () => {
-  test.each([
-    ...['a', 'ab', 'a1', 'a-1', 'a--1--2--b', '0', '01', '1a', '1-a', a(63)].map(
-      (name) => [name, true] as const,
-    ),
-    ...['', 'A', 'aBc', 'A-1', '-', 'a-', '-a', '_', 'a_b', '.', 'a.b', ' ', 'a b', a(64)].map(
-      (name) => [name, false] as const,
-    ),
-  ])('%j: %s', (name, valid) => expect(isDnsLabel(name)).toBe(valid));
-
-  test('a shorter limit where kubefn adds to the name', () => {
-    expect(isDnsLabel(a(40), 40)).toBe(true);
-    expect(isDnsLabel(a(41), 40)).toBe(false);
-  });
-});
-
-describe('DNS-1123 subdomain', () => {
-  test.each([
-    ...['a', 'ab', 'a.a', '1.a', 'a--1--2--b.0', 'a.b.c.d.e', '1.2.3.4.5', a(64), a(253)].map(
-      (name) => [name, true] as const,
-    ),
+const rules: {
+  rule: string;
+  check: (value: string) => boolean;
+  valid: string[];
+  invalid: string[];
+}[] = [
+  {
+    rule: 'DNS-1123 label',
+    check: (value) => isDnsLabel(value),
+    valid: ['a', 'ab', 'a1', 'a-1', 'a--1--2--b', '0', '01', '1a', '1-a', a(63)],
+    invalid: ['', 'A', 'aBc', 'A-1', '-', 'a-', '-a', '_', 'a_b', '.', 'a.b', ' ', 'a b', a(64)],
+  },
+  {
+    rule: 'DNS-1123 label of at most 40 (a customer id)',
+    check: (value) => isDnsLabel(value, 40),
+    valid: [a(40)],
+    invalid: [a(41)],
+  },
+  {
+    rule: 'DNS-1123 subdomain',
+    check: isDnsSubdomain,
+    valid: ['a', 'ab', 'a.a', '1.a', 'a--1--2--b.0', 'a.b.c.d.e', '1.2.3.4.5', a(64), a(253)],
     // 'a..b' and 'a.-b': ingress-timeout's pattern accepted them, the API server does not.
-    ...['', 'A', 'a..b', 'a.-b', 'a-.b', '.a', 'a.', '-a', 'a-', 'a_b', 'a/b', a(254)].map(
-      (name) => [name, false] as const,
-    ),
-  ])('%j: %s', (name, valid) => expect(isDnsSubdomain(name)).toBe(valid));
-});
-
-describe('qualified name (label key)', () => {
-  test.each([
-    ...[
+    invalid: ['', 'A', 'a..b', 'a.-b', 'a-.b', '.a', 'a.', '-a', 'a-', 'a_b', 'a/b', a(254)],
+  },
+  {
+    rule: 'qualified name (label key)',
+    check: isQualifiedName,
+    valid: [
       'simple',
       'now-with-dashes',
       '1-starts-with-num',
@@ -50,8 +48,8 @@ describe('qualified name (label key)', () => {
       'requests.storage-foo',
       a(63),
       `${a(253)}/${a(63)}`,
-    ].map((key) => [key, true] as const),
-    ...[
+    ],
+    invalid: [
       '',
       'nospecialchars%^=@',
       'cantendwithadash-',
@@ -64,13 +62,12 @@ describe('qualified name (label key)', () => {
       'a..b/x',
       a(64),
       `${a(254)}/abc`,
-    ].map((key) => [key, false] as const),
-  ])('%j: %s', (key, valid) => expect(isQualifiedName(key)).toBe(valid));
-});
-
-describe('label value', () => {
-  test.each([
-    ...[
+    ],
+  },
+  {
+    rule: 'label value',
+    check: isLabelValue,
+    valid: [
       '',
       'simple',
       'now-with-dashes',
@@ -78,8 +75,8 @@ describe('label value', () => {
       'end-with-num-1',
       'v1.2_3-a',
       a(63),
-    ].map((value) => [value, true] as const),
-    ...[
+    ],
+    invalid: [
       'nospecialchars%^=@',
       'Tama-nui-te-rā.is.Māori.sun',
       '\\backslashes\\are\\bad',
@@ -89,6 +86,13 @@ describe('label value', () => {
       'ends.with.dot.',
       'a/b',
       a(64),
-    ].map((value) => [value, false] as const),
-  ])('%j: %s', (value, valid) => expect(isLabelValue(value)).toBe(valid));
+    ],
+  },
+];
+
+describe.each(rules)('$rule', ({ check, valid, invalid }) => {
+  test.each([
+    ...valid.map((value) => [value, true] as const),
+    ...invalid.map((value) => [value, false] as const),
+  ])('%j: %s', (value, expected) => expect(check(value)).toBe(expected));
 });
