@@ -59,5 +59,8 @@ export function startAuthEmulator(dir: string, ports: AuthEmulatorPorts): Backgr
     { ...process.env, CI: 'true', NO_UPDATE_NOTIFIER: '1', XDG_CONFIG_HOME: home, TMPDIR: home },
   );
   const url = `http://127.0.0.1:${ports.authPort}/emulator/v1/projects/${authProject}/config`;
-  return inBackground(proc, waitFor(proc, 60_000, async () => (await fetch(url)).ok));
+  return inBackground(
+    proc,
+    waitFor(proc, 60_000, async () => (await fetch(url)).ok),
+  );
 }
