@@ -30,7 +30,7 @@ export type Trigger = {
   filter?: string;
   /** Messages with one ordering key are pushed one at a time, in order. */
   ordered: boolean;
-  /** What it is for, for the README and the logs. */
+  /** What it is for, for docs/events-and-triggers.md and the logs. */
   purpose: string;
 };
 
