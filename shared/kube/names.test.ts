@@ -1,7 +1,13 @@
 // Cases from k8s.io/apimachinery's validation_test.go (TestIsDNS1123Label, TestIsDNS1123Subdomain,
 // TestIsQualifiedName, TestIsValidLabelValue), and those where kubefn's copies used to disagree.
 import { describe, expect, test } from 'vitest';
-import { isDnsLabel, isDnsSubdomain, isLabelValue, isQualifiedName } from './names.ts';
+import {
+  dnsLabelSource,
+  isDnsLabel,
+  isDnsSubdomain,
+  isLabelValue,
+  isQualifiedName,
+} from './names.ts';
 
 const a = (n: number) => 'a'.repeat(n);
 
@@ -95,4 +101,12 @@ describe.each(rules)('$rule', ({ check, valid, invalid }) => {
     ...valid.map((value) => [value, true] as const),
     ...invalid.map((value) => [value, false] as const),
   ])('%j: %s', (value, expected) => expect(check(value)).toBe(expected));
+});
+
+// The sign-up page's `pattern`: browsers compile it as ^(?:pattern)$ with the v flag, and drop a
+// pattern that does not compile (the page's own copy, [a-z0-9-], did not: ids went unchecked).
+test('the DNS-label pattern compiles as a browser compiles an HTML pattern, and agrees', () => {
+  const browser = new RegExp(`^(?:${dnsLabelSource})$`, 'v');
+  for (const value of [...(rules[0]?.valid ?? []), ...(rules[0]?.invalid ?? [])])
+    expect(browser.test(value) && value.length <= 63).toBe(isDnsLabel(value));
 });

@@ -8,8 +8,12 @@
 //                   [A-Za-z0-9_.-], alphanumeric at both ends
 //   label value     empty, or a qualified name's name part
 
-/** The DNS-label pattern without anchors or length, for an HTML `pattern` attribute. */
-export const dnsLabelSource = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
+/**
+ * The DNS-label pattern without anchors or length, for an HTML `pattern` attribute. Browsers
+ * compile that with the `v` flag, where a bare '-' in a class is a syntax error and the
+ * pattern is then silently ignored: hence `\-`.
+ */
+export const dnsLabelSource = '[a-z0-9]([a-z0-9\\-]*[a-z0-9])?';
 const dnsLabel = new RegExp(`^${dnsLabelSource}$`);
 const dnsSubdomain = new RegExp(`^${dnsLabelSource}(\\.${dnsLabelSource})*$`);
 const namePart = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
