@@ -43,7 +43,6 @@ export async function startChangeFlow(
     watcherName?: string;
     /** KUBEFN_WATCH; the relay's default (functions/watcher/config.ts defaultTargets) if absent. */
     watch?: WatchTarget[];
-    onPushAnswer?: (status: number) => void;
     /** Where a restart of the relay is said (default: stdout). */
     log?: (line: string) => void;
   },
@@ -60,12 +59,7 @@ export async function startChangeFlow(
         : [];
     await emulator(stack, `topics/${options.topic}`);
     for (const target of targets) {
-      const onPushAnswer = options.onPushAnswer;
-      const subscribed = await subscribe(admin, stack, {
-        ...(onPushAnswer ? { onAnswer: (status: number) => onPushAnswer(status) } : {}),
-        ...target,
-        topic: options.topic,
-      });
+      const subscribed = await subscribe(admin, stack, { ...target, topic: options.topic });
       stops.push(() => subscribed.close());
     }
 

@@ -7,22 +7,36 @@
 //   answers a message the filter excludes 204 without calling the function: acknowledged, as
 //   Pub/Sub acknowledges what it never delivers. So the local stack routes as production does.
 // It relays the function's answer, so Pub/Sub's ack or redelivery behaves as in production.
+// Tests and benchmarks may be told of each push as it arrives (before the filter) and of each
+// answer with its body: the local stack's only view of the push itself.
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { compileFilter } from '../pubsub-filter.ts';
+
+export type PushedMessage = {
+  messageId: string;
+  attributes: Record<string, string>;
+  /** When the emulator took the publish (RFC 3339), as the envelope says. */
+  publishTime?: string | undefined;
+};
 
 export type ForwarderOptions = {
   /** The subscription's filter (Pub/Sub's syntax); absent: every message reaches the function. */
   filter?: string;
   /** Told of each message the filter kept from the function (acknowledged). */
-  onFilteredOut?: (message: { messageId: string; attributes: Record<string, string> }) => void;
+  onFilteredOut?: (message: PushedMessage) => void;
+  /** Told of each push as soon as its body is read, before the filter (benchmarks time it). */
+  onArrival?: (message: PushedMessage) => void;
 };
 
 export async function startPushForwarder(
   target: string,
   token: string,
-  /** Told of each answer the function gave, with the message's attributes (to tell which one). */
-  onAnswer: (status: number, attributes: Record<string, string>) => void = () => {},
+  /**
+   * Told of each answer the function gave, once its body is read, with the message's attributes
+   * (to tell which one) and the body (the function's outcome).
+   */
+  onAnswer: (status: number, attributes: Record<string, string>, body: string) => void = () => {},
   options: ForwarderOptions = {},
 ): Promise<{ url: string; close(): Promise<void> }> {
   // A filter Pub/Sub would refuse fails here, before anything is delivered (FilterError).
@@ -33,6 +47,7 @@ export async function startPushForwarder(
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       const message = messageOf(body);
+      if (message) options.onArrival?.(message);
       const excluded =
         options.filter && message && !matches(message.attributes) ? message : undefined;
       if (excluded) {
@@ -47,7 +62,12 @@ export async function startPushForwarder(
           headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         },
         (answer) => {
-          onAnswer(answer.statusCode ?? 0, message?.attributes ?? {});
+          const status = answer.statusCode ?? 0;
+          const chunks: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+          answer.on('end', () =>
+            onAnswer(status, message?.attributes ?? {}, Buffer.concat(chunks).toString('utf8')),
+          );
           res.writeHead(answer.statusCode ?? 502);
           answer.pipe(res);
         },
@@ -68,9 +88,7 @@ export async function startPushForwarder(
  * is passed on unfiltered: the function's own check refuses it (and says why), as it would a
  * malformed push in production.
  */
-function messageOf(
-  body: Buffer,
-): { messageId: string; attributes: Record<string, string> } | undefined {
+function messageOf(body: Buffer): PushedMessage | undefined {
   let envelope: unknown;
   try {
     envelope = JSON.parse(body.toString('utf8'));
@@ -79,11 +97,20 @@ function messageOf(
   }
   const message = (envelope as { message?: unknown } | null)?.message;
   if (typeof message !== 'object' || message === null) return undefined;
-  const { attributes = {}, messageId = '' } = message as {
+  const {
+    attributes = {},
+    messageId = '',
+    publishTime,
+  } = message as {
     attributes?: Record<string, string>;
     messageId?: string;
+    publishTime?: unknown;
   };
   if (typeof attributes !== 'object' || attributes === null) return undefined;
   if (!Object.values(attributes).every((value) => typeof value === 'string')) return undefined;
-  return { messageId: String(messageId), attributes };
+  return {
+    messageId: String(messageId),
+    attributes,
+    publishTime: typeof publishTime === 'string' ? publishTime : undefined,
+  };
 }

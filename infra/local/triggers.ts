@@ -5,7 +5,7 @@
 import type { Cluster } from '../../shared/kube/index.ts';
 import { type Consumer, type Trigger, topics, triggers } from '../subscriptions.ts';
 import { mintToken, pushAccount } from './identities.ts';
-import { startPushForwarder } from './push-forwarder.ts';
+import { type PushedMessage, startPushForwarder } from './push-forwarder.ts';
 import type { StackInfo } from './stack.ts';
 
 export type PushTarget = {
@@ -16,8 +16,15 @@ export type PushTarget = {
   audience: string;
   filter?: string | undefined;
   ordered?: boolean | undefined;
-  /** Told of each push's answer (the function's status, or 204 for a message filtered out). */
-  onAnswer?: ((status: number, attributes: Record<string, string>) => void) | undefined;
+  /**
+   * Told of each push's answer (the function's status and body, or 204 and '' for a message
+   * filtered out).
+   */
+  onAnswer?:
+    | ((status: number, attributes: Record<string, string>, body: string) => void)
+    | undefined;
+  /** Told of each push as it reaches the forwarder, before the filter. */
+  onArrival?: ((message: PushedMessage) => void) | undefined;
 };
 
 export type Subscribed = { close(): Promise<void> };
@@ -35,10 +42,11 @@ export async function subscribe(
   const forwarder = await startPushForwarder(
     target.url,
     token,
-    (status, attributes) => target.onAnswer?.(status, attributes),
+    (status, attributes, body) => target.onAnswer?.(status, attributes, body),
     {
       ...(target.filter ? { filter: target.filter } : {}),
-      onFilteredOut: (message) => target.onAnswer?.(204, message.attributes),
+      onFilteredOut: (message) => target.onAnswer?.(204, message.attributes, ''),
+      ...(target.onArrival ? { onArrival: target.onArrival } : {}),
     },
   );
   try {

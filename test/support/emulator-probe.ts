@@ -1,47 +1,46 @@
-// The Pub/Sub emulator's own publish-to-push latency, the baseline of the end-to-end benchmarks:
-// a topic whose push subscription ends at a local endpoint; `probe()` publishes one message and
-// resolves with the milliseconds until its push arrived.
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { PubSub } from '@google-cloud/pubsub';
+// The baseline of the end-to-end benchmarks: a probe message published at the moment a change is
+// answered, on the watcher's topic with the watcher's own publisher (functions/watcher/publisher.ts:
+// its batching and ordering), so it reaches the same subscription's push loops at about the
+// same moment as the change's message. The emulator pushes from two loops per subscription that
+// sleep 100 ms when they find nothing: a probe sent alone, after the previous push landed, is
+// locked to their phase; one sent beside the change shares it. The subscription's filter keeps
+// the probe from the function (the local forwarder answers 204); its time is publish to arrival
+// at the forwarder, told through `arrived` (the forwarder's onArrival).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createPublisher } from '../../functions/watcher/publisher.ts';
+import type { PushedMessage } from '../../infra/local/push-forwarder.ts';
+import { epochNow } from './path-timings.ts';
 
-export async function emulatorProbe(pubsub: PubSub, name: string) {
-  const waiting = new Map<string, () => void>();
-  const endpoint = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk: Buffer) => {
-      body += chunk;
-    });
-    req.on('end', () => {
-      const { message } = JSON.parse(body) as { message: { attributes: Record<string, string> } };
-      waiting.get(message.attributes.probe ?? '')?.();
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
-  const [topic] = await pubsub.createTopic(name);
-  await topic.createSubscription(`${name}-push`, {
-    pushConfig: { pushEndpoint: `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/` },
-  });
-  let sent = 0;
+export function emulatorProbe(options: { projectId: string; topic: string }) {
+  const publisher = createPublisher({ ...options, log: () => {} });
+  const sent = new Map<string, number>();
+  const landed = new Map<string, number>();
+  let count = 0;
   return {
-    async probe(timeoutMs = 30_000): Promise<number> {
-      const probe = `probe-${sent++}`;
-      const arrived = new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`${probe}: no push in ${timeoutMs} ms`)),
-          timeoutMs,
-        );
-        waiting.set(probe, () => {
-          clearTimeout(timer);
-          waiting.delete(probe);
-          resolve(performance.now());
-        });
+    /** Publishes one probe now; its name. */
+    send(): string {
+      const probe = `probe-${count++}`;
+      sent.set(probe, epochNow());
+      void publisher.publish({
+        data: Buffer.from('{}'),
+        attributes: { probe },
+        orderingKey: `probe/${probe}`,
       });
-      const published = performance.now();
-      await topic.publishMessage({ data: Buffer.from('{}'), attributes: { probe } });
-      return (await arrived) - published;
+      return probe;
     },
-    close: () => new Promise<void>((resolve) => endpoint.close(() => resolve())),
+    /** The forwarder's onArrival: notes a probe's arrival. */
+    arrived(message: PushedMessage): void {
+      const probe = message.attributes.probe;
+      if (probe && !landed.has(probe)) landed.set(probe, epochNow());
+    },
+    /** When the probe reached the forwarder (epoch ms), once it has. */
+    landedAt: (probe: string) => landed.get(probe),
+    /** Milliseconds from the probe's publish to its push. */
+    async latency(probe: string, timeoutMs = 30_000): Promise<number> {
+      for (const deadline = Date.now() + timeoutMs; !landed.has(probe); await sleep(1))
+        if (Date.now() > deadline) throw new Error(`${probe}: no push in ${timeoutMs} ms`);
+      return (landed.get(probe) ?? 0) - (sent.get(probe) ?? 0);
+    },
+    close: () => publisher.close(),
   };
 }

@@ -17,6 +17,7 @@ import {
 } from '../../infra/local/deploy.ts';
 import type { RunningFunction } from '../../infra/local/functions.ts';
 import { mintToken, signupAccount } from '../../infra/local/identities.ts';
+import type { PushedMessage } from '../../infra/local/push-forwarder.ts';
 import type { StackInfo } from '../../infra/local/stack.ts';
 import { subscribe } from '../../infra/local/triggers.ts';
 import { type Trigger, type TriggerKey, triggers } from '../../infra/subscriptions.ts';
@@ -26,6 +27,8 @@ import { httpRequest } from './http.ts';
 
 export type EventFlow = {
   namespacePrefix: string;
+  /** The topic the watcher publishes to. */
+  changesTopic: string;
   provision: RunningFunction;
   /** A token provision's POST /tenants accepts (the signup backend's). */
   signupToken: string;
@@ -48,7 +51,12 @@ export type EventFlow = {
 export async function startEventFlow(
   admin: Cluster,
   stack: StackInfo,
-  options: { name: string; customers: string[] },
+  options: {
+    name: string;
+    customers: string[];
+    /** Told of each push as it reaches a trigger's forwarder, before the filter (benchmarks). */
+    onArrival?: (trigger: TriggerKey, message: PushedMessage) => void;
+  },
 ): Promise<EventFlow> {
   const stops: (() => Promise<unknown>)[] = [];
   const stop = async () => {
@@ -94,6 +102,9 @@ export async function startEventFlow(
           pushes[key].set(status, (pushes[key].get(status) ?? 0) + 1);
           if (attributes.eventKey) answers.set(`${key} ${attributes.eventKey}`, status);
         },
+        ...(options.onArrival
+          ? { onArrival: (message: PushedMessage) => options.onArrival?.(key, message) }
+          : {}),
       });
       stops.push(() => subscribed.close());
     }
@@ -124,6 +135,7 @@ export async function startEventFlow(
     const base64 = (data: unknown) => Buffer.from(JSON.stringify(data)).toString('base64');
     return {
       namespacePrefix,
+      changesTopic: topicOf.changes,
       provision,
       signupToken,
       pushes,

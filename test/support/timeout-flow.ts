@@ -1,8 +1,10 @@
 // The whole ingress-timeout flow on the local stack, for the end-to-end test and its benchmark:
 // a tenant from the real provisioning function (its monitoring Ingress carries the timeout
 // annotation), and the event path (infra/local/change-flow.ts: watcher -> Pub/Sub emulator ->
-// push forwarder) ending at the ingress-timeout function. The watcher runs under its own name,
-// watching only this tenant's Ingresses, so it does not contend with other tests' watchers.
+// push forwarder) ending at the ingress-timeout function, through a subscription with the
+// production trigger's filter and ordering (infra/subscriptions.ts ingressTimeoutChanges). The
+// watcher runs under its own name, watching only this tenant's Ingresses, so it does not contend
+// with other tests' watchers.
 import { startChangeFlow } from '../../infra/local/change-flow.ts';
 import {
   ingressTimeoutAudience,
@@ -12,22 +14,35 @@ import {
 } from '../../infra/local/deploy.ts';
 import type { RunningFunction } from '../../infra/local/functions.ts';
 import { mintToken, signupAccount } from '../../infra/local/identities.ts';
+import type { PushedMessage } from '../../infra/local/push-forwarder.ts';
 import type { StackInfo } from '../../infra/local/stack.ts';
+import { triggers } from '../../infra/subscriptions.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
 import { httpRequest } from './http.ts';
 
+export type PushAnswer = { status: number; body: string };
+
 export type TimeoutFlow = {
   namespace: string;
+  /** The topic the watcher publishes to (a probe published there shares the subscription). */
+  topic: string;
   fn: RunningFunction;
-  /** Pushes the function answered, by status code. */
+  /** Pushes answered, by status code (204: kept back by the subscription's filter). */
   pushes: Map<number, number>;
+  /** The answer to the push of the message with this `eventKey` attribute, once answered. */
+  answerTo(eventKey: string): PushAnswer | undefined;
   stop(): Promise<void>;
 };
 
 export async function startTimeoutFlow(
   admin: Cluster,
   stack: StackInfo,
-  options: { customerId: string; env?: Record<string, string> },
+  options: {
+    customerId: string;
+    env?: Record<string, string>;
+    /** Told of each push as it reaches the forwarder (benchmarks time it). */
+    onArrival?: (message: PushedMessage) => void;
+  },
 ): Promise<TimeoutFlow> {
   const stops: (() => Promise<unknown>)[] = [];
   const stop = async () => {
@@ -49,15 +64,30 @@ export async function startTimeoutFlow(
     const fn = await startIngressTimeoutFunction(admin, stack, { env: options.env ?? {} });
     stops.push(() => fn.stop());
     const pushes = new Map<number, number>();
+    const answers = new Map<string, PushAnswer>();
+    const trigger = triggers.ingressTimeoutChanges;
+    const topic = `changes-${options.customerId}`;
     const flow = await startChangeFlow(admin, stack, {
-      topic: `changes-${options.customerId}`,
-      pushTo: { url: `${fn.url}/pubsub`, audience: ingressTimeoutAudience },
+      topic,
+      pushTo: [
+        {
+          subscription: `${topic}-push`,
+          url: `${fn.url}${trigger.route}`,
+          audience: ingressTimeoutAudience,
+          filter: trigger.filter,
+          ordered: trigger.ordered,
+          onAnswer: (status, attributes, body) => {
+            pushes.set(status, (pushes.get(status) ?? 0) + 1);
+            if (attributes.eventKey) answers.set(attributes.eventKey, { status, body });
+          },
+          onArrival: options.onArrival,
+        },
+      ],
       watcherName: `watcher-${options.customerId}`.slice(0, 42),
       watch: [{ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', namespace }],
-      onPushAnswer: (status) => pushes.set(status, (pushes.get(status) ?? 0) + 1),
     });
     stops.push(() => flow.stop());
-    return { namespace, fn, pushes, stop };
+    return { namespace, topic, fn, pushes, answerTo: (key) => answers.get(key), stop };
   } catch (error) {
     await stop();
     throw error;
