@@ -1,6 +1,6 @@
 // The transport's retry rules against a scripted local HTTP server (it plays the answers a real
 // kube-apiserver gives under load or during a restart, which the real one cannot give on cue).
-import { once } from 'node:events';
+import { getEventListeners, once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, expect, test } from 'vitest';
@@ -111,4 +111,16 @@ test('a deadline covers the retries', async () => {
   const started = performance.now();
   expect((await failure(client.request('/x', { timeoutMs: 200 })))?.code).toBe('timeout');
   expect(performance.now() - started).toBeLessThan(2_000);
+});
+
+test("a stream's end takes its listener off the caller's signal (a watcher reconnects for days)", async () => {
+  const { url } = await scripted([{ status: 200, body: '{}' }]);
+  const client = new KubeClient({ server: url }, { retry: fast });
+  const signal = new AbortController().signal;
+  for (let i = 0; i < 20; i++) {
+    const body = await client.stream('/w', { signal });
+    body.resume();
+    await once(body, 'close');
+  }
+  expect(getEventListeners(signal, 'abort')).toHaveLength(0);
 });

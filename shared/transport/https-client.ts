@@ -126,12 +126,14 @@ export class HttpsClient {
       const res = await this.#send(path, options, signal);
       if (res.status >= 300) throw this.#error(res, await res.text(), options, path);
       const body = res.body;
-      // The deadline ends with the headers; the caller's signal still ends the stream.
-      options.signal?.addEventListener(
-        'abort',
-        () => body.destroy(this.#errors.fromTransport('aborted', 'aborted by the caller')),
-        { once: true },
-      );
+      // The deadline ends with the headers; the caller's signal still ends the stream. Its
+      // listener goes with the stream: a watcher reconnects for days under one signal, and each
+      // listener left behind would hold its ended stream.
+      const caller = options.signal;
+      const onAbort = () =>
+        body.destroy(this.#errors.fromTransport('aborted', 'aborted by the caller'));
+      caller?.addEventListener('abort', onAbort, { once: true });
+      body.once('close', () => caller?.removeEventListener('abort', onAbort));
       return body;
     });
   }
