@@ -177,15 +177,23 @@ describe('self-healing tenants', () => {
   test("a RoleBinding's subjects changed are put back", async () => {
     const bindings = admin.resource(ref.binding);
     const before = await bindings.get('kubefn-label', { namespace: ns.heal });
-    await bindings.patch(
+    const mallory = [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'mallory' }];
+    expect(before.subjects).not.toEqual(mallory);
+    const edited = await bindings.patch(
       'kubefn-label',
-      { subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'mallory' }] },
+      { subjects: mallory },
       { namespace: ns.heal, fieldManager: 'an-operator' },
     );
-    await eventually('the subjects put back', 20_000, async () => {
+    // The edit landed (else finding the old subjects below would prove nothing).
+    expect(edited.subjects).toEqual(mallory);
+    const healed = await eventually('the subjects put back', 20_000, async () => {
       const now = await bindings.get('kubefn-label', { namespace: ns.heal });
       return JSON.stringify(now.subjects) === JSON.stringify(before.subjects) ? now : undefined;
     });
+    // Written back after the edit, not an edit that never took.
+    expect(BigInt(healed.metadata?.resourceVersion ?? 0)).toBeGreaterThan(
+      BigInt(edited.metadata?.resourceVersion ?? 0),
+    );
   });
 });
 
