@@ -191,11 +191,16 @@ describe.sequential('Watcher', () => {
     const group = uniqueName('slow');
     const proxy = await startTcpProxy(cluster.client.server);
     const viaProxy = await adminCluster({ server: proxy.url });
+    // Stopped once pulling brings no change for a while: a lost change then fails the comparison
+    // below, naming it, instead of leaving the loop waiting for it until the test's timeout.
+    const stop = new AbortController();
     const watcher = new Watcher(configMaps(viaProxy), {
       namespace: ns,
       labelSelector: `group=${group}`,
+      signal: stop.signal,
     });
     const events = watcher[Symbol.asyncIterator]();
+    let quiet: NodeJS.Timeout | undefined;
     try {
       expect((await events.next()).value).toMatchObject({ type: 'SYNCED' });
       // While nobody pulls, write far more than socket buffers hold: 16 MB of events, one at a
@@ -220,13 +225,22 @@ describe.sequential('Watcher', () => {
       // Pulling again delivers every change, each of the written objects and nothing else.
       const written = Array.from({ length: count }, (_, i) => `${group}-${i}`).sort();
       const seen = new Set<string>();
+      const quietFor = () => {
+        clearTimeout(quiet);
+        quiet = setTimeout(() => stop.abort(), 15_000);
+      };
+      quietFor();
       while (!written.every((name) => seen.has(name))) {
         const { value, done } = await events.next();
         if (done) break;
-        if (value && 'key' in value) seen.add(value.object.metadata?.name ?? '');
+        if (value && 'key' in value) {
+          seen.add(value.object.metadata?.name ?? '');
+          quietFor();
+        }
       }
       expect([...seen].sort()).toEqual(written);
     } finally {
+      clearTimeout(quiet);
       await events.return(undefined);
       await viaProxy.close();
       await proxy.close();
