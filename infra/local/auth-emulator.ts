@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fetch } from 'undici';
 import { repositoryRoot } from './binaries.ts';
 import { startProcess } from './processes.ts';
-import { type Background, inBackground, waitFor } from './wait-for.ts';
+import { type Background, emulatorStartMs, inBackground, waitFor } from './wait-for.ts';
 
 /** Customers sign in to this project on the Auth emulator; demo- ids are emulator-only. */
 export const authProject = 'demo-kubefn';
@@ -61,6 +61,6 @@ export function startAuthEmulator(dir: string, ports: AuthEmulatorPorts): Backgr
   const url = `http://127.0.0.1:${ports.authPort}/emulator/v1/projects/${authProject}/config`;
   return inBackground(
     proc,
-    waitFor(proc, 60_000, async () => (await fetch(url)).ok),
+    waitFor(proc, emulatorStartMs, async () => (await fetch(url)).ok),
   );
 }

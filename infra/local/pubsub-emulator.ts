@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fetch } from 'undici';
 import { startProcess } from './processes.ts';
-import { type Background, inBackground, waitFor } from './wait-for.ts';
+import { type Background, emulatorStartMs, inBackground, waitFor } from './wait-for.ts';
 
 export const pubsubProject = 'kubefn-local';
 
@@ -29,7 +29,7 @@ export function startPubsubEmulator(dir: string, port: number): Background {
   return inBackground(
     proc,
     written.then(() =>
-      waitFor(proc, 60_000, async () => (await fetch(`http://127.0.0.1:${port}/`)).ok),
+      waitFor(proc, emulatorStartMs, async () => (await fetch(`http://127.0.0.1:${port}/`)).ok),
     ),
   );
 }

@@ -23,6 +23,13 @@ async function startFailure(proc: Managed, what: string): Promise<Error> {
   return new Error(`${proc.name} ${what}; last lines of ${proc.logFile}:\n${tail.join('\n')}`);
 }
 
+/**
+ * How long an emulator may take to answer: about 10 s on a quiet machine (the Auth emulator's
+ * Node CLI, the Pub/Sub one's JVM), but 56 s and more was seen at load 14 on 2 cores. A hang
+ * guard, not a goal.
+ */
+export const emulatorStartMs = 180_000;
+
 /** A process started now whose readiness is awaited later, after other work. */
 export type Background = { process: Managed; ready: Promise<void> };
 
