@@ -2,28 +2,52 @@
 // heal): from the notes timing-hook.mjs keeps inside the watcher and the function, and the
 // times the benchmark itself saw (its change answered, the push at the forwarder, the result on
 // its watch). All times are epoch ms (timeOrigin + now), comparable across processes.
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { percentile } from '../bench/stats.ts';
+import type { PushedMessage } from '../../infra/local/push-forwarder.ts';
+import { startStack } from '../../infra/local/stack.ts';
+import { ms, percentile } from '../bench/stats.ts';
 
 /** What a benchmark sets before starting the flow, so its children load the hook. */
-export function timingEnv(dir: string): Record<string, string> {
+function timingEnv(dir: string): Record<string, string> {
   const hook = pathToFileURL(join(import.meta.dirname, 'timing-hook.mjs')).href;
   return {
     NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${hook}`.trim(),
     KUBEFN_TIMING_DIR: dir,
+    KUBEFN_TIMING_PROBE: '1',
   };
 }
 
 export const epochNow = () => performance.timeOrigin + performance.now();
+
+/** When pushes reached a forwarder: give `note` as its onArrival, ask by the change's eventKey. */
+export function arrivalLog() {
+  const changes = new Map<string, number>();
+  const probes = new Map<string, number>();
+  return {
+    note(message: PushedMessage): void {
+      const { eventKey, probe } = message.attributes;
+      const first = (map: Map<string, number>, key: string | undefined) => {
+        if (key && !map.has(key)) map.set(key, epochNow());
+      };
+      first(changes, eventKey);
+      first(probes, probe);
+    },
+    arrived: (eventKey: string) => changes.get(eventKey),
+    probeArrived: (eventKey: string) => probes.get(eventKey),
+    /** The eventKeys that arrived (a deletion's resourceVersion is known only from them). */
+    keys: () => changes.keys(),
+  };
+}
 
 type Note =
   | { kind: 'start'; t: number; argv: string[] }
   | { kind: 'watch'; t: number; res: number; text: string }
   | { kind: 'in' | 'done' | 'got'; t: number; id: number; url?: string }
   | { kind: 'out'; t: number; id: number; method: string; path: string }
-  | { kind: 'publish' | 'acked'; t: number; attributes: Record<string, string> };
+  | { kind: 'publish' | 'acked' | 'probe'; t: number; attributes: Record<string, string> };
 
 /** The legs of one change, in ms; kubefn's own are `watcher` and `fn`. */
 export type Legs = {
@@ -41,11 +65,18 @@ export type Legs = {
   fnApi: number;
   /** The write answered -> seen on the benchmark's own watch. */
   seen: number;
+  /** The baseline: the probe published with the change's message -> its push at the forwarder. */
+  probe: number;
+  /** The probe's push after the change's (> 0: it waited behind it) or before it, in ms. */
+  probeBehind: number;
 };
 
 export class PathTimings {
   readonly #events = new Map<string, number>();
   readonly #published = new Map<string, number>();
+  readonly #probes = new Map<string, number>();
+  /** The watcher's publishMessage to Pub/Sub's acknowledgement, each message (ms). */
+  readonly acked: number[] = [];
   readonly #requests: {
     t: number;
     url: string;
@@ -74,6 +105,12 @@ export class PathTimings {
     for (const note of notes) {
       if (note.kind === 'publish' && note.attributes.eventKey)
         this.#published.set(note.attributes.eventKey, note.t);
+      if (note.kind === 'probe' && note.attributes.probe)
+        this.#probes.set(note.attributes.probe, note.t);
+      const publishedAt = this.#published.get(
+        note.kind === 'acked' ? (note.attributes.eventKey ?? '') : '',
+      );
+      if (publishedAt !== undefined) this.acked.push(note.t - publishedAt);
       if (note.kind !== 'watch') continue;
       const lines = ((partial.get(note.res) ?? '') + note.text).split('\n');
       partial.set(note.res, lines.pop() ?? '');
@@ -113,7 +150,9 @@ export class PathTimings {
     type: string;
     resourceVersion?: string | undefined;
     changed: number;
+    /** When the push of the change's message (eventKey), or of its probe, reached the forwarder. */
     arrived: (eventKey: string) => number | undefined;
+    probeArrived: (eventKey: string) => number | undefined;
     seen: number;
     route: string;
     write: (path: string) => boolean;
@@ -130,7 +169,16 @@ export class PathTimings {
     const read = this.#events.get(key);
     const published = this.#published.get(key);
     const arrived = change.arrived(key);
-    if (read === undefined || published === undefined || arrived === undefined) return undefined;
+    const probeSent = this.#probes.get(key);
+    const probeArrived = change.probeArrived(key);
+    if (
+      read === undefined ||
+      published === undefined ||
+      arrived === undefined ||
+      probeSent === undefined ||
+      probeArrived === undefined
+    )
+      return undefined;
     const request = this.#requests.find((r) => r.t >= arrived && r.url.startsWith(change.route));
     const written = request?.calls.find((c) => c.method !== 'GET' && change.write(c.path));
     if (!request || !written) return undefined;
@@ -145,11 +193,13 @@ export class PathTimings {
       fn: written.got - request.t,
       fnApi: open,
       seen: change.seen - written.got,
+      probe: probeArrived - probeSent,
+      probeBehind: probeArrived - arrived,
     };
   }
 }
 
-const legNames: Record<keyof Legs, string> = {
+const legNames: Record<Exclude<keyof Legs, 'probe' | 'probeBehind'>, string> = {
   toWatcher: 'change answered -> event read by the watcher (API server watch)',
   watcher: 'event read -> publishMessage called (watcher: kubefn)',
   toPush: 'publishMessage -> push at the forwarder (client batching, emulator)',
@@ -160,10 +210,10 @@ const legNames: Record<keyof Legs, string> = {
 };
 
 /** Prints each leg's p50 and p99 and kubefn's own part; returns the own part per change. */
-export function printLegs(legs: Legs[], changes: number): number[] {
+function printLegs(legs: Legs[], changes: number): number[] {
   const p = (values: number[], q: number) => percentile(values, q).toFixed(1);
   console.log(`  legs (${legs.length} of ${changes} changes with every note), p50 / p99 ms:`);
-  for (const [leg, name] of Object.entries(legNames) as [keyof Legs, string][]) {
+  for (const [leg, name] of Object.entries(legNames) as [keyof typeof legNames, string][]) {
     const values = legs.map((l) => l[leg]);
     console.log(`    ${name}: ${p(values, 50)} / ${p(values, 99)}`);
   }
@@ -172,19 +222,71 @@ export function printLegs(legs: Legs[], changes: number): number[] {
   return own;
 }
 
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+
 /**
- * Prints how often the probe was pushed after the change's own message on their shared
- * subscription: the emulator pushes one message at a time per loop and waits for its answer, so a
- * probe behind the change's message also waits for the function's work.
+ * The local stack for an end-to-end benchmark; the functions and the watcher started after it
+ * load the timing hook (their notes go to `timingDir`, removed by `stop` unless
+ * KUBEFN_TIMING_KEEP is set).
  */
-export function printProbeOrder(
-  rounds: { probeAt?: number | undefined; changeAt?: number | undefined }[],
+export async function startTimedStack() {
+  const stack = await startStack();
+  process.env.PUBSUB_EMULATOR_HOST = stack.pubsubEmulatorHost;
+  process.env.METADATA_SERVER_DETECTION = 'none';
+  const timingDir = await mkdtemp(join(tmpdir(), 'kubefn-timing-'));
+  Object.assign(process.env, timingEnv(timingDir));
+  // Other work on the machine slows both sides of a ratio, not kubefn's own milliseconds.
+  console.log(`load average before: ${load()}`);
+  return {
+    stack,
+    timingDir,
+    async stop() {
+      await stack.stop();
+      if (process.env.KUBEFN_TIMING_KEEP) console.log(`timing notes kept in ${timingDir}`);
+      else await rm(timingDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Prints the figures of a run: per change the whole path (`whole`, from the benchmark's own
+ * change to its effect seen), the probe beside it, and the legs. The last two lines are
+ * `<name>_own_ms` (kubefn's own part, p50) and `<name>_vs_push_ratio`: the whole path against the
+ * emulator's publish-to-push of the change's own message (p50 each), the part of the path no
+ * relay and no function can remove. The probe is printed, not the headline: the emulator pushes
+ * one message per loop and waits for its answer, and the probe is pushed behind the change's
+ * message (it then waits for the function's work too).
+ */
+export function printPathFigures(
+  name: string,
+  whole: { what: string; ms: number[] },
+  legs: Legs[],
+  extra: string[] = [],
 ): void {
-  const both = rounds.flatMap((r) =>
-    r.probeAt !== undefined && r.changeAt !== undefined ? [r.probeAt - r.changeAt] : [],
-  );
-  const after = both.filter((d) => d > 0);
+  const p = (values: number[]) =>
+    `p50 ${ms(percentile(values, 50))}, p99 ${ms(percentile(values, 99))}`;
+  const probe = legs.map((l) => l.probe);
+  const behind = legs.filter((l) => l.probeBehind > 0);
+  console.log(`load average after: ${load()}`);
+  console.log(`  ${whole.what} (the whole path): ${p(whole.ms)}`);
+  console.log(`  probe published with each change's message, publish -> push: ${p(probe)}`);
   console.log(
-    `  the probe pushed after the change's message in ${after.length} of ${both.length} rounds (then p50 ${percentile(after, 50).toFixed(1)} ms after it)`,
+    `  the probe pushed after the change's message in ${behind.length} of ${legs.length} (then p50 ${ms(
+      percentile(
+        behind.map((l) => l.probeBehind),
+        50,
+      ),
+    )} after it); whole path / probe ${(percentile(whole.ms, 50) / percentile(probe, 50)).toFixed(2)}`,
   );
+  const own = printLegs(legs, whole.ms.length);
+  for (const line of extra) console.log(`  ${line}`);
+  const push = percentile(
+    legs.map((l) => l.toPush),
+    50,
+  );
+  console.log(`${name}_own_ms ${percentile(own, 50).toFixed(1)}`);
+  console.log(`${name}_vs_push_ratio ${(percentile(whole.ms, 50) / push).toFixed(2)}`);
 }

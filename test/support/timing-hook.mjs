@@ -8,6 +8,10 @@
 //   in, done  a request reached this process's server (url), its answer finished
 //   out, got  a request this process made (method, path), its answer's headers arrived
 //   publish, acked  @google-cloud/pubsub's publishMessage called, and acknowledged (attributes)
+//   probe     with $KUBEFN_TIMING_PROBE, the probe published just before each change message:
+//             a message of its own (attribute probe = the change's eventKey, its own ordering
+//             key) through the same client at the same moment, the benchmarks' baseline; the
+//             subscriptions' filters keep it from the functions
 // `t` is epoch milliseconds with sub-millisecond precision (timeOrigin + now), comparable across
 // the processes of one machine.
 import dc from 'node:diagnostics_channel';
@@ -64,6 +68,13 @@ if (dir) {
     const publishMessage = Topic.prototype.publishMessage;
     Topic.prototype.publishMessage = function (message, ...rest) {
       const attributes = message?.attributes ?? {};
+      if (process.env.KUBEFN_TIMING_PROBE && attributes.eventKey) {
+        const probe = { probe: attributes.eventKey };
+        note({ kind: 'probe', t: now(), attributes: probe });
+        const data = Buffer.from('{}');
+        const orderingKey = `probe/${attributes.eventKey}`;
+        publishMessage.call(this, { data, attributes: probe, orderingKey }).catch(() => {});
+      }
       note({ kind: 'publish', t: now(), attributes });
       const sent = publishMessage.call(this, message, ...rest);
       sent?.then?.(
