@@ -43,6 +43,11 @@ export async function startChangeFlow(
     watcherName?: string;
     /** KUBEFN_WATCH; the relay's default (functions/watcher/config.ts defaultTargets) if absent. */
     watch?: WatchTarget[];
+    /**
+     * How long the relay may take to be ready (default 30 s). A first start publishes every
+     * watched object before it is ready: a cluster of thousands of tenants needs longer.
+     */
+    readyTimeoutMs?: number;
     /** Where a restart of the relay is said (default: stdout). */
     log?: (line: string) => void;
   },
@@ -82,11 +87,12 @@ export async function startChangeFlow(
     const relayUrl = `http://127.0.0.1:${port}`;
     const ready = () => fetch(`${relayUrl}/readyz`).then((r) => r.ok);
     const first = launch();
-    const readiness = await waitReady(first, ready, 30_000);
+    const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+    const readiness = await waitReady(first, ready, readyTimeoutMs);
     if (readiness !== 'ready') {
       await first.stop();
       throw new Error(
-        `the relay process ${readiness === 'exited' ? `exited (${await first.exited})` : 'was not ready in 30 s'}; see ${first.logFile}`,
+        `the relay process ${readiness === 'exited' ? `exited (${await first.exited})` : `was not ready in ${readyTimeoutMs / 1000} s`}; see ${first.logFile}`,
       );
     }
     const relay = supervise(first, {
@@ -95,7 +101,7 @@ export async function startChangeFlow(
       launch,
       ready,
       // A killed relay never released its Lease: the next one waits for it to expire (15 s).
-      readyTimeoutMs: 60_000,
+      readyTimeoutMs: Math.max(60_000, readyTimeoutMs),
       restartNote: `it takes over its Lease once the old holder's expires (up to 15 s) and resumes from its checkpoint (ConfigMap ${systemNamespace}/${name}-state)`,
       ...(options.log ? { log: options.log } : {}),
     });

@@ -1,11 +1,16 @@
 // scale: N tenants (SCALE_TENANTS, default 2,000) on the real local stack, signed up through the
 // provisioning function 20 at a time; then its scheduled check (`POST /resync`) with nothing
-// drifted and with 1% drifted (a NetworkPolicy deleted), beside the floor: the same label-selected
-// lists made directly. Requests are counted by kube-apiserver itself (apiserver_request_total for
-// the bundle's resources, before and after), not estimated.
+// drifted, beside the floor: the same label-selected lists made directly, SCALE_ROUNDS times each
+// (default 5), interleaved and taking turns at going first, medians compared; then with 1%
+// drifted (a NetworkPolicy deleted). Requests are counted by kube-apiserver itself
+// (apiserver_request_total for the bundle's resources, before and after), not estimated.
 // Then ingress-timeout's resync over the tenants' annotated Ingresses (the second run, nothing to
-// do), and the watcher: time to ready (list, then watch) and RSS watching every tenant's Namespace
-// and Ingress, beside the same watcher watching nothing.
+// do), and the watcher with its default targets: a first start (list everything, publish every
+// object, then watch) to ready, its RSS and CPU, beside the same watcher watching nothing; then
+// etcd compacted and the same watcher started again from its checkpoint (ready at once, then its
+// resume point answers 410: relist and diff), to ready and to relisted.
+// The stack gets a simulated node per 100 tenants (KUBEFN_NODES overrides): each tenant runs one
+// pod, and 3 nodes hold 330, so the rest would stay Pending and the check would report them.
 // Last line: `resync_requests_per_tenant <requests of the unchanged check / tenants>` (goal 0.1).
 
 import { readFile } from 'node:fs/promises';
@@ -24,8 +29,10 @@ import { fromKubeconfig } from '../../shared/kube/config.ts';
 import { Cluster } from '../../shared/kube/index.ts';
 import { compactEtcdAt } from '../support/etcd.ts';
 import { httpRequest } from '../support/http.ts';
+import { cpuMs, median } from './stats.ts';
 
 const tenants = Number(process.env.SCALE_TENANTS ?? 2000);
+const rounds = Number(process.env.SCALE_ROUNDS ?? 5);
 const signupConcurrency = 20;
 const kinds = [
   ['v1', 'Namespace'],
@@ -51,7 +58,10 @@ const resources = new Set([
   'backendconfigs',
 ]);
 
-const stack = await startStack();
+// A simulated node holds 110 pods: one per 100 tenants places every tenant's pod.
+const stack = await startStack(
+  process.env.KUBEFN_NODES ? {} : { nodes: Math.max(3, Math.ceil(tenants / 100)) },
+);
 try {
   const admin = new Cluster(await fromKubeconfig({ path: stack.kubeconfig }));
   const fn = await startProvisionFunction(admin, stack);
@@ -130,8 +140,24 @@ try {
     );
 
   await resync(); // warm: connections, discovery
-  const direct = await floor();
-  const unchanged = await resync();
+  await floor();
+  // Interleaved, each side going first in turn, so the machine's drift touches both alike.
+  const floors: Awaited<ReturnType<typeof floor>>[] = [];
+  const checks: Awaited<ReturnType<typeof resync>>[] = [];
+  for (let round = 0; round < rounds; round++) {
+    if (round % 2 === 0) {
+      floors.push(await floor());
+      checks.push(await resync());
+    } else {
+      checks.push(await resync());
+      floors.push(await floor());
+    }
+  }
+  const middle = <T extends { ms: number }>(runs: T[]) =>
+    runs.toSorted((a, b) => a.ms - b.ms)[Math.ceil(runs.length / 2) - 1] as T;
+  const direct = middle(floors);
+  const unchanged = middle(checks);
+  const paired = median(checks.map((check, i) => check.ms / (floors[i]?.ms ?? Number.NaN)));
   const drifted = Math.max(1, Math.round(tenants / 100));
   const policies = admin.resource({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' });
   await mapLimit(
@@ -161,45 +187,88 @@ try {
   const sink = createServer((_req, res) => res.end('{}')).listen(0, '127.0.0.1');
   await new Promise((resolve) => sink.once('listening', resolve));
   const sinkUrl = `http://127.0.0.1:${(sink.address() as { port: number }).port}`;
+  type RelayStatuses = {
+    resources: Record<string, { published: number; resourceVersion?: string }>;
+  };
   const watcherRun = async (
     name: string,
-    watch?: { apiVersion: string; kind: string; labelSelector?: string }[],
+    options: {
+      watch?: { apiVersion: string; kind: string; labelSelector?: string }[];
+      /** Also wait until every resource's acknowledged resume point is at or past this one. */
+      relistedPast?: number;
+    } = {},
   ) => {
     const started = performance.now();
     const flow = await startChangeFlow(admin, stack, {
       topic: `scale-${name}`,
       pushTo: { url: sinkUrl, audience: 'https://sink.kubefn.local' },
       watcherName: name,
-      ...(watch ? { watch } : {}),
+      ...(options.watch ? { watch: options.watch } : {}),
+      // A first start publishes every object before it is ready: 30 s, and 60 ms a tenant (11
+      // objects) for a machine whose other work slows it to a third of its own pace.
+      readyTimeoutMs: 30_000 + tenants * 60,
     });
     const readyMs = performance.now() - started;
-    const status = await (await fetch(`${flow.relayUrl}/status`)).text();
-    const rss =
-      Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${flow.relay.pid}/status`, 'utf8'))?.[1]) *
-      1024;
+    const statusOf = async () =>
+      (await (await fetch(`${flow.relayUrl}/status`)).json()) as RelayStatuses;
+    let relistedMs: number | undefined;
+    if (options.relistedPast !== undefined) {
+      const past = options.relistedPast;
+      for (;;) {
+        const { resources } = await statusOf();
+        if (Object.values(resources).every((r) => Number(r.resourceVersion ?? 0) >= past)) break;
+        if (performance.now() - started > 30_000 + tenants * 60)
+          throw new Error(`${name} did not relist after the compaction`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      relistedMs = performance.now() - started;
+    }
+    const status = await statusOf();
+    const proc = await readFile(`/proc/${flow.relay.pid}/status`, 'utf8');
+    const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(proc)?.[1]) * 1024;
+    const cpu = await cpuMs(flow.relay.pid);
+    // The resources whose resume point answered 410 Gone (the relay logs each recovery).
+    const gone = new Set(
+      (await readFile(flow.relay.logFile, 'utf8'))
+        .split('\n')
+        .filter((line) => line.includes('"reason":"gone"'))
+        .flatMap((line) => (JSON.parse(line) as { resource?: string }).resource ?? []),
+    );
     await flow.stop();
-    return { readyMs, rss, status };
+    return {
+      readyMs,
+      relistedMs,
+      gone: gone.size,
+      rss: kib('VmRSS'),
+      peak: kib('VmHWM'),
+      cpu,
+      status,
+    };
   };
-  // Relist: stopped cleanly (its Lease released, its checkpoint saved), etcd compacted, started
-  // again under the same name: its resume point answers 410, so it relists and diffs.
-  const relist = async () => {
-    const name = 'scale-relist';
-    const first = await watcherRun(name);
-    await compactEtcdAt(stack.etcdUrl);
-    const again = await watcherRun(name);
-    return { first, again };
-  };
-  const empty = await watcherRun('scale-empty', [
-    { apiVersion: 'v1', kind: 'Namespace', labelSelector: 'kubefn.dev/none=none' },
-  ]);
-  const watched = await watcherRun('scale-all');
-  const relisted = await relist();
+  const empty = await watcherRun('scale-empty', {
+    watch: [{ apiVersion: 'v1', kind: 'Namespace', labelSelector: 'kubefn.dev/none=none' }],
+  });
+  // A first start, stopped cleanly (its Lease released, its checkpoint saved); etcd compacted and
+  // kube-apiserver restarted (its watch cache would otherwise still serve the old resume point);
+  // the same name started again: it is ready from its checkpoint, then its resume point answers
+  // 410, so it relists and diffs (nothing to publish unless something changed meanwhile).
+  const first = await watcherRun('scale-all');
+  const compactedAt = await compactEtcdAt(stack.etcdUrl);
+  await stack.restartApiserver();
+  const again = await watcherRun('scale-all', { relistedPast: compactedAt });
   sink.close();
   // What the default targets hold: everything each resource's relay listed and published.
-  const objects = Object.values(
-    (JSON.parse(watched.status) as { resources: Record<string, { published: number }> }).resources,
-  ).reduce((sum, resource) => sum + resource.published, 0);
+  const objects = Object.values(first.status.resources).reduce(
+    (sum, resource) => sum + resource.published,
+    0,
+  );
+  const republished = Object.values(again.status.resources).reduce(
+    (sum, resource) => sum + resource.published,
+    0,
+  );
   const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  const perObject = (bytes: number) => `${((bytes - empty.rss) / objects / 1024).toFixed(2)} KiB`;
 
   const perTenant = unchanged.requests / tenants;
   console.log(`
@@ -208,17 +277,19 @@ scale: ${tenants} tenants on the local stack (Node ${process.version})
   resync, nothing drifted: ${(unchanged.ms / 1000).toFixed(2)} s, ${unchanged.requests} requests ${JSON.stringify(unchanged.byVerb)}, tenants ${JSON.stringify(unchanged.result)}
   resync, ${drifted} drifted (1%): ${(repaired.ms / 1000).toFixed(2)} s, ${repaired.requests} requests ${JSON.stringify(repaired.byVerb)}, tenants ${JSON.stringify(repaired.result)}
   floor, the same lists made directly: ${(direct.ms / 1000).toFixed(2)} s, ${direct.requests} requests
-  resync / floor (nothing drifted): ${(unchanged.ms / direct.ms).toFixed(2)}
+  resync / floor (nothing drifted, medians of ${rounds} interleaved runs each): ${(unchanged.ms / direct.ms).toFixed(2)}; paired per round ${paired.toFixed(2)}; resync runs ${checks.map((c) => (c.ms / 1000).toFixed(2)).join(', ')} s, floor ${floors.map((f) => (f.ms / 1000).toFixed(2)).join(', ')} s
 ingress-timeout resync over ${tenants} annotated Ingresses (backendconfig mode)
   first (applies each): ${(timeoutFirst.ms / 1000).toFixed(2)} s, ${timeoutFirst.requests} requests, ${JSON.stringify(timeoutFirst.result)}
   second (nothing to do): ${(timeoutSecond.ms / 1000).toFixed(2)} s, ${timeoutSecond.requests} requests ${JSON.stringify(timeoutSecond.byVerb)}, ${(timeoutSecond.requests / tenants).toFixed(3)} per Ingress
-watcher (process start to ready: leader, listed, watching; includes bundling it)
-  watching nothing: ${(empty.readyMs / 1000).toFixed(2)} s, RSS ${mib(empty.rss)}
-  watching ${objects} objects (the default targets: ${(objects / tenants).toFixed(1)} a tenant): ${(watched.readyMs / 1000).toFixed(2)} s, RSS ${mib(watched.rss)}
-  RSS per watched object: ${((watched.rss - empty.rss) / objects / 1024).toFixed(2)} KiB
-  restarted after etcd was compacted (its resume point gone: relist and diff): ${(relisted.again.readyMs / 1000).toFixed(2)} s to ready (its first start ${(relisted.first.readyMs / 1000).toFixed(2)} s), RSS ${mib(relisted.again.rss)}`);
+watcher (process start to ready: leader, listed, published, watching; includes bundling it)
+  watching nothing: ${seconds(empty.readyMs)} to ready, RSS ${mib(empty.rss)}, CPU ${seconds(empty.cpu)}
+  first start, ${objects} objects (the default targets: ${(objects / tenants).toFixed(1)} a tenant): ${seconds(first.readyMs)} to ready (${(objects / (first.readyMs / 1000)).toFixed(0)} objects/s), RSS ${mib(first.rss)} (peak ${mib(first.peak)}), CPU ${seconds(first.cpu)}
+    per watched object, above watching nothing: RSS ${perObject(first.rss)}, peak ${perObject(first.peak)}, CPU ${((first.cpu - empty.cpu) / objects).toFixed(2)} ms
+  restarted after etcd was compacted: ${seconds(again.readyMs)} to ready (from its checkpoint), ${seconds(again.relistedMs ?? Number.NaN)} to relisted and diffed (its resume point gone), ${again.gone} of ${Object.keys(again.status.resources).length} resources answered 410, ${republished} published again; RSS ${mib(again.rss)} (peak ${mib(again.peak)}), CPU ${seconds(again.cpu)}
+    per watched object, above watching nothing: RSS ${perObject(again.rss)}, peak ${perObject(again.peak)}`);
   console.log(`resync_requests_per_tenant ${perTenant.toFixed(3)}`);
-  if (failedSignups > 0 || repaired.result.repaired !== drifted) process.exitCode = 1;
+  const relisted = again.gone === Object.keys(again.status.resources).length;
+  if (failedSignups > 0 || repaired.result.repaired !== drifted || !relisted) process.exitCode = 1;
   await admin.close();
 } finally {
   await stack.stop();
