@@ -3,6 +3,9 @@
 // stack), and a Google access token from a metadata server (Cloud Run on GKE: kube-apiserver's
 // token webhook, here the fake Google's, maps it to the User named by the account's email). What
 // the identity needs succeeds; a sample of everything else answers 403, the same for both kinds.
+// Beyond the sample, the server is asked (SelfSubjectAccessReview) about every verb on every kind
+// the README's table names, in every place, and must grant exactly what the table says
+// (test/support/rbac-rows.ts).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { renderBundle, type Templates } from '../../functions/provision/render.ts';
 import bundle from '../../functions/provision/templates/bundle.json' with { type: 'json' };
@@ -10,6 +13,7 @@ import plans from '../../functions/provision/templates/plans.json' with { type: 
 import { defaultTargets } from '../../functions/watcher/config.ts';
 import { applyRbac } from '../../infra/k8s/rbac.ts';
 import { localSubjectSources, localSubjects } from '../../infra/local/identities.ts';
+import { mapLimit } from '../../shared/concurrency.ts';
 import {
   accountId,
   type ClusterIdentity,
@@ -23,6 +27,14 @@ import { type Cluster, KubeError } from '../../shared/kube/index.ts';
 import { adminCluster, serviceAccountToken, tokenCluster } from '../support/cluster.ts';
 import { googleIdentityCluster, localGoogleEmail } from '../support/google-identity.ts';
 import { uniqueName } from '../support/kube.ts';
+import {
+  clusterScoped,
+  type Grant,
+  neverGranted,
+  rows,
+  type Scope,
+  verbs,
+} from '../support/rbac-rows.ts';
 
 const managedBy = { 'app.kubernetes.io/managed-by': 'kubefn' };
 let admin: Cluster;
@@ -257,6 +269,77 @@ describe.each(kinds)('RBAC, acting as $kind', ({ source, principal, connect }) =
       );
       expect(await status(timeout.resource(ref.ns).delete(tenant))).toBe(403);
     });
+
+    test.each(clusterIdentities)(
+      '%s may do exactly what the README says, every verb on every kind it names, everywhere',
+      async (identity) => {
+        const own = rows[identity];
+        const kinds = new Map<string, Grant>();
+        for (const grant of [...Object.values(own).flat(), ...neverGranted])
+          kinds.set(`${grant.group ?? ''}/${grant.resource}`, grant);
+        const places: { scope: Scope | 'unmanaged'; namespace: string }[] = [
+          { scope: 'everywhere', namespace: '' },
+          { scope: 'tenant', namespace: tenant },
+          { scope: 'unmanaged', namespace: unmanaged },
+          { scope: 'kubefn-system', namespace: systemNamespace },
+        ];
+        // Per place and kind (and named object), the verbs the README grants ...
+        const expected: Record<string, string[]> = {};
+        const questions: { key: string; verb: string; attributes: Record<string, string> }[] = [];
+        for (const { scope, namespace } of places)
+          for (const [kind, { group = '', resource }] of kinds) {
+            if (clusterScoped.has(resource) && scope !== 'everywhere') continue;
+            const grants = [
+              ...(own.everywhere ?? []),
+              ...(scope === 'everywhere' || scope === 'unmanaged' ? [] : (own[scope] ?? [])),
+            ].filter((g) => (g.group ?? '') === group && g.resource === resource);
+            const named = [...new Set(grants.flatMap((g) => (g.name ? [g.name] : [])))];
+            for (const name of ['', ...named]) {
+              const key = `${scope} ${kind}${name ? `/${name}` : ''}`;
+              expected[key] = verbs.filter((verb) =>
+                grants.some((g) => (!g.name || g.name === name) && g.verbs.includes(verb)),
+              );
+              for (const verb of verbs)
+                questions.push({
+                  key,
+                  verb,
+                  attributes: {
+                    verb,
+                    group,
+                    resource,
+                    ...(clusterScoped.has(resource) ? {} : { namespace }),
+                    ...(name ? { name } : {}),
+                  },
+                });
+            }
+          }
+        // ... and the verbs the server grants.
+        const answers = await mapLimit(questions, 8, (q) => may(act(identity), q.attributes));
+        const granted: Record<string, string[]> = Object.fromEntries(
+          Object.keys(expected).map((key) => [key, [] as string[]]),
+        );
+        questions.forEach((q, i) => {
+          if (answers[i]) granted[q.key]?.push(q.verb);
+        });
+        expect(granted).toEqual(expected);
+        // Binding roles: provision exactly the three a tenant needs, nobody anything else.
+        const bind = (name: string) =>
+          may(act(identity), {
+            verb: 'bind',
+            group: 'rbac.authorization.k8s.io',
+            resource: 'clusterroles',
+            name,
+          });
+        const tenantRoles = [
+          'kubefn-tenant-owner',
+          'kubefn-label',
+          'kubefn-ingress-timeout-tenant',
+        ];
+        for (const role of tenantRoles)
+          expect([role, await bind(role)]).toEqual([role, identity === 'provision']);
+        expect(await bind('cluster-admin')).toBe(false);
+      },
+    );
 
     test('watcher list-watches and keeps its Lease and resume record in kubefn-system only', async () => {
       const watcher = act('watcher');
