@@ -16,7 +16,7 @@ import {
   type PlanRules,
   planRules,
 } from './owner.ts';
-import { acceptedAtAnnotation, type Phase, readiness } from './readiness.ts';
+import { acceptedAtAnnotation, type Phase, policyKinds, readiness } from './readiness.ts';
 import type { RenderValues } from './render.ts';
 import { bundleRefs, type Templates, type TenantObject } from './render.ts';
 import type { SignupInput } from './schema.ts';
@@ -102,8 +102,9 @@ export async function provisionTenant(
   if (!created) await apply({ object: namespaceObject, defaults: undefined });
   // Policy before workloads, and workloads only once the quota is counted: quota admission
   // lets a pod in while the tenant's new ResourceQuota is not yet known to it (a 4-CPU pod came
-  // up Ready on a 1-CPU plan), and refuses pods while the quota has no status.
-  const [policy, rest] = partition(objects, (entry) => policyFirst.has(entry.object.kind ?? ''));
+  // up Ready on a 1-CPU plan), and refuses pods while the quota has no status; a pod is refused
+  // while its ServiceAccount is missing; and none should run before its NetworkPolicy.
+  const [policy, rest] = partition(objects, (entry) => policyKinds.has(entry.object.kind ?? ''));
   const applied = await Promise.all(policy.map(apply));
   if (!input.dryRun) {
     const quotas = applied.filter((object) => object?.kind === 'ResourceQuota');
@@ -112,9 +113,6 @@ export async function provisionTenant(
   await Promise.all(rest.map(apply));
   return { ...result, created };
 }
-
-/** What a tenant's workloads run under: applied first (readiness.ts's policy-in-force). */
-const policyFirst = new Set(['ResourceQuota', 'LimitRange']);
 
 const partition = <T>(items: T[], first: (item: T) => boolean): [T[], T[]] => [
   items.filter(first),

@@ -55,7 +55,8 @@ export type TenantObjects = {
 
 export const acceptedAtAnnotation = 'kubefn.dev/accepted-at';
 export const workloadKinds = new Set(['Deployment', 'StatefulSet']);
-const policyKinds = new Set([
+/** What a tenant's workloads run under: in place before them (handler.ts writes them first). */
+export const policyKinds = new Set([
   'ResourceQuota',
   'LimitRange',
   'NetworkPolicy',

@@ -8,6 +8,7 @@
 // Last lines: `ready_overhead <p50 kubefn / p50 direct>` (goal <= 1.10) and `ready_scale_ratio
 // <p99 kubefn with READY_LARGE present / p99 with READY_SMALL>` (goal <= 1.20).
 import { setTimeout as sleep } from 'node:timers/promises';
+import { policyKinds } from '../../functions/provision/readiness.ts';
 import type { Templates } from '../../functions/provision/render.ts';
 import bundle from '../../functions/provision/templates/bundle.json' with { type: 'json' };
 import plans from '../../functions/provision/templates/plans.json' with { type: 'json' };
@@ -116,7 +117,7 @@ try {
         .create(namespace ? { ...o, metadata: { ...o.metadata, namespace } } : o);
     await create(desiredNamespace(tenant));
     const objects = desiredObjects(templates, tenant, localSubjects).map((o) => o.object);
-    const policy = (o: KubeObject) => o.kind === 'ResourceQuota' || o.kind === 'LimitRange';
+    const policy = (o: KubeObject) => policyKinds.has(o.kind ?? '');
     for (const object of objects.filter(policy)) await create(object, tenant.namespace);
     await until(tenant.namespace, 'quota');
     for (const object of objects.filter((o) => !policy(o))) await create(object, tenant.namespace);
