@@ -100,10 +100,12 @@ export async function provisionTenant(
       dryRun: input.dryRun,
     });
   if (!created) await apply({ object: namespaceObject, defaults: undefined });
-  // Policy before workloads, and workloads only once the quota is counted: quota admission
-  // lets a pod in while the tenant's new ResourceQuota is not yet known to it (a 4-CPU pod came
-  // up Ready on a 1-CPU plan), and refuses pods while the quota has no status; a pod is refused
-  // while its ServiceAccount is missing; and none should run before its NetworkPolicy.
+  // Policy before workloads, and workloads only once the quota is counted. Quota admission
+  // reads quotas from kube-apiserver's informer: a pod created before its namespace's quota
+  // reached it is let in unchecked (a 4-CPU pod came up Ready on a 1-CPU plan), and a pod met
+  // while the quota has no status is refused ("status unknown for quota", k8s.io/apiserver
+  // v0.36 resourcequota) and retried by its ReplicaSet after a backoff. A pod is also refused
+  // while its ServiceAccount is missing, and none should run before its NetworkPolicy.
   const [policy, rest] = partition(objects, (entry) => policyKinds.has(entry.object.kind ?? ''));
   const applied = await Promise.all(policy.map(apply));
   if (!input.dryRun) {
