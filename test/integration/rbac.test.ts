@@ -4,8 +4,8 @@
 // token webhook, here the fake Google's, maps it to the User named by the account's email). What
 // the identity needs succeeds; a sample of everything else answers 403, the same for both kinds.
 // Beyond the sample, the server is asked (SelfSubjectAccessReview) about every verb on every kind
-// the README's table names, in every place, and must grant exactly what the table says
-// (test/support/rbac-rows.ts).
+// docs/security-model.md's table names, in every place, and must grant exactly what the table
+// says (test/support/rbac-rows.ts).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { renderBundle, type Templates } from '../../functions/provision/render.ts';
 import bundle from '../../functions/provision/templates/bundle.json' with { type: 'json' };
@@ -271,7 +271,7 @@ describe.each(kinds)('RBAC, acting as $kind', ({ source, principal, connect }) =
     });
 
     test.each(clusterIdentities)(
-      '%s may do exactly what the README says, every verb on every kind it names, everywhere',
+      '%s may do exactly what docs/security-model.md says, every verb on every kind it names, everywhere',
       async (identity) => {
         const own = rows[identity];
         const kinds = new Map<string, Grant>();
@@ -283,7 +283,7 @@ describe.each(kinds)('RBAC, acting as $kind', ({ source, principal, connect }) =
           { scope: 'unmanaged', namespace: unmanaged },
           { scope: 'kubefn-system', namespace: systemNamespace },
         ];
-        // Per place and kind (and named object), the verbs the README grants ...
+        // Per place and kind (and named object), the verbs the table grants ...
         const expected: Record<string, string[]> = {};
         const questions: { key: string; verb: string; attributes: Record<string, string> }[] = [];
         for (const { scope, namespace } of places)

@@ -1,10 +1,11 @@
-// What each identity may do in Kubernetes, as the README's table "Kubernetes identity and RBAC"
-// says, by where: `everywhere` (cluster-wide grants, which hold in every namespace too), `tenant`
-// (a namespace the provisioner manages, where the tenant bundle binds label and ingress-timeout),
-// `kubefn-system`. rbac.test.ts asks the server about every verb on every resource named here and
-// requires exactly these, so a grant the README does not state, or a statement RBAC does not
-// grant, fails it. Entries marked "not in the README" are granted by infra/k8s/rbac.yaml and
-// missing from the README's row (said in the session's note).
+// What each identity may do in Kubernetes, as the column "Kubernetes identity and RBAC" of the
+// table in docs/security-model.md (moved there from the README) says, by where: `everywhere`
+// (cluster-wide grants, which hold in every namespace too), `tenant` (a namespace the provisioner
+// manages, where the tenant bundle binds label and ingress-timeout), `kubefn-system`.
+// rbac.test.ts asks the server about every verb on every resource named here and requires exactly
+// these, so a grant the table does not state, or a statement RBAC does not grant, fails it.
+// Entries marked "not in the table" are granted by infra/k8s/rbac.yaml and missing from the
+// table's row (said in the session's note).
 import type { ClusterIdentity } from '../../shared/identities.ts';
 
 export const verbs = [
@@ -39,7 +40,7 @@ export const rows: Record<ClusterIdentity, Partial<Record<Scope, Grant[]>>> = {
   provision: {
     everywhere: [
       { resource: 'namespaces', verbs: all },
-      // watch: not in the README (a quota is watched until it is counted).
+      // watch: not in the table (a quota is watched until it is counted).
       { resource: 'resourcequotas', verbs: [...bundle, 'watch'] },
       ...['limitranges', 'serviceaccounts', 'services'].map((resource) => ({
         resource,
@@ -53,7 +54,7 @@ export const rows: Record<ClusterIdentity, Partial<Record<Scope, Grant[]>>> = {
       { group: 'apps', resource: 'deployments', verbs: bundle },
       { group: 'apps', resource: 'statefulsets', verbs: ['get', 'list', 'patch'] },
       { group: 'rbac.authorization.k8s.io', resource: 'rolebindings', verbs: bundle },
-      // Not in the README: readiness reads a tenant's pods and EndpointSlices.
+      // Not in the table: readiness reads a tenant's pods and EndpointSlices.
       { resource: 'pods', verbs: ['list'] },
       { group: 'discovery.k8s.io', resource: 'endpointslices', verbs: ['list'] },
     ],
@@ -103,7 +104,7 @@ export const rows: Record<ClusterIdentity, Partial<Record<Scope, Grant[]>>> = {
     ],
     'kubefn-system': [
       { group: 'coordination.k8s.io', resource: 'leases', verbs: ['create'] },
-      // patch: not in the README (it says get/update by name).
+      // patch: not in the table (it says get/update by name).
       {
         group: 'coordination.k8s.io',
         resource: 'leases',
