@@ -122,7 +122,8 @@ function valueAt(object: unknown, keys: string[]): unknown {
   );
 }
 
-const equal = (a: unknown, b: unknown) => covers(a, b) && covers(b, a);
+/** Whether two values set the same fields to the same values (`covers` both ways). */
+export const equal = (a: unknown, b: unknown) => covers(a, b) && covers(b, a);
 
 /** Whether a field manager other than kubefn-defaults has set this field (managedFields). */
 function ownedByOthers(live: KubeObject, keys: string[]): boolean {

@@ -6,7 +6,7 @@
 import { DomainError } from '../../shared/errors.ts';
 import { type Cluster, KubeError, type KubeObject } from '../../shared/kube/index.ts';
 import { ownerLabel } from '../../shared/labels.ts';
-import { applyTenantObject, covers, failedObject, fieldManager } from './apply.ts';
+import { applyTenantObject, equal, failedObject, fieldManager } from './apply.ts';
 import { withCustomerLock } from './customer-lock.ts';
 import {
   checkEntitlement,
@@ -109,8 +109,8 @@ export async function provisionTenant(
   const [policy, rest] = partition(objects, (entry) => policyKinds.has(entry.object.kind ?? ''));
   const applied = await Promise.all(policy.map(apply));
   if (!input.dryRun) {
-    const quotas = applied.filter((object) => object?.kind === 'ResourceQuota');
-    await Promise.all(quotas.map((quota) => quotaCounted(deps, quota as KubeObject)));
+    const quotas = applied.filter((o): o is KubeObject => o?.kind === 'ResourceQuota');
+    await Promise.all(quotas.map((quota) => quotaCounted(deps, quota)));
   }
   await Promise.all(rest.map(apply));
   return { ...result, created };
@@ -132,11 +132,7 @@ const quotaCountMs = 10_000;
 async function quotaCounted(deps: ProvisionDeps, quota: KubeObject): Promise<void> {
   const counted = (object: KubeObject) => {
     const { spec, status } = object as { spec?: { hard?: unknown }; status?: { hard?: unknown } };
-    return (
-      status?.hard !== undefined &&
-      covers(status.hard, spec?.hard) &&
-      covers(spec?.hard, status.hard)
-    );
+    return status?.hard !== undefined && equal(status.hard, spec?.hard);
   };
   if (counted(quota)) return;
   const { name = '', namespace, resourceVersion } = quota.metadata ?? {};
