@@ -157,11 +157,7 @@ export function readiness(input: TenantObjects): Readiness {
   );
 
   const ingress = objects.find((o) => o.kind === 'Ingress');
-  const readySlices = input.endpointSlices.filter((s) =>
-    ((s as { endpoints?: { conditions?: { ready?: boolean } }[] }).endpoints ?? []).some(
-      (e) => e.conditions?.ready === true,
-    ),
-  );
+  const readySlices = input.endpointSlices.filter(hasReadyEndpoint);
   // A slice's endpoints are written by its controller: its last write is when they became ready.
   add(
     'reachable',
@@ -180,6 +176,12 @@ export function readiness(input: TenantObjects): Readiness {
     ...(address ? { address } : {}),
   };
 }
+
+/** Whether an EndpointSlice holds an endpoint that is ready. */
+export const hasReadyEndpoint = (slice: KubeObject): boolean =>
+  ((slice as { endpoints?: { conditions?: { ready?: boolean } }[] }).endpoints ?? []).some(
+    (e) => e.conditions?.ready === true,
+  );
 
 /** A Deployment or StatefulSet Available with every replica it asks for (none: not available). */
 export function available(workload: KubeObject): boolean {

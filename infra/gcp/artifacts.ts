@@ -63,5 +63,5 @@ export function defineArtifacts(ctx: Context) {
     };
   };
 
-  return { bucket, baseImage, sourceContainer };
+  return { sourceContainer };
 }

@@ -10,13 +10,13 @@ import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeGoogle, startFakeGoogle } from '../../test/support/fakes/google.ts';
 import { type Bundle, buildFunctions } from '../build-functions.ts';
+import { freePort } from '../local/functions.ts';
 import { deploy, envOf, ofType, type Registered, types } from './mocks.fixture.ts';
 import { deployables, routes, type Sources } from './names.ts';
 import { deploySources, packBundle } from './sources.ts';
@@ -135,17 +135,6 @@ async function startAsDefined(service: Registered): Promise<Started> {
       }
     },
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A Google ID token as Cloud Run hands it on after its IAM check: claims, signature removed. */

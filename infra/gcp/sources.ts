@@ -30,7 +30,7 @@ const readPackage = async (dir: string): Promise<PackageJson> =>
  * bundle folder `dir` (node_modules installed): `node index.mjs` as is, or a package's bin
  * (`functions-framework --target=X`) resolved through that package's package.json.
  */
-export async function startCommand(dir: string): Promise<string[]> {
+async function startCommand(dir: string): Promise<string[]> {
   const script = (await readPackage(dir)).scripts?.start;
   const [program, ...args] = script?.trim().split(/\s+/) ?? [];
   if (!program) throw new Error(`${dir}/package.json has no start script`);

@@ -2,8 +2,8 @@
 // own process on 127.0.0.1, registered with the stack so it is stopped with everything else, and
 // supervised: if it crashes it is started again (supervise.ts).
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePorts } from './free-ports.ts';
 import { type Managed, startProcess } from './processes.ts';
 import { supervise, waitReady } from './supervise.ts';
 
@@ -85,10 +85,7 @@ export async function startFunction(options: {
 const withoutUnset = (env: Record<string, string | undefined>) =>
   Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined));
 
+/** A port for a process that binds it later: chosen as the stack's are (free-ports.ts). */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  return (await freePorts(['port'])).port;
 }

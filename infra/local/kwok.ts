@@ -13,11 +13,11 @@ import { type Managed, startProcess } from './processes.ts';
 import { waitFor } from './wait-for.ts';
 
 /** kwok manages the nodes carrying this annotation (`kwok.x-k8s.io/node: fake`, its convention). */
-export const kwokNodeAnnotation = 'kwok.x-k8s.io/node';
+const kwokNodeAnnotation = 'kwok.x-k8s.io/node';
 /** What each simulated node offers the scheduler. */
 export const nodeCapacity = { cpu: '32', memory: '256Gi', pods: '110' } as const;
 /** Pod IPs kwok hands out: apart from the Service range (10.0.0.0/16) and from loopback. */
-export const podCidr = '10.244.0.0/16';
+const podCidr = '10.244.0.0/16';
 /** Every simulated node carries this label (beside kubernetes.io/hostname). */
 export const nodeLabel = { key: 'kubefn.dev/simulated-node', value: 'kwok' } as const;
 

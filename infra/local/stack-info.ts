@@ -30,7 +30,7 @@ export async function writeStackInfo(info: StackInfo): Promise<void> {
 }
 
 /** The environment variables a client of the stack needs. */
-export function stackEnv(info: StackInfo): Record<string, string> {
+function stackEnv(info: StackInfo): Record<string, string> {
   return {
     KUBECONFIG: info.kubeconfig,
     KUBEFN_STACK_DIR: info.dir,

@@ -124,7 +124,7 @@ export function renderError(c: Context, error: unknown, log: Logger = jsonLogger
 /** What a turned-away caller is told, by status: the reason stays in the log. */
 const authAnswers = { 401: 'unauthenticated', 403: 'forbidden', 503: 'unavailable' } as const;
 
-export type AuthFailureOptions = {
+type AuthFailureOptions = {
   log?: Logger | undefined;
   /** Who was turned away, for the log line: a service calling kubefn, or a signed-in customer. */
   who: 'caller' | 'customer';

@@ -28,7 +28,7 @@ import { mapLimit } from '../../shared/concurrency.ts';
 import { fromKubeconfig } from '../../shared/kube/config.ts';
 import { Cluster } from '../../shared/kube/index.ts';
 import { compactEtcdAt } from '../support/etcd.ts';
-import { httpRequest } from '../support/http.ts';
+import { httpRequest, signUpTenant } from '../support/http.ts';
 import { cpuMs, median } from './stats.ts';
 
 const tenants = Number(process.env.SCALE_TENANTS ?? 2000);
@@ -92,15 +92,10 @@ try {
   await mapLimit(
     Array.from({ length: tenants }, (_, i) => `scale-${i}`),
     signupConcurrency,
-    async (customerId) => {
-      const answer = await httpRequest(
-        `${fn.url}/tenants`,
-        signupToken,
-        'POST',
-        JSON.stringify({ customerId, plan: 'free' }),
-      );
-      if (answer.status !== 201) failedSignups++;
-    },
+    (customerId) =>
+      signUpTenant(fn.url, signupToken, customerId).catch(() => {
+        failedSignups++;
+      }),
   );
   const signUpSeconds = (performance.now() - signUpStarted) / 1000;
 

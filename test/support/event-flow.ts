@@ -23,12 +23,10 @@ import { subscribe } from '../../infra/local/triggers.ts';
 import { type Trigger, type TriggerKey, triggers } from '../../infra/subscriptions.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
 import { customerLabel } from '../../shared/labels.ts';
-import { httpRequest } from './http.ts';
+import { signUpTenant } from './http.ts';
 
 export type EventFlow = {
   namespacePrefix: string;
-  /** The topic the watcher publishes to. */
-  changesTopic: string;
   provision: RunningFunction;
   /** A token provision's POST /tenants accepts (the signup backend's). */
   signupToken: string;
@@ -135,7 +133,6 @@ export async function startEventFlow(
     const base64 = (data: unknown) => Buffer.from(JSON.stringify(data)).toString('base64');
     return {
       namespacePrefix,
-      changesTopic: topicOf.changes,
       provision,
       signupToken,
       pushes,
@@ -148,14 +145,7 @@ export async function startEventFlow(
       publishChange: (data, attributes) =>
         publish(topicOf.changes, { data: base64(data), attributes }),
       async signUp(customerId, body = {}) {
-        const created = await httpRequest(
-          `${provision.url}/tenants`,
-          signupToken,
-          'POST',
-          JSON.stringify({ customerId, plan: 'free', ...body }),
-        );
-        if (created.status !== 201)
-          throw new Error(`provision answered ${created.status}: ${created.body}`);
+        await signUpTenant(provision.url, signupToken, customerId, body);
         return namespacePrefix + customerId;
       },
       stop,

@@ -41,7 +41,12 @@ export default async function setup(project: TestProject) {
       const { pid } = stack.processes.find((p) => p.name === 'kube-controller-manager') ?? {};
       if (!pid) return void res.writeHead(500).end('no kube-controller-manager');
       process.kill(pid, 'SIGSTOP');
-      setTimeout(() => process.kill(pid, 'SIGCONT'), Math.min(Number(freeze[1]), 5_000));
+      const thaw = () => {
+        try {
+          process.kill(pid, 'SIGCONT');
+        } catch {} // gone meanwhile (the stack stopping): nothing to thaw
+      };
+      setTimeout(thaw, Math.min(Number(freeze[1]), 5_000));
       return void res.writeHead(204).end();
     }
     if (req.method !== 'POST' || req.url !== '/restart/kube-apiserver') {

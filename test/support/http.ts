@@ -28,12 +28,17 @@ export function httpRequest(
 }
 
 /** A new tenant through provision's POST /tenants (free plan); throws unless it answers 201. */
-export async function signUpTenant(provisionUrl: string, token: string, customerId: string) {
+export async function signUpTenant(
+  provisionUrl: string,
+  token: string,
+  customerId: string,
+  body: Record<string, unknown> = {},
+) {
   const answer = await httpRequest(
     `${provisionUrl}/tenants`,
     token,
     'POST',
-    JSON.stringify({ customerId, plan: 'free' }),
+    JSON.stringify({ customerId, plan: 'free', ...body }),
   );
   if (answer.status !== 201) throw new Error(`provision answered ${answer.status}: ${answer.body}`);
 }

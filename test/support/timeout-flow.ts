@@ -18,14 +18,12 @@ import type { PushedMessage } from '../../infra/local/push-forwarder.ts';
 import type { StackInfo } from '../../infra/local/stack.ts';
 import { triggers } from '../../infra/subscriptions.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
-import { httpRequest } from './http.ts';
+import { signUpTenant } from './http.ts';
 
 export type PushAnswer = { status: number; body: string };
 
 export type TimeoutFlow = {
   namespace: string;
-  /** The topic the watcher publishes to (a probe published there shares the subscription). */
-  topic: string;
   fn: RunningFunction;
   /** Pushes answered, by status code (204: kept back by the subscription's filter). */
   pushes: Map<number, number>;
@@ -52,13 +50,7 @@ export async function startTimeoutFlow(
     const provision = await startProvisionFunction(admin, stack);
     stops.push(() => provision.stop());
     const signupToken = await mintToken(admin, signupAccount, { audiences: [provisionAudience] });
-    const created = await httpRequest(
-      `${provision.url}/tenants`,
-      signupToken,
-      'POST',
-      JSON.stringify({ customerId: options.customerId, plan: 'free' }),
-    );
-    if (created.status !== 201) throw new Error(`provision answered ${created.status}`);
+    await signUpTenant(provision.url, signupToken, options.customerId);
     const namespace = `tenant-${options.customerId}`;
 
     const fn = await startIngressTimeoutFunction(admin, stack, { env: options.env ?? {} });
@@ -87,7 +79,7 @@ export async function startTimeoutFlow(
       watch: [{ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', namespace }],
     });
     stops.push(() => flow.stop());
-    return { namespace, topic, fn, pushes, answerTo: (key) => answers.get(key), stop };
+    return { namespace, fn, pushes, answerTo: (key) => answers.get(key), stop };
   } catch (error) {
     await stop();
     throw error;
