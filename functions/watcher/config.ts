@@ -4,7 +4,8 @@
 //                         infra/subscriptions.ts consume
 //   KUBEFN_TOPIC          Pub/Sub topic (default kubefn-changes); project from PUBSUB_PROJECT_ID
 //                         or GOOGLE_CLOUD_PROJECT
-//   KUBEFN_CLUSTER_NAME   put on every message (default "local")
+//   KUBEFN_CELL           the cell (cluster) watched, put on every message as `cluster`
+//                         (default "local"; shared/cells.ts)
 //   KUBEFN_WINDOW         changes awaiting Pub/Sub's acknowledgement at most (default 500)
 //   KUBEFN_SYSTEM_NAMESPACE, KUBEFN_LEASE_SECONDS (default kubefn-system, 15)
 //   KUBEFN_WATCHER_NAME   its Lease's name, and NAME-state its checkpoint's (default
@@ -13,6 +14,7 @@
 //   plus the Kubernetes connection (shared/kube/connection.ts)
 import { createHash } from 'node:crypto';
 import * as v from 'valibot';
+import { CellNameSchema, defaultCellName } from '../../shared/cells.ts';
 import { envProblem, readEnv, readEnvValue } from '../../shared/env.ts';
 import { checkClusterSettings, clusterEnvEntries } from '../../shared/kube/index.ts';
 import { isDnsLabel } from '../../shared/kube/names.ts';
@@ -59,7 +61,7 @@ const EnvSchema = v.object({
   KUBEFN_WATCH: v.optional(v.string()),
   KUBEFN_TOPIC: v.optional(v.string(), 'kubefn-changes'),
   ...pubsubProjectEntries,
-  KUBEFN_CLUSTER_NAME: v.optional(v.string(), 'local'),
+  KUBEFN_CELL: v.optional(CellNameSchema, defaultCellName),
   KUBEFN_WINDOW: number('500'),
   KUBEFN_SYSTEM_NAMESPACE: v.optional(v.string(), 'kubefn-system'),
   KUBEFN_WATCHER_NAME: v.optional(
@@ -89,7 +91,7 @@ export function watcherConfig(env: NodeJS.ProcessEnv) {
     targets,
     topic: e.KUBEFN_TOPIC,
     projectId,
-    cluster: e.KUBEFN_CLUSTER_NAME,
+    cluster: e.KUBEFN_CELL,
     window: e.KUBEFN_WINDOW,
     systemNamespace: e.KUBEFN_SYSTEM_NAMESPACE,
     name: e.KUBEFN_WATCHER_NAME,

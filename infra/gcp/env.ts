@@ -92,7 +92,7 @@ export function watcherEnv(ctx: Context, topic: pulumi.Input<string>): EnvOf<Wat
     // Cloud Run does not put the project in the environment. (Nor may a revision set PORT:
     // Cloud Run sets it.)
     PUBSUB_PROJECT_ID: ctx.project,
-    KUBEFN_CLUSTER_NAME: ctx.spec.cluster.name,
+    KUBEFN_CELL: ctx.spec.cluster.name,
   };
 }
 

@@ -39,7 +39,7 @@ export const DeploymentSpecSchema = v.strictObject({
   project: projectId,
   region: v.pipe(v.string(), v.regex(/^[a-z]+-[a-z]+\d+$/, 'a region such as europe-west1')),
   cluster: v.strictObject({
-    /** Put on every change message (KUBEFN_CLUSTER_NAME). */
+    /** Put on every change message (KUBEFN_CELL). */
     name: v.pipe(v.string(), v.minLength(1)),
     /** The DNS-based control-plane endpoint, https://gke-<id>.<region>.gke.goog. */
     endpoint: v.pipe(v.string(), v.url(), v.startsWith('https://')),

@@ -7,9 +7,14 @@
 //   orderingKey   group/kind/namespace/name: one object's changes arrive in order
 //   eventKey      (an attribute) uid/resourceVersion/type: the same change published twice (at
 //                 least once) has the same key, so every consumer can drop the duplicate
+//   ce-*          the same message is a CloudEvent 1.0 in Pub/Sub's binary mode (cloud-event.ts):
+//                 ce-id is the eventKey, ce-source the watcher of this cluster, ce-type
+//                 dev.kubefn.object.added|modified|deleted, ce-subject the object; the attributes
+//                 above are all still there, so a consumer written before them reads the same
 import * as v from 'valibot';
 import { type ChangeType, changeTypes } from '../kube/index.ts';
 import { isManaged } from '../labels.ts';
+import { cloudEventAttributes, eventSource } from './cloud-event.ts';
 
 /** The change types, as the list-watch reports them. */
 export { type ChangeType, changeTypes };
@@ -24,7 +29,7 @@ export type ChangeAttributes = {
   namespace?: string;
   uid: string;
   resourceVersion: string;
-  /** KUBEFN_CLUSTER_NAME of the watcher that published it. */
+  /** The cell of the watcher that published it (its KUBEFN_CELL, shared/cells.ts). */
   cluster: string;
   /** uid/resourceVersion/type: the duplicate-detection key. */
   eventKey: string;
@@ -40,7 +45,7 @@ export type ChangeAttributes = {
   labelsChanged?: 'true';
   annotationsChanged?: 'true';
   specChanged?: 'true';
-};
+} & { [cloudEvent: `ce-${string}`]: string; 'content-type'?: string };
 
 /** The parts of an object a MODIFIED reports changed: its labels, annotations, or the rest. */
 export type ChangedPart = 'labels' | 'annotations' | 'spec';
@@ -100,6 +105,15 @@ export function changeMessage(
   if (isManaged(change.object)) attributes.managed = 'true';
   if (change.initial) attributes.listed = 'true';
   for (const part of changed) attributes[`${part}Changed`] = 'true';
+  Object.assign(
+    attributes,
+    cloudEventAttributes({
+      id: attributes.eventKey,
+      source: eventSource(cluster, 'watcher'),
+      type: `dev.kubefn.object.${change.type.toLowerCase()}`,
+      subject: orderingKey(resource, change.object),
+    }),
+  );
   return {
     data: Buffer.from(JSON.stringify({ type: change.type, object })),
     attributes,
