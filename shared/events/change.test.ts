@@ -42,6 +42,13 @@ describe('changeMessage', () => {
       ['cluster', 'local'],
       ['eventKey', 'u-1/42/MODIFIED'],
       ['namespace', 'tenant-a'],
+      // CloudEvents 1.0, Pub/Sub binary mode, beside the attributes above (issue 31)
+      ['ce-specversion', '1.0'],
+      ['ce-id', 'u-1/42/MODIFIED'],
+      ['ce-source', '//kubefn.dev/clusters/local/watcher'],
+      ['ce-type', 'dev.kubefn.object.modified'],
+      ['content-type', 'application/json'],
+      ['ce-subject', 'networking.k8s.io/Ingress/tenant-a/web'],
     ]);
     expect(message.orderingKey).toBe('networking.k8s.io/Ingress/tenant-a/web');
   });
