@@ -87,7 +87,7 @@ test.each([
   ['projects/p/subscriptions/kubefn-label-changes', 'kubefn-changes'],
   ['kubefn-provision-changes', 'kubefn-changes'],
   ['kubefn-label-requests', 'kubefn-label-requests'],
-  ['kubefn-provision-tenant-requests', 'kubefn-tenant-requests'],
+  ['kubefn-placement-tenant-requests', 'kubefn-tenant-requests'],
   ['kubefn-provision-resync-batches', 'kubefn-resync-batches'],
   ['somebody-elses', undefined],
   [undefined, undefined],

@@ -282,7 +282,7 @@ describe('the triggers route each change to the consumers that want it', () => {
 
   test('what is published on the other topics reaches its one consumer', () => {
     expect(reaches('labelRequests', {})).toEqual(['label /pubsub']);
-    expect(reaches('tenantRequests', { customer: 'acme' })).toEqual(['provision /pubsub/tenants']);
+    expect(reaches('tenantRequests', { customer: 'acme' })).toEqual(['placement /pubsub/tenants']);
     expect(reaches('resyncBatches', {})).toEqual(['provision /pubsub/resync']);
     expect(reaches('deadLetter', {})).toEqual([]);
   });

@@ -6,6 +6,12 @@
 // kind, namespace, managed ("true" on objects carrying app.kubernetes.io/managed-by=kubefn), and
 // on a MODIFIED labelsChanged / annotationsChanged / specChanged for the parts that changed.
 // Filters cannot change once a subscription exists: a new filter is a new subscription name.
+//
+// Cells (shared/cells.ts): a trigger whose target acts on one cluster is subscribed once per cell
+// (`cellTrigger`): its own name, and only the messages of its own cell, by the `cluster`
+// attribute the watcher and provision's fan-out put on every message (label requests name it
+// too). Tenant requests are global: placement (functions/placement) takes them and forwards each
+// to the cell that holds the tenant.
 import labelRules from '../functions/label/rules.json' with { type: 'json' };
 
 export const topics = {
@@ -17,7 +23,7 @@ export const topics = {
 } as const;
 export type TopicKey = keyof typeof topics;
 
-export type Consumer = 'provision' | 'label' | 'ingress-timeout';
+export type Consumer = 'provision' | 'label' | 'ingress-timeout' | 'placement';
 
 export type Trigger = {
   /** The subscription's name (kubefn-<key>). */
@@ -32,6 +38,8 @@ export type Trigger = {
   ordered: boolean;
   /** What it is for, for docs/events-and-triggers.md and the logs. */
   purpose: string;
+  /** 'cell': subscribed once per cell (cellTrigger); 'global': once for the deployment. */
+  scope: 'cell' | 'global';
 };
 
 /** The kinds the label rules (functions/label/rules.json) apply to, and Namespaces (a plan change). */
@@ -50,6 +58,7 @@ export const triggers = {
       'attributes.kind = "Ingress" AND (attributes.type != "MODIFIED" OR attributes:annotationsChanged OR attributes:specChanged)',
     ordered: true,
     purpose: "an Ingress's backend-timeout annotation becomes its load balancer's timeout",
+    scope: 'cell',
   },
   provisionChanges: {
     subscription: 'kubefn-provision-changes',
@@ -61,6 +70,7 @@ export const triggers = {
       'attributes.managed = "true" AND attributes.type != "ADDED" AND attributes.kind != "Namespace"',
     ordered: true,
     purpose: "a tenant's bundle object deleted or edited away from its template is put back",
+    scope: 'cell',
   },
   labelChanges: {
     subscription: 'kubefn-label-changes',
@@ -71,6 +81,7 @@ export const triggers = {
     filter: `${kindIn([...ruleKinds, 'Namespace'])} AND (attributes.type = "ADDED" OR attributes:labelsChanged)`,
     ordered: true,
     purpose: 'the label rules (functions/label/rules.json) applied to a new or changed object',
+    scope: 'cell',
   },
   labelRequests: {
     subscription: 'kubefn-label-requests',
@@ -79,15 +90,17 @@ export const triggers = {
     route: '/pubsub',
     ordered: false,
     purpose: 'a label request (functions/label/schema.ts) published by an allowed caller',
+    scope: 'cell',
   },
   tenantRequests: {
-    subscription: 'kubefn-provision-tenant-requests',
+    subscription: 'kubefn-placement-tenant-requests',
     topic: 'tenantRequests',
-    target: 'provision',
+    target: 'placement',
     route: '/pubsub/tenants',
     // Published with the customer id as ordering key: one customer's requests apply in order.
     ordered: true,
     purpose: 'a billing or CRM request: sign up, change plan, suspend, resume, cancel',
+    scope: 'global',
   },
   resyncBatches: {
     subscription: 'kubefn-provision-resync-batches',
@@ -96,6 +109,22 @@ export const triggers = {
     route: '/pubsub/resync',
     ordered: false,
     purpose: 'one batch of a fanned-out scheduled tenant check (functions/provision/fanout.ts)',
+    scope: 'cell',
   },
 } as const satisfies Record<string, Trigger>;
 export type TriggerKey = keyof typeof triggers;
+
+/**
+ * A cell's own copy of a per-cell trigger: named after the cell, and given only the messages
+ * whose `cluster` attribute is the cell's. Filters are at most 256 bytes (Pub/Sub's limit): the
+ * longest, with a 12-character cell name, is checked in subscriptions.test.ts.
+ */
+export function cellTrigger(trigger: Trigger, cell: string): Trigger {
+  if (trigger.scope !== 'cell') return trigger;
+  const own = `attributes.cluster = "${cell}"`;
+  return {
+    ...trigger,
+    subscription: `${trigger.subscription}-${cell}`,
+    filter: trigger.filter ? `${own} AND (${trigger.filter})` : own,
+  };
+}

@@ -88,7 +88,8 @@ export async function startEventFlow(
     const answers = new Map<string, number>();
     for (const [key, trigger] of Object.entries(triggers) as [TriggerKey, Trigger][]) {
       if (trigger.topic !== 'changes' && trigger.topic !== 'tenantRequests') continue;
-      const fn = functions[trigger.target];
+      // Tenant requests straight to provision, as placement forwards them to the tenant's cell.
+      const fn = functions[trigger.target === 'placement' ? 'provision' : trigger.target];
       const subscribed = await subscribe(admin, stack, {
         topic: topicOf[trigger.topic],
         subscription: `${options.name}-${trigger.subscription}`,
