@@ -9,7 +9,9 @@
 // resource and saves them every second while they move, and once more on stop.
 import { gunzipSync, gzipSync } from 'node:zlib';
 import {
+  type ChangeType,
   type Cluster,
+  type EventKey,
   type KubeObject,
   type StoreEntry,
   storeKey,
@@ -18,6 +20,20 @@ import {
 import type { Logger } from '../../shared/log.ts';
 
 export type Stored = { rv?: string; objects: Record<string, string> };
+
+/**
+ * What acknowledging a change needs of it: not the object, only its store key (the relay keeps
+ * this, not the event, while the change awaits acknowledgement).
+ */
+export type Delivered =
+  | { type: 'SYNCED' | 'BOOKMARK'; resourceVersion: string }
+  | { type: ChangeType; storeKey: string; key: EventKey; initial: boolean };
+
+export function delivered(event: WatcherEvent): Delivered {
+  if (!('key' in event)) return event;
+  const { type, key, initial } = event;
+  return { type, storeKey: storeKey(event.object), key, initial };
+}
 
 /** One resource's resume point. */
 export class ResourceCheckpoint {
@@ -46,12 +62,12 @@ export class ResourceCheckpoint {
   }
 
   /** Moves over one event whose change Pub/Sub acknowledged (events in watch order). */
-  acknowledge(event: WatcherEvent): void {
-    if (event.type === 'SYNCED' || event.type === 'BOOKMARK') {
+  acknowledge(event: WatcherEvent | Delivered): void {
+    if (!('key' in event)) {
       this.#resourceVersion = event.resourceVersion;
       return;
     }
-    const key = storeKey(event.object);
+    const key = 'storeKey' in event ? event.storeKey : storeKey(event.object);
     if (event.type === 'DELETED') this.#objects.delete(key);
     else this.#objects.set(key, { uid: event.key.uid, resourceVersion: event.key.resourceVersion });
     // A list's objects carry their own, unordered versions: only the watch stream's are a resume

@@ -6,7 +6,8 @@
 //                         or GOOGLE_CLOUD_PROJECT
 //   KUBEFN_CELL           the cell (cluster) watched, put on every message as `cluster`
 //                         (default "local"; shared/cells.ts)
-//   KUBEFN_WINDOW         changes awaiting Pub/Sub's acknowledgement at most (default 500)
+//   KUBEFN_WINDOW         changes awaiting Pub/Sub's acknowledgement at most, all resources
+//                         together (default 500)
 //   KUBEFN_SYSTEM_NAMESPACE, KUBEFN_LEASE_SECONDS (default kubefn-system, 15)
 //   KUBEFN_WATCHER_NAME   its Lease's name, and NAME-state its checkpoint's (default
 //                         kubefn-watcher): two watchers (other topics) need two names

@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import type { ChangeType } from '../../shared/events/change.ts';
 import type { KubeObject, Resource, WatcherEvent } from '../../shared/kube/index.ts';
 import { ResourceCheckpoint } from './checkpoint.ts';
+import { PublishWindow } from './publish-window.ts';
 import { Relay } from './relay.ts';
 
 const change = (
@@ -168,6 +169,41 @@ describe('Relay checkpoint', () => {
     controller.abort();
     for (const resolve of pending) resolve();
     await running;
+  });
+
+  test('relays sharing a window have at most its size in flight between them', async () => {
+    const controller = new AbortController();
+    const window = new PublishWindow(3);
+    const reads = { a: 0, b: 0 };
+    const pending: (() => void)[] = [];
+    const relay = (name: 'a' | 'b') =>
+      new Relay({
+        resource: {} as Resource,
+        scope: {},
+        checkpoint: new ResourceCheckpoint(),
+        toMessage: () => ({ data: Buffer.from(''), attributes: {}, orderingKey: '' }),
+        publish: () => new Promise((resolve) => pending.push(() => resolve('id'))),
+        window,
+        signal: controller.signal,
+        events: async function* () {
+          for (let i = 1; i <= 5 && !controller.signal.aborted; i++) {
+            reads[name]++;
+            yield change('ADDED', `${name}${i}`, String(i));
+          }
+        },
+      });
+    const running = [relay('a').run(), relay('b').run()];
+    await new Promise((r) => setTimeout(r, 0));
+    expect(pending).toHaveLength(3);
+    // One change read ahead at most, waiting for a slot: the other relay's watch is held back.
+    expect(reads.a + reads.b).toBeLessThanOrEqual(4);
+    pending.shift()?.();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(pending).toHaveLength(3);
+    controller.abort();
+    for (const resolve of pending) resolve();
+    await Promise.all(running);
+    expect(window.used).toBe(0);
   });
 
   test('a change with no message is not published, and the checkpoint moves over it in its place', async () => {

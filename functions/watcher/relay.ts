@@ -1,9 +1,12 @@
 // Forwards one resource's changes from a list-watch to Pub/Sub, at least once.
 //
 // Changes are published in the order the watch yields them, with at most `window` awaiting
-// Pub/Sub's acknowledgement: when the window is full the relay stops pulling from the list-watch
-// (shared/kube's Watcher), which stops reading the socket (memory stays bounded while Pub/Sub is
-// slow or down). The checkpoint (resume resourceVersion and uid/resourceVersion per object)
+// Pub/Sub's acknowledgement (one window the service shares among all its relays): when the window
+// is full the relay stops pulling from the list-watch (shared/kube's Watcher), which stops reading
+// the socket (memory stays bounded while Pub/Sub is slow or down). What a relay keeps per object
+// is only what a relist diff and the checkpoint need (and an object's labels, which the message
+// for a deletion found by a relist still needs: `managed`); while a change awaits acknowledgement
+// it keeps the change's keys, not the object. The checkpoint (resume resourceVersion and uid/resourceVersion per object)
 // advances only over the contiguous prefix of acknowledged changes, so a restart resumes from, or
 // relists and diffs against, what subscribers really received.
 
@@ -16,7 +19,8 @@ import {
   type WatcherEvent,
   type WatcherOptions,
 } from '../../shared/kube/index.ts';
-import type { ResourceCheckpoint } from './checkpoint.ts';
+import { type Delivered, delivered, type ResourceCheckpoint } from './checkpoint.ts';
+import { PublishWindow } from './publish-window.ts';
 
 /** Where the events come from: by default shared/kube's list-watch of `resource`. */
 export type EventSource = (from: {
@@ -39,8 +43,8 @@ export type RelayOptions = {
     initial: boolean;
   }): ChangeMessage | undefined | Promise<ChangeMessage | undefined>;
   publish(message: ChangeMessage): Promise<unknown>;
-  /** Changes awaiting acknowledgement at most. */
-  window: number;
+  /** Changes awaiting acknowledgement at most: a window shared with other relays, or its size. */
+  window: PublishWindow | number;
   signal: AbortSignal;
   onRetry?: WatcherOptions['onRetry'];
   /** Replaces the list-watch (tests feed events of their own). */
@@ -59,16 +63,19 @@ export type RelayStatus = {
   synced: boolean;
 };
 
-type Pending = { event: WatcherEvent; done: boolean; readAt: number };
+type Pending = { event: Delivered; done: boolean; readAt: number };
 
 export class Relay {
   readonly status: RelayStatus;
   readonly #options: RelayOptions;
   readonly #pending: Pending[] = [];
+  readonly #window: PublishWindow;
   #wake: (() => void) | undefined;
 
   constructor(options: RelayOptions) {
     this.#options = options;
+    this.#window =
+      typeof options.window === 'number' ? new PublishWindow(options.window) : options.window;
     this.status = {
       resourceVersion: options.checkpoint.resourceVersion,
       seenResourceVersion: undefined,
@@ -96,14 +103,19 @@ export class Relay {
       new Watcher(this.#options.resource, {
         ...this.#options.scope,
         ...from,
-        keepObjects: true,
+        // A deletion found by a relist carries the labels the message needs (`managed`), not
+        // the whole last object: that would be kept for every object watched.
+        keepObjects: (object) =>
+          object.metadata?.labels ? { metadata: { labels: object.metadata.labels } } : {},
         signal: this.#options.signal,
         onRetry: this.#options.onRetry,
       });
+    const { signal } = this.#options;
+    const window = this.#window;
     for await (const event of events) {
       if (event.type === 'BOOKMARK' || event.type === 'SYNCED') {
         this.status.seenResourceVersion = event.resourceVersion;
-        this.#pending.push({ event, done: true, readAt: Date.now() });
+        this.#pending.push({ event: delivered(event), done: true, readAt: Date.now() });
         this.#advance();
         continue;
       }
@@ -114,20 +126,23 @@ export class Relay {
         message = await this.#options.toMessage(event);
       } catch (error) {
         // Stopping while it waited: the change stays after the checkpoint, delivered later.
-        if (this.#options.signal.aborted) break;
+        if (signal.aborted) break;
         throw error;
       }
       if (!message) {
         this.status.skipped++;
-        this.#pending.push({ event, done: true, readAt });
+        this.#pending.push({ event: delivered(event), done: true, readAt });
         this.#advance();
         continue;
       }
-      const pending: Pending = { event, done: false, readAt };
+      // Stopped while waiting for a slot: the change stays after the checkpoint.
+      if (!(await window.acquire(signal))) break;
+      const pending: Pending = { event: delivered(event), done: false, readAt };
       this.#pending.push(pending);
       this.status.inFlight++;
       void this.#options.publish(message).then(
         () => {
+          window.release();
           pending.done = true;
           this.status.inFlight--;
           this.status.published++;
@@ -137,12 +152,13 @@ export class Relay {
         () => {
           // Only a shutdown abandons a publish; the checkpoint stays before it, so the change is
           // delivered again after the restart.
+          window.release();
           this.status.inFlight--;
           this.#wake?.();
         },
       );
-      while (this.status.inFlight >= this.#options.window)
-        await new Promise<void>((resolve) => (this.#wake = resolve));
+      // A full window: read nothing more (the watch waits on its socket) until a slot is free.
+      await window.open(signal);
     }
     while (this.status.inFlight > 0) await new Promise<void>((resolve) => (this.#wake = resolve));
   }

@@ -10,6 +10,7 @@ import type { Logger } from '../../shared/log.ts';
 import { type CheckpointStatus, CheckpointStore, Checkpoints } from './checkpoint.ts';
 import { targetKey, type WatcherConfig } from './config.ts';
 import { LeaseHolder } from './lease.ts';
+import { PublishWindow } from './publish-window.ts';
 import type { Publish } from './publisher.ts';
 import { Relay, type RelayOptions, type RelayStatus } from './relay.ts';
 import { ChangeDigests, NamespaceSelection } from './select.ts';
@@ -103,6 +104,8 @@ export class ChangeRelayService {
           log('ERROR', 'namespace watch stopped', { selector, detail: error.message }),
         );
     }
+    // One window for every resource: what is in flight is most of a first start's memory.
+    const window = new PublishWindow(config.window);
     const runs = config.targets.map(async (target) => {
       const key = targetKey(target);
       const selection = target.namespaceSelector
@@ -123,7 +126,7 @@ export class ChangeRelayService {
           return changed && changeMessage(info, change, config.cluster, changed);
         },
         publish: (message) => publisher.publish(message, signal),
-        window: config.window,
+        window,
         signal,
         events: this.#deps.events?.(key),
         onRetry: (error, delayMs) =>

@@ -2,7 +2,7 @@
 // refuse the streaming initial list (servers without WatchList), so the fallback to a plain
 // list is exercised.
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, expect, test } from 'vitest';
 import { KubeClient } from './client.ts';
@@ -21,19 +21,38 @@ const cm = (name: string, rv: string) => ({
   metadata: { name, namespace: 'x', uid: `uid-${name}`, resourceVersion: rv },
 });
 
+/** Answers discovery of ConfigMaps; false for any other request. */
+function discovery(url: URL, res: ServerResponse): boolean {
+  if (url.pathname !== '/api/v1') return false;
+  res.setHeader('content-type', 'application/json');
+  res.end(
+    JSON.stringify({ resources: [{ name: 'configmaps', kind: 'ConfigMap', namespaced: true }] }),
+  );
+  return true;
+}
+
+/** A client of the scripted server, and its ConfigMaps. */
+async function scripted(listening: Server) {
+  listening.listen(0, '127.0.0.1');
+  await once(listening, 'listening');
+  const client = new KubeClient({
+    server: `http://127.0.0.1:${(listening.address() as AddressInfo).port}`,
+  });
+  const resource = new Resource(client, new Discovery(client), {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+  });
+  return { client, resource };
+}
+
 test('without WatchList on the server, it lists, then watches from the list', async () => {
   const requests: string[] = [];
   server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
+    if (discovery(url, res)) return;
     requests.push(`${url.pathname}?${url.searchParams}`);
     res.setHeader('content-type', 'application/json');
-    if (url.pathname === '/api/v1') {
-      res.end(
-        JSON.stringify({
-          resources: [{ name: 'configmaps', kind: 'ConfigMap', namespaced: true }],
-        }),
-      );
-    } else if (url.searchParams.get('sendInitialEvents')) {
+    if (url.searchParams.get('sendInitialEvents')) {
       res.statusCode = 422;
       res.end(
         JSON.stringify({
@@ -50,15 +69,7 @@ test('without WatchList on the server, it lists, then watches from the list', as
       res.write(`${JSON.stringify({ type: 'ADDED', object: cm('b', '11') })}\n`); // and stays open
     }
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const client = new KubeClient({
-    server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-  });
-  const resource = new Resource(client, new Discovery(client), {
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-  });
+  const { client, resource } = await scripted(server);
   const controller = new AbortController();
   const retries: string[] = [];
   const watcher = new Watcher(resource, {
@@ -77,5 +88,58 @@ test('without WatchList on the server, it lists, then watches from the list', as
   );
   expect(retries).toEqual(['invalid']); // the refusal, once; plain lists from then on
   expect(requests.filter((r) => r.includes('sendInitialEvents'))).toHaveLength(1);
+  await client.close();
+});
+
+test('a store keeping part of each object: a deletion found by a relist carries that part', async () => {
+  let lists = 0;
+  server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (discovery(url, res)) return;
+    res.setHeader('content-type', 'application/json');
+    if (!url.searchParams.get('watch')) {
+      lists++;
+      const a = { ...cm('a', '9'), data: { v: '1' } };
+      a.metadata = { ...a.metadata, labels: { team: 'x' } } as typeof a.metadata;
+      res.end(
+        JSON.stringify(
+          lists === 1
+            ? { metadata: { resourceVersion: '10' }, items: [a] }
+            : { metadata: { resourceVersion: '12' }, items: [] },
+        ),
+      );
+    } else if (lists === 1) {
+      // The resume point is compacted: 410 as a watch event, so the watcher relists.
+      res.end(
+        `${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired' } })}\n`,
+      );
+    } else res.write(''); // stays open
+  });
+  const { client, resource } = await scripted(server);
+  const controller = new AbortController();
+  const watcher = new Watcher(resource, {
+    namespace: 'x',
+    sendInitialEvents: false,
+    keepObjects: (object) => ({ metadata: { labels: object.metadata?.labels ?? {} } }),
+    signal: controller.signal,
+  });
+  const events: WatcherEvent[] = [];
+  for await (const event of watcher) {
+    events.push(event);
+    if (event.type === 'SYNCED' && events.length > 2) break;
+  }
+  controller.abort();
+  expect(events.map((e) => e.type)).toEqual(['ADDED', 'SYNCED', 'DELETED', 'SYNCED']);
+  const deleted = events[2];
+  expect(deleted && 'object' in deleted && deleted.object).toEqual({
+    metadata: {
+      namespace: 'x',
+      name: 'a',
+      uid: 'uid-a',
+      resourceVersion: '9',
+      labels: { team: 'x' },
+    },
+  });
+  expect(watcher.store.get('x/a')).toBeUndefined();
   await client.close();
 });

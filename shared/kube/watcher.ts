@@ -30,7 +30,10 @@ export type WatcherEvent<T extends KubeObject = KubeObject> =
 export type StoreEntry<T extends KubeObject = KubeObject> = {
   uid: string;
   resourceVersion: string;
-  /** The last object seen, kept when `keepObjects` is on, so a missed deletion can carry it. */
+  /**
+   * What `keepObjects` kept of the last object seen (all of it by default), so a deletion found
+   * by a relist can carry it.
+   */
   object?: T;
 };
 
@@ -42,8 +45,12 @@ export type WatcherOptions = {
   store?: Map<string, StoreEntry> | undefined;
   /** With `store`: watch from here first; a 410 then relists and diffs. */
   resourceVersion?: string | undefined;
-  /** Keep whole objects in the store (default) or only uid and resourceVersion. */
-  keepObjects?: boolean | undefined;
+  /**
+   * What the store keeps of each object beyond uid and resourceVersion: all of it (true, the
+   * default), nothing (false), or the part a function returns (what a deletion found by a relist
+   * should still carry; a whole object costs about 2 KiB, kept for every object watched).
+   */
+  keepObjects?: boolean | ((object: KubeObject) => KubeObject) | undefined;
   /** Stream the initial state (WatchList) when the server supports it; default true. */
   sendInitialEvents?: boolean | undefined;
   /** Page size of a plain relist; default 500. */
@@ -124,9 +131,11 @@ export class Watcher<T extends KubeObject = KubeObject> implements AsyncIterable
       ...this.#scope(),
       limit: this.#options.pageSize ?? 500,
     })) {
+      // Page by page: a list never holds more than one page of objects (`pageSize`).
       for (const object of page.items) {
-        seen.add(storeKey(object));
-        yield* this.#reconcile(object);
+        const key = storeKey(object);
+        seen.add(key); // the store's own key string: the set costs only its slots
+        yield* this.#reconcile(key, object);
       }
       resourceVersion = page.metadata.resourceVersion ?? resourceVersion;
     }
@@ -165,8 +174,9 @@ export class Watcher<T extends KubeObject = KubeObject> implements AsyncIterable
       }
       if (syncing) {
         // The initial state, diffed against the store like a relist.
-        seen?.add(storeKey(event.object));
-        yield* this.#reconcile(event.object);
+        const key = storeKey(event.object);
+        seen?.add(key);
+        yield* this.#reconcile(key, event.object);
         continue;
       }
       this.resourceVersion = rv;
@@ -181,13 +191,12 @@ export class Watcher<T extends KubeObject = KubeObject> implements AsyncIterable
   }
 
   /** Compares a listed object with the store and emits what the store did not know. */
-  *#reconcile(object: T): Generator<WatcherEvent<T>> {
-    const key = storeKey(object);
+  *#reconcile(key: string, object: T): Generator<WatcherEvent<T>> {
     const known = this.store.get(key);
     const uid = object.metadata?.uid ?? '';
     if (known && known.uid !== uid) {
       // Deleted and re-created under the same name while we were away.
-      yield change('DELETED', known.object ?? placeholder(object, known));
+      yield change('DELETED', this.#lastKnown(key, known, object));
       this.store.delete(key);
     }
     const current = this.store.get(key);
@@ -200,7 +209,7 @@ export class Watcher<T extends KubeObject = KubeObject> implements AsyncIterable
     for (const [key, entry] of this.store) {
       if (seen.has(key)) continue;
       this.store.delete(key);
-      yield change('DELETED', entry.object ?? placeholderFromKey(key, entry));
+      yield change('DELETED', this.#lastKnown(key, entry));
     }
   }
 
@@ -209,8 +218,28 @@ export class Watcher<T extends KubeObject = KubeObject> implements AsyncIterable
       uid: object.metadata?.uid ?? '',
       resourceVersion: object.metadata?.resourceVersion ?? '',
     };
-    if (this.#options.keepObjects !== false) entry.object = object;
+    const keep = this.#options.keepObjects ?? true;
+    if (keep === true) entry.object = object;
+    else if (keep) entry.object = keep(object) as T;
     this.store.set(key, entry);
+  }
+
+  /** A deleted object as last known: what the store kept of it, and its identity. */
+  #lastKnown(key: string, entry: StoreEntry<T>, like?: T): T {
+    if (entry.object && (this.#options.keepObjects ?? true) === true) return entry.object;
+    const [namespace = '', name = ''] = key.split('/');
+    const kept = (entry.object ?? {}) as KubeObject;
+    return {
+      ...(like ? { apiVersion: like.apiVersion, kind: like.kind } : {}),
+      ...kept,
+      metadata: {
+        ...kept.metadata,
+        ...(namespace ? { namespace } : {}),
+        name,
+        uid: entry.uid,
+        resourceVersion: entry.resourceVersion,
+      },
+    } as T;
   }
 
   #scope() {
@@ -234,26 +263,4 @@ function change<T extends KubeObject>(
 
 function isUnsupported(error: KubeError): boolean {
   return error.code === 'invalid' || error.code === 'bad-request' || error.code === 'unsupported';
-}
-
-/** A deleted object we kept no copy of: its identity is all we can report. */
-function placeholder<T extends KubeObject>(like: T, entry: StoreEntry): T {
-  const { namespace, name } = like.metadata ?? {};
-  return {
-    apiVersion: like.apiVersion,
-    kind: like.kind,
-    metadata: { namespace, name, uid: entry.uid, resourceVersion: entry.resourceVersion },
-  } as T;
-}
-
-function placeholderFromKey<T extends KubeObject>(key: string, entry: StoreEntry): T {
-  const [namespace, name] = key.split('/');
-  return {
-    metadata: {
-      ...(namespace ? { namespace } : {}),
-      name,
-      uid: entry.uid,
-      resourceVersion: entry.resourceVersion,
-    },
-  } as T;
 }

@@ -9,6 +9,8 @@
 // object, then watch) to ready, its RSS and CPU, beside the same watcher watching nothing; then
 // etcd compacted and the same watcher started again from its checkpoint (ready at once, then its
 // resume point answers 410: relist and diff), to ready and to relisted.
+// SCALE_ONLY=watcher leaves out the checks (resync, ingress-timeout); SCALE_FIRST_STARTS repeats
+// the watcher's first start (default 1), each a fresh name with no checkpoint.
 // The stack gets a simulated node per 100 tenants (KUBEFN_NODES overrides): each tenant runs one
 // pod, and 3 nodes hold 330, so the rest would stay Pending and the check would report them.
 // Last line: `resync_requests_per_tenant <requests of the unchanged check / tenants>` (goal 0.1).
@@ -33,6 +35,8 @@ import { cpuMs, median } from './stats.ts';
 
 const tenants = Number(process.env.SCALE_TENANTS ?? 2000);
 const rounds = Number(process.env.SCALE_ROUNDS ?? 5);
+const watcherOnly = process.env.SCALE_ONLY === 'watcher';
+const firstStarts = Math.max(1, Number(process.env.SCALE_FIRST_STARTS ?? 1));
 const signupConcurrency = 20;
 const kinds = [
   ['v1', 'Namespace'],
@@ -134,49 +138,71 @@ try {
       ),
     );
 
-  await resync(); // warm: connections, discovery
-  await floor();
-  // Interleaved, each side going first in turn, so the machine's drift touches both alike.
-  const floors: Awaited<ReturnType<typeof floor>>[] = [];
-  const checks: Awaited<ReturnType<typeof resync>>[] = [];
-  for (let round = 0; round < rounds; round++) {
-    if (round % 2 === 0) {
-      floors.push(await floor());
-      checks.push(await resync());
-    } else {
-      checks.push(await resync());
-      floors.push(await floor());
-    }
-  }
-  const middle = <T extends { ms: number }>(runs: T[]) =>
-    runs.toSorted((a, b) => a.ms - b.ms)[Math.ceil(runs.length / 2) - 1] as T;
-  const direct = middle(floors);
-  const unchanged = middle(checks);
-  const paired = median(checks.map((check, i) => check.ms / (floors[i]?.ms ?? Number.NaN)));
-  const drifted = Math.max(1, Math.round(tenants / 100));
-  const policies = admin.resource({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' });
-  await mapLimit(
-    Array.from({ length: drifted }, (_, i) => `tenant-scale-${i * 100}`),
-    8,
-    (namespace) => policies.delete('default-deny-except-namespace', { namespace }),
-  );
-  const repaired = await resync();
+  // SCALE_ONLY=watcher: the sign-ups and the watcher only (a cell's watcher at its capacity,
+  // where the checks' rounds would add most of an hour).
+  const checks = watcherOnly
+    ? undefined
+    : await (async () => {
+        await resync(); // warm: connections, discovery
+        await floor();
+        // Interleaved, each side going first in turn, so the machine's drift touches both alike.
+        const floors: Awaited<ReturnType<typeof floor>>[] = [];
+        const checks: Awaited<ReturnType<typeof resync>>[] = [];
+        for (let round = 0; round < rounds; round++) {
+          if (round % 2 === 0) {
+            floors.push(await floor());
+            checks.push(await resync());
+          } else {
+            checks.push(await resync());
+            floors.push(await floor());
+          }
+        }
+        const middle = <T extends { ms: number }>(runs: T[]) =>
+          runs.toSorted((a, b) => a.ms - b.ms)[Math.ceil(runs.length / 2) - 1] as T;
+        const direct = middle(floors);
+        const unchanged = middle(checks);
+        const paired = median(checks.map((check, i) => check.ms / (floors[i]?.ms ?? Number.NaN)));
+        const drifted = Math.max(1, Math.round(tenants / 100));
+        const policies = admin.resource({
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'NetworkPolicy',
+        });
+        await mapLimit(
+          Array.from({ length: drifted }, (_, i) => `tenant-scale-${i * 100}`),
+          8,
+          (namespace) => policies.delete('default-deny-except-namespace', { namespace }),
+        );
+        const repaired = await resync();
 
-  // ingress-timeout: the first resync applies every tenant's timeout; the second has nothing to do.
-  const ingressTimeout = await startIngressTimeoutFunction(admin, stack);
-  const timeoutToken = await mintToken(admin, schedulerAccount, {
-    audiences: [ingressTimeoutAudience],
-  });
-  const timeoutResync = () =>
-    measure(async () => {
-      const answer = await httpRequest(`${ingressTimeout.url}/resync`, timeoutToken, 'POST');
-      if (answer.status !== 200)
-        throw new Error(`ingress-timeout resync answered ${answer.status}`);
-      return JSON.parse(answer.body).counts as Record<string, number>;
-    });
-  const timeoutFirst = await timeoutResync();
-  const timeoutSecond = await timeoutResync();
-  await ingressTimeout.stop();
+        // ingress-timeout: the first resync applies every tenant's timeout; the second has nothing to do.
+        const ingressTimeout = await startIngressTimeoutFunction(admin, stack);
+        const timeoutToken = await mintToken(admin, schedulerAccount, {
+          audiences: [ingressTimeoutAudience],
+        });
+        const timeoutResync = () =>
+          measure(async () => {
+            const answer = await httpRequest(`${ingressTimeout.url}/resync`, timeoutToken, 'POST');
+            if (answer.status !== 200)
+              throw new Error(`ingress-timeout resync answered ${answer.status}`);
+            return JSON.parse(answer.body).counts as Record<string, number>;
+          });
+        const timeoutFirst = await timeoutResync();
+        const timeoutSecond = await timeoutResync();
+        await ingressTimeout.stop();
+        return {
+          // The last line: the check's requests a tenant.
+          perTenant: unchanged.requests / tenants,
+          repairedAll: repaired.result.repaired === drifted,
+          report: `
+  resync, nothing drifted: ${(unchanged.ms / 1000).toFixed(2)} s, ${unchanged.requests} requests ${JSON.stringify(unchanged.byVerb)}, tenants ${JSON.stringify(unchanged.result)}
+  resync, ${drifted} drifted (1%): ${(repaired.ms / 1000).toFixed(2)} s, ${repaired.requests} requests ${JSON.stringify(repaired.byVerb)}, tenants ${JSON.stringify(repaired.result)}
+  floor, the same lists made directly: ${(direct.ms / 1000).toFixed(2)} s, ${direct.requests} requests
+  resync / floor (nothing drifted, medians of ${rounds} interleaved runs each): ${(unchanged.ms / direct.ms).toFixed(2)}; paired per round ${paired.toFixed(2)}; resync runs ${checks.map((c) => (c.ms / 1000).toFixed(2)).join(', ')} s, floor ${floors.map((f) => (f.ms / 1000).toFixed(2)).join(', ')} s
+ingress-timeout resync over ${tenants} annotated Ingresses (backendconfig mode)
+  first (applies each): ${(timeoutFirst.ms / 1000).toFixed(2)} s, ${timeoutFirst.requests} requests, ${JSON.stringify(timeoutFirst.result)}
+  second (nothing to do): ${(timeoutSecond.ms / 1000).toFixed(2)} s, ${timeoutSecond.requests} requests ${JSON.stringify(timeoutSecond.byVerb)}, ${(timeoutSecond.requests / tenants).toFixed(3)} per Ingress`,
+        };
+      })();
 
   // The watcher: pushes go to a sink that acknowledges everything.
   const sink = createServer((_req, res) => res.end('{}')).listen(0, '127.0.0.1');
@@ -247,7 +273,12 @@ try {
   // kube-apiserver restarted (its watch cache would otherwise still serve the old resume point);
   // the same name started again: it is ready from its checkpoint, then its resume point answers
   // 410, so it relists and diffs (nothing to publish unless something changed meanwhile).
-  const first = await watcherRun('scale-all');
+  // SCALE_FIRST_STARTS first starts (default 1), each under its own name (no checkpoint); the
+  // last one is restarted below.
+  const firsts: Awaited<ReturnType<typeof watcherRun>>[] = [];
+  for (let i = 0; i < firstStarts; i++)
+    firsts.push(await watcherRun(i === firstStarts - 1 ? 'scale-all' : `scale-all-${i}`));
+  const first = firsts.at(-1) as Awaited<ReturnType<typeof watcherRun>>;
   const compactedAt = await compactEtcdAt(stack.etcdUrl);
   await stack.restartApiserver();
   const again = await watcherRun('scale-all', { relistedPast: compactedAt });
@@ -265,26 +296,24 @@ try {
   const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   const perObject = (bytes: number) => `${((bytes - empty.rss) / objects / 1024).toFixed(2)} KiB`;
 
-  const perTenant = unchanged.requests / tenants;
   console.log(`
 scale: ${tenants} tenants on the local stack (Node ${process.version})
-  sign-up: ${tenants - failedSignups} created, ${failedSignups} failed, ${(tenants / signUpSeconds).toFixed(1)} tenants/s (${signupConcurrency} at a time, ${signUpSeconds.toFixed(1)} s)
-  resync, nothing drifted: ${(unchanged.ms / 1000).toFixed(2)} s, ${unchanged.requests} requests ${JSON.stringify(unchanged.byVerb)}, tenants ${JSON.stringify(unchanged.result)}
-  resync, ${drifted} drifted (1%): ${(repaired.ms / 1000).toFixed(2)} s, ${repaired.requests} requests ${JSON.stringify(repaired.byVerb)}, tenants ${JSON.stringify(repaired.result)}
-  floor, the same lists made directly: ${(direct.ms / 1000).toFixed(2)} s, ${direct.requests} requests
-  resync / floor (nothing drifted, medians of ${rounds} interleaved runs each): ${(unchanged.ms / direct.ms).toFixed(2)}; paired per round ${paired.toFixed(2)}; resync runs ${checks.map((c) => (c.ms / 1000).toFixed(2)).join(', ')} s, floor ${floors.map((f) => (f.ms / 1000).toFixed(2)).join(', ')} s
-ingress-timeout resync over ${tenants} annotated Ingresses (backendconfig mode)
-  first (applies each): ${(timeoutFirst.ms / 1000).toFixed(2)} s, ${timeoutFirst.requests} requests, ${JSON.stringify(timeoutFirst.result)}
-  second (nothing to do): ${(timeoutSecond.ms / 1000).toFixed(2)} s, ${timeoutSecond.requests} requests ${JSON.stringify(timeoutSecond.byVerb)}, ${(timeoutSecond.requests / tenants).toFixed(3)} per Ingress
+  sign-up: ${tenants - failedSignups} created, ${failedSignups} failed, ${(tenants / signUpSeconds).toFixed(1)} tenants/s (${signupConcurrency} at a time, ${signUpSeconds.toFixed(1)} s)${checks?.report ?? ''}
 watcher (process start to ready: leader, listed, published, watching; includes bundling it)
   watching nothing: ${seconds(empty.readyMs)} to ready, RSS ${mib(empty.rss)}, CPU ${seconds(empty.cpu)}
-  first start, ${objects} objects (the default targets: ${(objects / tenants).toFixed(1)} a tenant): ${seconds(first.readyMs)} to ready (${(objects / (first.readyMs / 1000)).toFixed(0)} objects/s), RSS ${mib(first.rss)} (peak ${mib(first.peak)}), CPU ${seconds(first.cpu)}
-    per watched object, above watching nothing: RSS ${perObject(first.rss)}, peak ${perObject(first.peak)}, CPU ${((first.cpu - empty.cpu) / objects).toFixed(2)} ms
+${firsts
+  .map(
+    (
+      run,
+    ) => `  first start, ${objects} objects (the default targets: ${(objects / tenants).toFixed(1)} a tenant): ${seconds(run.readyMs)} to ready (${(objects / (run.readyMs / 1000)).toFixed(0)} objects/s), RSS ${mib(run.rss)} (peak ${mib(run.peak)}), CPU ${seconds(run.cpu)}
+    per watched object, above watching nothing: RSS ${perObject(run.rss)}, peak ${perObject(run.peak)}, CPU ${((run.cpu - empty.cpu) / objects).toFixed(2)} ms`,
+  )
+  .join('\n')}
   restarted after etcd was compacted: ${seconds(again.readyMs)} to ready (from its checkpoint), ${seconds(again.relistedMs ?? Number.NaN)} to relisted and diffed (its resume point gone), ${again.gone} of ${Object.keys(again.status.resources).length} resources answered 410, ${republished} published again; RSS ${mib(again.rss)} (peak ${mib(again.peak)}), CPU ${seconds(again.cpu)}
     per watched object, above watching nothing: RSS ${perObject(again.rss)}, peak ${perObject(again.peak)}`);
-  console.log(`resync_requests_per_tenant ${perTenant.toFixed(3)}`);
+  if (checks) console.log(`resync_requests_per_tenant ${checks.perTenant.toFixed(3)}`);
   const relisted = again.gone === Object.keys(again.status.resources).length;
-  if (failedSignups > 0 || repaired.result.repaired !== drifted || !relisted) process.exitCode = 1;
+  if (failedSignups > 0 || checks?.repairedAll === false || !relisted) process.exitCode = 1;
   await admin.close();
 } finally {
   await stack.stop();
