@@ -14,7 +14,17 @@ import { join, relative, resolve, sep } from 'node:path';
 import { build } from 'esbuild';
 
 const root = resolve(import.meta.dirname, '..');
-const externals = ['@google-cloud/functions-framework', '@google-cloud/pubsub', 'yaml'];
+// OpenTelemetry's SDK and exporter too: imported only when tracing is on (shared/trace/otlp.ts),
+// so a cold start with tracing off neither parses nor loads them.
+const externals = [
+  '@google-cloud/functions-framework',
+  '@google-cloud/pubsub',
+  'yaml',
+  '@opentelemetry/api',
+  '@opentelemetry/sdk-trace',
+  '@opentelemetry/exporter-trace-otlp-http',
+  '@opentelemetry/resources',
+];
 
 /** A deploy source: the folder to upload, its entry file, and a digest of every file in it. */
 export type Bundle = { dir: string; entry: string; sha256: string };

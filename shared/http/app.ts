@@ -1,5 +1,6 @@
-// The Hono app every function starts from: failures rendered by one function (errors.ts), a JSON
-// 404 for unknown routes, and the function's dependencies awaited by the routes that need them.
+// The Hono app every function starts from: each request in a span of its trace
+// (trace-request.ts), failures rendered by one function (errors.ts), a JSON 404 for unknown
+// routes, and the function's dependencies awaited by the routes that need them.
 //
 // Settings are read synchronously when the module loads (shared/env.ts): a mistake fails the
 // deploy. Only the network work (issuers' keys, the cluster's connection) is a promise, started
@@ -12,11 +13,13 @@ import { Hono } from 'hono/tiny';
 import type { CallerRule } from '../auth/index.ts';
 import { renderError } from './errors.ts';
 import { type AuthVariables, requireCallerWhenReady } from './require-caller.ts';
+import { traceRequest } from './trace-request.ts';
 
 export type FunctionEnv = { Variables: AuthVariables };
 
 export function functionApp<E extends Env = FunctionEnv>(): Hono<E> {
   const app = new Hono<E>();
+  app.use(traceRequest());
   app.onError((error, c) => renderError(c, error));
   app.notFound((c) => c.json({ error: 'not-found' }, 404));
   return app;

@@ -10,11 +10,18 @@
 //   400  a query parameter on the push URL (none is taken): a misconfigured subscription, so
 //        the message is kept (redelivered, then dead-lettered) rather than acknowledged unread
 // Push is at least once: handlers are idempotent; the recent-keys memory only saves work.
+//
+// The handler runs in a consumer span whose parent is the publisher's, from the message's
+// `googclient_traceparent` attribute (./trace-attribute.ts), so a watch event's trace goes on
+// through the function's writes; without it, the push request's.
 import type { Context } from 'hono';
 import * as v from 'valibot';
 import { isRetryable, KubefnError } from '../errors.ts';
 import { readQuery } from '../http/query.ts';
 import { jsonLogger, type Logger } from '../log.ts';
+import { inSpan } from '../trace/span.ts';
+import { parseTraceparent } from '../trace/traceparent.ts';
+import { traceparentAttribute } from './trace-attribute.ts';
 
 const EnvelopeSchema = v.object({
   message: v.object({
@@ -81,6 +88,29 @@ export function pushRoute<T>(
       return c.json({ outcome: 'rejected', code: decoded.code, reason: decoded.reason }, 200);
     }
     const message = decoded.message;
+    const parent = parseTraceparent(message.attributes[traceparentAttribute]);
+    return inSpan(
+      `process ${message.subscription.split('/').pop()}`,
+      {
+        kind: 'consumer',
+        ...(parent ? { parent } : {}),
+        attributes: {
+          'messaging.system': 'gcp_pubsub',
+          'messaging.message.id': message.messageId,
+          'messaging.destination.subscription.name': message.subscription,
+          'messaging.gcp_pubsub.message.delivery_attempt': message.deliveryAttempt,
+          'kubefn.event_key': message.eventKey,
+        },
+      },
+      async (span) => {
+        const response = await answer(c, message);
+        span.set({ 'http.response.status_code': response.status });
+        return response;
+      },
+    );
+  };
+
+  async function answer(c: Context, message: PushMessage<T>): Promise<Response> {
     const ids = { messageId: message.messageId, eventKey: message.eventKey };
     if (recent.has(message.eventKey)) return c.json({ outcome: 'duplicate' }, 200);
     try {
@@ -110,7 +140,7 @@ export function pushRoute<T>(
       recent.add(message.eventKey);
       return c.json({ outcome: 'failed' }, 200);
     }
-  };
+  }
 }
 
 type Decoded<T> =

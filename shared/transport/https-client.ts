@@ -12,6 +12,8 @@ import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from 'n
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubefnError } from '../errors.ts';
 import { Backoff } from '../retry/backoff.ts';
+import { activeSpan, inSpan } from '../trace/span.ts';
+import { formatTraceparent } from '../trace/traceparent.ts';
 import { nodeHttp, nodeTls } from './node-http.ts';
 
 /** Where to connect and how to prove who we are (shared/kube's ClusterConfig is one). */
@@ -112,12 +114,14 @@ export class HttpsClient {
 
   /** JSON in, JSON out; any non-2xx answer throws the API's error (`errors.fromResponse`). */
   async request<T = unknown>(path: string, options: RequestOptions = {}): Promise<T> {
-    return this.#withRetries(path, options, async (signal) => {
-      const res = await this.#send(path, options, signal);
-      const text = await res.text();
-      if (res.status >= 300) throw this.#error(res, text, options, path);
-      return (text ? JSON.parse(text) : undefined) as T;
-    });
+    return this.#traced(path, options, () =>
+      this.#withRetries(path, options, async (signal) => {
+        const res = await this.#send(path, options, signal);
+        const text = await res.text();
+        if (res.status >= 300) throw this.#error(res, text, options, path);
+        return (text ? JSON.parse(text) : undefined) as T;
+      }),
+    );
   }
 
   /** A streaming answer (watch): retried like `request` until the headers arrive. */
@@ -143,14 +147,40 @@ export class HttpsClient {
    * answer as it came (any status). Only transport failures throw.
    */
   async raw(path: string, options: RequestOptions = {}): Promise<RawResponse> {
-    const { signal, done } = this.#deadline(options);
-    try {
-      return await this.#send(path, options, signal);
-    } catch (error) {
-      throw this.#transportError(error, options, signal, path);
-    } finally {
-      done();
-    }
+    return this.#traced(path, options, async () => {
+      const { signal, done } = this.#deadline(options);
+      try {
+        return await this.#send(path, options, signal);
+      } catch (error) {
+        throw this.#transportError(error, options, signal, path);
+      } finally {
+        done();
+      }
+    });
+  }
+
+  /**
+   * A call made for a traced request (a sign-up, a push) is a client span of its trace, retries
+   * included, and its `traceparent` goes to the server (kube-apiserver records its own spans
+   * under it when its tracing is configured). A call outside any trace (the watcher's lease and
+   * checkpoint, its list-watch) starts none: a trace every few seconds would bury the requests.
+   */
+  #traced<T>(path: string, options: RequestOptions, call: () => Promise<T>): Promise<T> {
+    if (!activeSpan()) return call();
+    const method = options.method ?? 'GET';
+    const route = pathOnly(path);
+    return inSpan(
+      `${method} ${route}`,
+      {
+        kind: 'client',
+        attributes: {
+          'http.request.method': method,
+          'server.address': this.server,
+          'url.path': route,
+        },
+      },
+      call,
+    );
   }
 
   /** Closes idle keep-alive sockets, so a short-lived process can exit promptly. */
@@ -264,6 +294,8 @@ export class HttpsClient {
     };
     const token = await this.#config.token?.();
     if (token) headers.authorization = `Bearer ${token}`;
+    const span = activeSpan();
+    if (span) headers.traceparent = formatTraceparent(span);
     let payload: string | Buffer | undefined;
     if (options.body !== undefined) {
       payload =

@@ -1,0 +1,91 @@
+// Tracing on (KUBEFN_TRACING=otlp): spans recorded by OpenTelemetry's SDK and sent in batches by
+// its OTLP/HTTP exporter to OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+// default http://localhost:4318): the local stack's Jaeger, or an OpenTelemetry collector that
+// forwards to Cloud Trace. Imported only by ./span.ts, only when tracing is on; the packages are
+// imported here with import(), so the bundles (infra/build-functions.ts, where they are
+// external) load them only then.
+//
+// Sampling is OpenTelemetry's default, parent-based: a trace the caller marked sampled (the
+// sign-up page, the watcher) is recorded; one it marked not sampled is not; a new trace is.
+import type { SpanOptions as OtelSpanOptions, Tracer } from '@opentelemetry/api';
+import type { TracerProvider } from '@opentelemetry/sdk-trace';
+import type { Recorder, SpanKind } from './span.ts';
+
+const [api, sdk, exporterModule, resources] = await Promise.all([
+  import('@opentelemetry/api'),
+  import('@opentelemetry/sdk-trace'),
+  import('@opentelemetry/exporter-trace-otlp-http'),
+  import('@opentelemetry/resources'),
+]);
+
+const kinds: Record<SpanKind, number> = {
+  internal: api.SpanKind.INTERNAL,
+  server: api.SpanKind.SERVER,
+  client: api.SpanKind.CLIENT,
+  producer: api.SpanKind.PRODUCER,
+  consumer: api.SpanKind.CONSUMER,
+};
+
+let provider: TracerProvider | undefined;
+
+/** The deployable's name in traces: OTEL_SERVICE_NAME, Cloud Run's K_SERVICE, or the target. */
+export function serviceName(env: NodeJS.ProcessEnv, argv = process.argv): string {
+  const target = argv.find((arg) => arg.startsWith('--target='))?.slice('--target='.length);
+  return env.OTEL_SERVICE_NAME || env.K_SERVICE || env.FUNCTION_TARGET || target || 'kubefn';
+}
+
+export function otlpRecorder(env: NodeJS.ProcessEnv): Recorder {
+  provider = new sdk.TracerProvider({
+    resource: resources.resourceFromAttributes({ 'service.name': serviceName(env) }),
+    spanProcessors: [
+      new sdk.BatchSpanProcessor({
+        exporter: new exporterModule.OTLPTraceExporter(),
+        // Short: a function's instance may be throttled or stopped soon after it answers.
+        scheduledDelayMillis: 200,
+      }),
+    ],
+  });
+  const tracer: Tracer = provider.getTracer('kubefn');
+  return (name, parent, options) => {
+    const parentContext = parent
+      ? api.trace.setSpanContext(api.ROOT_CONTEXT, {
+          traceId: parent.traceId,
+          spanId: parent.spanId,
+          traceFlags: parent.sampled ? api.TraceFlags.SAMPLED : api.TraceFlags.NONE,
+          isRemote: true,
+        })
+      : api.ROOT_CONTEXT;
+    const spanOptions: OtelSpanOptions = { kind: kinds[options.kind ?? 'internal'] };
+    const attributes = defined(options.attributes);
+    if (attributes) spanOptions.attributes = attributes;
+    const span = tracer.startSpan(name, spanOptions, parentContext);
+    const ids = span.spanContext();
+    return {
+      context: {
+        traceId: ids.traceId,
+        spanId: ids.spanId,
+        sampled: (ids.traceFlags & api.TraceFlags.SAMPLED) === api.TraceFlags.SAMPLED,
+      },
+      set: (more) => {
+        const values = defined(more);
+        if (values) span.setAttributes(values);
+      },
+      fail: (message) => span.setStatus({ code: api.SpanStatusCode.ERROR, message }),
+      rename: (newName) => span.updateName(newName),
+      end: () => span.end(),
+    };
+  };
+}
+
+export async function flush(): Promise<void> {
+  await provider?.forceFlush();
+}
+
+function defined(
+  attributes: Record<string, string | number | boolean | undefined> | undefined,
+): Record<string, string | number | boolean> | undefined {
+  if (!attributes) return undefined;
+  const out: Record<string, string | number | boolean> = {};
+  for (const [key, value] of Object.entries(attributes)) if (value !== undefined) out[key] = value;
+  return out;
+}
