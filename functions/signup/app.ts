@@ -17,6 +17,8 @@ import { readJson } from '../../shared/http/json-body.ts';
 import { readQuery } from '../../shared/http/query.ts';
 import type { TokenProvider } from '../../shared/kube/index.ts';
 import { jsonLogger, type Logger } from '../../shared/log.ts';
+import { inSpan, type SpanHandle } from '../../shared/trace/span.ts';
+import { formatTraceparent } from '../../shared/trace/traceparent.ts';
 import { page, type SignInConfig } from './page.ts';
 
 export type SignupDeps = {
@@ -110,14 +112,26 @@ async function forward(
   path: string,
   body?: unknown,
 ): Promise<Response> {
-  const res = await fetch(`${deps.provisionUrl}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${await deps.token()}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  }).catch(() => {
+  const call = async (span: SpanHandle) => {
+    const res = await fetch(`${deps.provisionUrl}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${await deps.token()}`,
+        // The customer's trace goes on into provision (shared/trace).
+        traceparent: formatTraceparent(span.context),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    span.set({ 'http.response.status_code': res.status });
+    return res;
+  };
+  const route = path.split('?')[0] ?? path;
+  const res = await inSpan(
+    `${method} provision ${route}`,
+    { kind: 'client', attributes: { 'http.request.method': method, 'url.path': route } },
+    call,
+  ).catch(() => {
     throw new DomainError(
       'provisioning-unavailable',
       'provisioning is not reachable; try again',

@@ -120,6 +120,14 @@ async function refresh() {
   if (!res.ok) throw new Error((answer.error && answer.error.message) || res.statusText);
   keep(answer.id_token, answer.refresh_token);
 }
+// The click starts the request's trace (W3C traceparent, sampled): signup, provision and every
+// Kubernetes call continue it; its id is kept on the message, for a customer to quote.
+function traceparent() {
+  const hex = (n) => Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, '0')).join('');
+  const traceId = hex(16);
+  message.dataset.trace = traceId;
+  return '00-' + traceId + '-' + hex(8) + '-01';
+}
 // A call to the backend with the customer's ID token, refreshed when it is about to expire.
 async function api(path, options = {}) {
   if (claims(session.idToken).exp * 1000 < Date.now() + 60000) await refresh();
@@ -192,7 +200,7 @@ form.addEventListener('submit', async (event) => {
   show('Signing up...');
   const customerId = form.customerId.value;
   try {
-    const { res, body } = await api('/api/signup', { method: 'POST', headers: { 'content-type': 'application/json' },
+    const { res, body } = await api('/api/signup', { method: 'POST', headers: { 'content-type': 'application/json', traceparent: traceparent() },
       body: JSON.stringify({ customerId, plan: form.plan.value }) });
     if (!res.ok) throw new Error(refusal(body, res.status));
     show(body.created ? 'Created. Bringing it up...' : 'Already signed up. Checking it...');
