@@ -4,7 +4,10 @@
 import { PubSub, type Topic } from '@google-cloud/pubsub';
 import type { ChangeMessage } from '../../shared/events/change.ts';
 import type { Logger } from '../../shared/log.ts';
+import { traceparentAttribute } from '../../shared/pubsub/trace-attribute.ts';
 import { Backoff } from '../../shared/retry/backoff.ts';
+import { inSpan } from '../../shared/trace/span.ts';
+import { formatTraceparent } from '../../shared/trace/traceparent.ts';
 
 export type Publish = (message: ChangeMessage, signal?: AbortSignal) => Promise<string>;
 
@@ -27,7 +30,31 @@ export function createPublisher(options: {
     batching: { maxMessages: 100, maxMilliseconds: 10, maxBytes: 1024 * 1024 },
   });
   const backoff = new Backoff({ initialMs: 200, maxMs: 10_000 });
-  const publish: Publish = async (message, signal) => {
+  // Each change starts a trace, its span lasting until Pub/Sub acknowledges; the consumers'
+  // spans continue it (shared/pubsub/push.ts), recorded when the watcher's is (sampled flag).
+  const publish: Publish = (change, signal) =>
+    inSpan(
+      `${change.attributes.type} ${change.attributes.kind}`,
+      {
+        kind: 'producer',
+        parent: null,
+        attributes: {
+          'messaging.system': 'gcp_pubsub',
+          'messaging.destination.name': options.topic,
+          'k8s.namespace.name': change.attributes.namespace,
+          'kubefn.object': change.attributes.name,
+          'kubefn.event_key': change.attributes.eventKey,
+        },
+      },
+      async (span) => {
+        const attributes = {
+          ...change.attributes,
+          [traceparentAttribute]: formatTraceparent(span.context),
+        };
+        return publishOnce({ ...change, attributes }, signal);
+      },
+    );
+  const publishOnce: Publish = async (message, signal) => {
     for (;;) {
       try {
         // The client orders whatever carries a key, whatever messageOrdering says.
