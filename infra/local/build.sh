@@ -2,7 +2,8 @@
 # Usage: build.sh [build|start|test]: what the build is for, so prerequisites.sh checks what that
 # needs; by default the npm script that runs it (npm sets npm_lifecycle_event: `npm test` -> test).
 # Builds etcd, kube-apiserver, kube-controller-manager and kube-scheduler from the Go modules
-# pinned in go/go.mod, and kwok (simulated nodes) from go-kwok/go.mod, into $KUBEFN_CACHE/bin
+# pinned in go/go.mod, kwok (simulated nodes) from go-kwok/go.mod, and then (build-jaeger.sh,
+# not for `npm start`) Jaeger from go-jaeger/go.mod, into $KUBEFN_CACHE/bin
 # (default .cache/controlplane, ignored by git), with kwok's own Stage files beside it. Skips the
 # build when the cached binaries were built from the same go.mod and go.sum files and Go version.
 # A cold build takes tens of minutes on 2 cores, so it prints each step and the elapsed time.
@@ -34,8 +35,12 @@ cached() {
   for b in "${binaries[@]}"; do [ -x "$bin/$b" ] || return 1; done
   for s in "${stages[@]}"; do [ -f "$bin/kwok-stages/$(basename "$s")" ] || return 1; done
 }
+# Jaeger (the trace backend of the tracing test) after the control plane, in its own module and
+# with its own stamp (build-jaeger.sh); `npm start` does not use it.
+jaeger() { [ "$purpose" = start ] || bash "$here/build-jaeger.sh"; }
 if cached; then
   echo "build: control plane $kube_version and kwok $kwok_version are cached in $bin"
+  jaeger
   exit 0
 fi
 
@@ -84,3 +89,4 @@ done
 chmod u+w "$bin/kwok-stages"/*
 echo "$stamp" > "$bin/.stamp"
 step "done: $(du -sh "$bin" | cut -f1) of binaries in $bin"
+jaeger
