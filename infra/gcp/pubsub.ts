@@ -16,7 +16,7 @@ import {
 import type { Accounts } from './accounts.ts';
 import type { Context } from './context.ts';
 import type { defineFunctions } from './functions.ts';
-import { delivery } from './names.ts';
+import { delivery, type FunctionName } from './names.ts';
 
 type Functions = ReturnType<typeof defineFunctions>;
 
@@ -124,6 +124,7 @@ export function definePubsub(
   // One per trigger. The logical name follows the subscription's (kubefn-label-requests is
   // sub-label-requests), so a trigger keeps its resource.
   const pushSubscription = (trigger: Trigger) => {
+    const target = trigger.target as keyof typeof services;
     // A filter Pub/Sub would refuse fails the preview here, not the creation later.
     parseFilter(trigger.filter ?? '');
     const key = trigger.subscription.replace(/^kubefn-/, '');
@@ -135,12 +136,12 @@ export function definePubsub(
         topic: topicOf[trigger.topic].name,
         ackDeadlineSeconds: delivery.ackDeadlineSeconds,
         pushConfig: {
-          pushEndpoint: pulumi.interpolate`${services[trigger.target].uri}${trigger.route}`,
+          pushEndpoint: pulumi.interpolate`${services[target].uri}${trigger.route}`,
           // Explicit: without it the token's aud is the endpoint URL (with the route), which the
           // function's exact audience check refuses.
           oidcToken: {
             serviceAccountEmail: accounts.push.email,
-            audience: ctx.audience(trigger.target),
+            audience: ctx.audience(target as FunctionName),
           },
         },
         ...(trigger.filter ? { filter: trigger.filter } : {}),
@@ -167,9 +168,13 @@ export function definePubsub(
     return subscription;
   };
 
+  // Placement (the tenant requests' target) is not deployed yet: its trigger waits for it.
+  const deployed = (Object.keys(triggers) as TriggerKey[]).filter(
+    (key) => triggers[key].target in services,
+  );
   const pushSubscriptions = Object.fromEntries(
-    (Object.keys(triggers) as TriggerKey[]).map((key) => [key, pushSubscription(triggers[key])]),
-  ) as Record<TriggerKey, gcp.pubsub.Subscription>;
+    deployed.map((key) => [key, pushSubscription(triggers[key])]),
+  ) as Partial<Record<TriggerKey, gcp.pubsub.Subscription>>;
 
   return {
     topics: topicOf,
