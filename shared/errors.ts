@@ -23,6 +23,8 @@ export type DomainCode =
   | 'no-such-tenant'
   | 'tenant-terminating'
   | 'confirmation-required'
+  // A tenant deletion beyond the deletion budget: held, not done (functions/provision/held-deletions.ts)
+  | 'deletion-held'
   // A tenant request dated further ahead than the clock skew allows (functions/provision/lifecycle.ts)
   | 'requested-in-future'
   // A customer's sign-up (functions/signup, functions/provision/owner.ts)

@@ -33,6 +33,7 @@ const app = (error: unknown = new Error('not called')) =>
       subjects: subjectsByIdentity([{ kind: 'serviceaccounts' }]),
       caller: caller.rule,
       resyncCaller: caller.rule,
+      operatorCaller: caller.rule,
       pushCaller: caller.rule,
       fanOut: undefined,
     }),

@@ -11,7 +11,11 @@
 //   POST   /pubsub/changes                  Pub/Sub push: a change to one of kubefn's objects,
 //                                           put back if it drifted (heal.ts)
 //   POST   /pubsub/tenants                  Pub/Sub push: a billing or CRM request (lifecycle.ts)
-import type { Hono } from 'hono';
+//   GET    /deletions                       operators: the deletions the budget holds
+//   POST   /deletions/approve {customerIds} operators: do these held deletions now
+//   POST   /deletions/drop    {customerIds} operators: never do these held deletions
+// Every tenant request (POST /tenants, DELETE, /pubsub/tenants) yields outcome events (outcomes.ts).
+import type { Context, Hono } from 'hono';
 import * as v from 'valibot';
 import type { CallerRule } from '../../shared/auth/index.ts';
 import { DomainError } from '../../shared/errors.ts';
@@ -29,15 +33,30 @@ import {
   tenantStatus,
 } from './handler.ts';
 import { healObject } from './heal.ts';
+import { decideHeldDeletions, heldDeletions, releaseHeldDeletions } from './held-deletions.ts';
 import { applyTenantRequest, TenantRequestSchema } from './lifecycle.ts';
+import {
+  httpRequestKey,
+  type OutcomeRequest,
+  type Outcomes,
+  type Stage,
+  withOutcomes,
+} from './outcomes.ts';
 import { CustomerIdSchema, OwnerUidSchema, signupSchema } from './schema.ts';
 
 export type AppDeps = ProvisionDeps & {
   caller: CallerRule;
   resyncCaller: CallerRule;
   pushCaller: CallerRule;
+  /** Who may list, approve and drop held deletions (KUBEFN_ALLOW_OPERATOR). */
+  operatorCaller: CallerRule;
   fanOut: FanOut | undefined;
+  outcomes?: Outcomes | undefined;
 };
+
+const DecisionSchema = v.strictObject({
+  customerIds: v.pipe(v.array(CustomerIdSchema), v.minLength(1), v.maxLength(1000)),
+});
 
 export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
   const { app, deps, guard } = functionSkeleton(ready);
@@ -49,8 +68,15 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
     readQuery(c, {});
     const loaded = await deps();
     const input = await readJson(c, signupSchema(Object.keys(loaded.templates.plans)));
-    const result = await provisionTenant(input, loaded);
-    return c.json(result, result.created && !result.dryRun ? 201 : 200);
+    if (input.dryRun) return c.json(await provisionTenant(input, loaded), 200);
+    const request = httpRequest(c, 'signup', input.customerId, loaded);
+    const result = await withOutcomes(
+      loaded.outcomes,
+      request,
+      () => provisionTenant(input, loaded),
+      () => succeeded(input.customerId, loaded),
+    );
+    return c.json(result, result.created ? 201 : 200);
   });
 
   app.get('/tenants', async (c) => {
@@ -70,16 +96,44 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
       dryRun: queryFlag,
       owner: v.optional(OwnerUidSchema),
     });
-    return c.json(await deprovisionTenant(id, options, await deps()), 202);
+    const loaded = await deps();
+    if (options.dryRun) return c.json(await deprovisionTenant(id, options, loaded), 202);
+    const request = httpRequest(c, 'cancel', id, loaded);
+    const source = { via: 'http' as const, request: request.request };
+    const result = await withOutcomes(
+      loaded.outcomes,
+      request,
+      () => deprovisionTenant(id, { ...options, source }, loaded),
+      async () => ({ stage: 'succeeded' as const, data: { phase: 'Terminating' } }),
+    );
+    return c.json(result, 202);
   });
+
+  // Operators: the deletions the budget holds, and their decision on named ones.
+  const operator = guard((d) => d.operatorCaller);
+  app.get('/deletions', operator, async (c) => {
+    readQuery(c, {});
+    const loaded = await deps();
+    return c.json({ budget: loaded.deletionBudget ?? null, held: await heldDeletions(loaded) });
+  });
+  for (const decision of ['approve', 'drop'] as const) {
+    app.post(`/deletions/${decision}`, operator, async (c) => {
+      readQuery(c, {});
+      const { customerIds } = await readJson(c, DecisionSchema);
+      return c.json({ decisions: await decideHeldDeletions(await deps(), customerIds, decision) });
+    });
+  }
   // Cloud Scheduler: every tenant checked against its template; what was put back is listed.
   app.post(
     '/resync',
     guard((d) => d.resyncCaller),
     async (c) => {
       readQuery(c, {});
-      const answer = await scheduledResync(await deps());
-      return c.json(answer, 'job' in answer ? 202 : 200);
+      const loaded = await deps();
+      // Held deletions the window now allows go first: a failure here fails the call (retried).
+      const deletions = await releaseHeldDeletions(loaded);
+      const answer = await scheduledResync(loaded);
+      return c.json({ ...answer, deletions }, 'job' in answer ? 202 : 200);
     },
   );
   app.post(
@@ -95,9 +149,50 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
   app.post(
     '/pubsub/tenants',
     guard((d) => d.pushCaller),
-    pushRoute(TenantRequestSchema, async ({ data }) => applyTenantRequest(data, await deps())),
+    pushRoute(TenantRequestSchema, async ({ data }) => {
+      const loaded = await deps();
+      const { action, customerId, requestedAt } = data;
+      const namespace = loaded.namespacePrefix + customerId;
+      const request = { action, customerId, namespace, via: 'pubsub' as const, requestedAt };
+      return withOutcomes(
+        loaded.outcomes,
+        { ...request, request: requestedAt },
+        () => applyTenantRequest(data, loaded),
+        async ({ outcome, action: _, customerId: __, namespace: ___, ...detail }) => {
+          if (outcome === 'held') return { stage: 'held', data: detail };
+          if (outcome !== 'done') return undefined; // stale: its outcome was given the first time
+          return action === 'cancel'
+            ? { stage: 'succeeded', data: { phase: 'Terminating' } }
+            : succeeded(customerId, loaded);
+        },
+      );
+    }),
   );
   return app;
+}
+
+function httpRequest(
+  c: Context,
+  action: 'signup' | 'cancel',
+  customerId: string,
+  deps: AppDeps,
+): OutcomeRequest {
+  const request = httpRequestKey(c.req.header('idempotency-key'));
+  return { action, customerId, namespace: deps.namespacePrefix + customerId, via: 'http', request };
+}
+
+/** A succeeded outcome: the tenant's phase and readiness phases as read now (readiness.ts). */
+async function succeeded(
+  customerId: string,
+  deps: AppDeps,
+): Promise<{ stage: Stage; data: Record<string, unknown> }> {
+  try {
+    const { phase, phases, readyAt } = await tenantStatus(customerId, deps);
+    return { stage: 'succeeded', data: { phase, phases, ...(readyAt ? { readyAt } : {}) } };
+  } catch {
+    // Applied, but not readable just now: the outcome stands without the phases.
+    return { stage: 'succeeded', data: {} };
+  }
 }
 
 function customerId(raw: string): string {

@@ -12,11 +12,20 @@
 //   KUBEFN_MAX_TENANTS        the ceiling on this deployment's tenants: a new one beyond it is
 //                             refused (409 capacity-reached); unset, no ceiling
 //   KUBEFN_ALLOW_PUSH         who may push batches to POST /pubsub/resync (the push account)
+//   KUBEFN_DELETION_BUDGET    at most N tenant deletions in any window, as N/DURATION with s, m
+//                             or h (default 10/1h; 0/1h holds every deletion for an operator);
+//                             beyond it a deletion is held (held-deletions.ts)
+//   KUBEFN_ALLOW_OPERATOR     who may list, approve and drop held deletions (/deletions);
+//                             unset, nobody
+//   KUBEFN_OUTCOMES_TOPIC     where each tenant request's outcome events go, CloudEvents
+//                             (outcomes.ts); unset, none are published
+//   KUBEFN_CELL               this cluster's cell, in the outcome events' source (default "local")
 //   plus the Kubernetes connection (shared/kube/connection.ts) and KUBEFN_AUTH_*.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as v from 'valibot';
 import { allowList, authEnvEntries, callerRule, trustedIssuers } from '../../shared/auth/index.ts';
+import { CellNameSchema, defaultCellName } from '../../shared/cells.ts';
 import { envProblem, readEnv } from '../../shared/env.ts';
 import { rbacSubjectsSetting, subjectsByIdentity } from '../../shared/identities.ts';
 import {
@@ -25,8 +34,11 @@ import {
   connectCluster,
 } from '../../shared/kube/index.ts';
 import { pubsubProject, pubsubProjectEntries } from '../../shared/pubsub/project.ts';
+import { pubsubPublisher } from '../../shared/pubsub/publisher.ts';
 import type { AppDeps } from './app.ts';
-import { pubsubPublisher } from './fanout.ts';
+import { type DeletionBudget, defaultDeletionBudget } from './deletion-budget.ts';
+import { resyncPublisher } from './fanout.ts';
+import { outcomePublisher } from './outcomes.ts';
 import { badPlanRules } from './owner.ts';
 import { bundleRefs, type Templates } from './render.ts';
 import builtInBundle from './templates/bundle.json' with { type: 'json' };
@@ -52,8 +64,23 @@ const EnvSchema = v.object({
     v.minValue(1),
     v.maxValue(1000),
   ),
+  KUBEFN_DELETION_BUDGET: v.pipe(
+    v.optional(v.string(), defaultDeletionBudget),
+    v.regex(/^\d{1,4}\/\d{1,6}[smh]$/, 'N/DURATION, such as 10/1h or 5/30m'),
+    v.transform(deletionBudget),
+    v.check((b) => b.perWindow <= 1000 && b.windowSeconds >= 1, 'at most 1000, in at least 1s'),
+  ),
+  KUBEFN_ALLOW_OPERATOR: allowList,
+  KUBEFN_OUTCOMES_TOPIC: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z][\w.~+%-]{2,254}$/))),
+  KUBEFN_CELL: v.optional(CellNameSchema, defaultCellName),
   ...pubsubProjectEntries,
 });
+
+function deletionBudget(setting: string): DeletionBudget {
+  const [count = '', duration = ''] = setting.split('/');
+  const unit = { s: 1, m: 60, h: 3600 }[duration.slice(-1) as 's' | 'm' | 'h'];
+  return { perWindow: Number(count), windowSeconds: Number(duration.slice(0, -1)) * unit };
+}
 
 export type ProvisionSettings = v.InferOutput<typeof EnvSchema> & { templates: Templates };
 
@@ -61,7 +88,8 @@ export type ProvisionSettings = v.InferOutput<typeof EnvSchema> & { templates: T
 export function settingsFromEnv(env: NodeJS.ProcessEnv): ProvisionSettings {
   const settings = readEnv('provision', EnvSchema, env);
   checkClusterSettings('provision', settings);
-  if (settings.KUBEFN_RESYNC_TOPIC) pubsubProject('provision', settings);
+  if (settings.KUBEFN_RESYNC_TOPIC || settings.KUBEFN_OUTCOMES_TOPIC)
+    pubsubProject('provision', settings);
   const templates = loadTemplates(settings.KUBEFN_TEMPLATES_DIR);
   const badPlans = badPlanRules(templates.plans);
   if (badPlans.length > 0) {
@@ -97,16 +125,25 @@ async function connect(settings: ProvisionSettings): Promise<AppDeps> {
     templates,
     namespacePrefix: settings.KUBEFN_NAMESPACE_PREFIX,
     maxTenants: settings.KUBEFN_MAX_TENANTS,
+    deletionBudget: settings.KUBEFN_DELETION_BUDGET,
     subjects: subjectsByIdentity(settings.KUBEFN_RBAC_SUBJECTS),
     caller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_PROVISION),
     resyncCaller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_RESYNC),
     pushCaller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_PUSH),
+    operatorCaller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_OPERATOR),
+    outcomes: settings.KUBEFN_OUTCOMES_TOPIC
+      ? outcomePublisher(
+          pubsubPublisher(pubsubProject('provision', settings), settings.KUBEFN_OUTCOMES_TOPIC, {
+            ordered: true,
+          }),
+          settings.KUBEFN_CELL,
+        )
+      : undefined,
     fanOut: settings.KUBEFN_RESYNC_TOPIC
       ? {
           batchSize: settings.KUBEFN_RESYNC_BATCH,
-          publish: pubsubPublisher(
-            pubsubProject('provision', settings),
-            settings.KUBEFN_RESYNC_TOPIC,
+          publish: resyncPublisher(
+            pubsubPublisher(pubsubProject('provision', settings), settings.KUBEFN_RESYNC_TOPIC),
           ),
         }
       : undefined,

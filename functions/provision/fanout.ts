@@ -5,11 +5,12 @@
 // only (the lists selected by `kubefn.dev/customer in (...)`), so a redelivered or duplicated
 // batch changes nothing twice. Progress is one log line per batch, with the job's id.
 //
-// The Pub/Sub client is imported only here and only when a job fans out: the function's cold
-// start does not load it.
+// The Pub/Sub client is loaded only when a job fans out (shared/pubsub/publisher.ts): the
+// function's cold start does not load it.
 import { randomUUID } from 'node:crypto';
 import * as v from 'valibot';
 import { jsonLogger as log } from '../../shared/log.ts';
+import type { Publish } from '../../shared/pubsub/publisher.ts';
 import type { ProvisionDeps } from './handler.ts';
 import { listTenants, type ResyncAnswer, resyncTenants } from './resync.ts';
 import { CustomerIdSchema } from './schema.ts';
@@ -61,19 +62,11 @@ export async function resyncBatch(batch: ResyncBatch, deps: ProvisionDeps) {
   return { outcome: 'done', job: batch.job, batch: batch.batch, ...answer };
 }
 
-/** Publishes batches to `topic` with @google-cloud/pubsub, loaded on the first job. */
-export function pubsubPublisher(projectId: string, topic: string): FanOut['publish'] {
-  let loaded:
-    | Promise<{
-        publishMessage(m: { json: unknown; attributes: Record<string, string> }): Promise<string>;
-      }>
-    | undefined;
+/** A batch as the message that carries it (shared/pubsub/publisher.ts publishes it). */
+export function resyncPublisher(publish: Publish): FanOut['publish'] {
   return async (batch) => {
-    loaded ??= import('@google-cloud/pubsub').then(({ PubSub }) =>
-      new PubSub({ projectId }).topic(topic),
-    );
-    await (await loaded).publishMessage({
-      json: batch,
+    await publish({
+      data: Buffer.from(JSON.stringify(batch)),
       attributes: { job: batch.job, batch: String(batch.batch), batches: String(batch.batches) },
     });
   };

@@ -8,6 +8,8 @@ import { type Cluster, KubeError, type KubeObject } from '../../shared/kube/inde
 import { ownerLabel } from '../../shared/labels.ts';
 import { applyTenantObject, equal, failedObject, fieldManager } from './apply.ts';
 import { withCustomerLock } from './customer-lock.ts';
+import type { DeletionBudget } from './deletion-budget.ts';
+import { deleteTenant, type HoldSource } from './held-deletions.ts';
 import {
   checkEntitlement,
   countTenants,
@@ -44,6 +46,8 @@ export type ProvisionDeps = {
   subjects: RenderValues['subjects'];
   /** The ceiling on this deployment's tenants (KUBEFN_MAX_TENANTS); none when unset. */
   maxTenants?: number | undefined;
+  /** At most so many tenant deletions in a window (KUBEFN_DELETION_BUDGET); none when unset. */
+  deletionBudget?: DeletionBudget | undefined;
 };
 
 export type ProvisionResult = {
@@ -300,10 +304,20 @@ const withAnnotation = (object: KubeObject, key: string, value: string): KubeObj
 const endpointSliceRef = { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice' } as const;
 const podRef = { apiVersion: 'v1', kind: 'Pod' } as const;
 
-/** Deletes a tenant's namespace (and so its bundle), only with the customer id as confirmation. */
+/**
+ * Deletes a tenant's namespace (and so its bundle), only with the customer id as confirmation,
+ * and within the deletion budget: beyond it the deletion is held (held-deletions.ts) and this
+ * throws `deletion-held`.
+ */
 export async function deprovisionTenant(
   customerId: string,
-  options: { confirm?: string | undefined; dryRun: boolean; owner?: string | undefined },
+  options: {
+    confirm?: string | undefined;
+    dryRun: boolean;
+    owner?: string | undefined;
+    /** Who asked, recorded on a hold: DELETE (http) or a cancel (pubsub, with its requestedAt). */
+    source?: HoldSource | undefined;
+  },
   deps: ProvisionDeps,
 ): Promise<{ customerId: string; namespace: string; phase: 'Terminating'; dryRun: boolean }> {
   if (options.confirm !== customerId) {
@@ -314,13 +328,8 @@ export async function deprovisionTenant(
   }
   const ns = await ownTenant(deps, customerId, { allowTerminating: true, owner: options.owner });
   const name = ns.metadata?.name ?? '';
-  if (!ns.metadata?.deletionTimestamp) {
-    await deps.cluster.resource(namespaceRef).delete(name, {
-      dryRun: options.dryRun,
-      // Never delete a namespace re-created under the same name since we looked.
-      preconditions: { uid: ns.metadata?.uid ?? '' },
-    });
-  }
+  if (!ns.metadata?.deletionTimestamp)
+    await deleteTenant(deps, ns, { via: 'http', ...options.source, dryRun: options.dryRun });
   return { customerId, namespace: name, phase: 'Terminating', dryRun: options.dryRun };
 }
 

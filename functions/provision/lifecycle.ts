@@ -9,7 +9,8 @@
 //                no pods, its Services and Ingresses have no backends: traffic gets no answer
 //                from the tenant. The tenant's objects, data and configuration stay as they are.
 //   resume       all of that undone: replicas as recorded, the quota and the label removed
-//   cancel       as DELETE /tenants/:id?confirm=ID: `confirm` must repeat the customer id
+//   cancel       as DELETE /tenants/:id?confirm=ID: `confirm` must repeat the customer id; beyond
+//                the deletion budget it is held (held-deletions.ts) and answered `held`
 // Each request carries `requestedAt`; the newest applied is recorded on the namespace, and a
 // request no newer than it (a redelivery, a duplicate, one overtaken) changes nothing. A request
 // dated further ahead than a small clock skew is refused: recorded, it would make every real
@@ -105,7 +106,20 @@ export async function applyTenantRequest(
     // Gone already, or going: a repeated cancel is done, not a failure.
     if (!live || live.metadata?.deletionTimestamp)
       return { outcome: 'done', ...answer, detail: 'already deleted' };
-    await deprovisionTenant(customerId, { confirm: request.confirm, dryRun: false }, deps);
+    const source = { via: 'pubsub' as const, requestedAt };
+    try {
+      await deprovisionTenant(
+        customerId,
+        { confirm: request.confirm, dryRun: false, source },
+        deps,
+      );
+    } catch (error) {
+      // Beyond the deletion budget: the hold is recorded on the namespace (held-deletions.ts),
+      // and so is this request, so a redelivery is stale; the message is acknowledged.
+      if (!(error instanceof DomainError && error.code === 'deletion-held')) throw error;
+      await record(deps.cluster, namespace, requestedAt);
+      return { outcome: 'held', ...answer, ...(error.details as object) };
+    }
     return { outcome: 'done', ...answer };
   }
   if (action === 'signup' || action === 'change-plan') {
@@ -123,14 +137,19 @@ export async function applyTenantRequest(
     if (action === 'suspend') await suspend(deps.cluster, id);
     else await resume(deps.cluster, namespace);
   }
-  await deps.cluster.resource(namespaceRef).apply(
+  await record(deps.cluster, namespace, requestedAt);
+  return { outcome: 'done', ...answer };
+}
+
+/** Records `requestedAt` as the newest request applied to the tenant. */
+function record(cluster: Cluster, namespace: string, requestedAt: string) {
+  return cluster.resource(namespaceRef).apply(
     {
       ...namespaceRef,
       metadata: { name: namespace, annotations: { [requestedAtAnnotation]: requestedAt } },
     },
     { fieldManager: recordManager, force: true },
   );
-  return { outcome: 'done', ...answer };
 }
 
 async function suspend(cluster: Cluster, tenant: TenantId): Promise<void> {

@@ -23,6 +23,7 @@ export const statusOf: Record<FailureCode, ContentfulStatusCode> = {
   'reserved-key': 400,
   'unknown-kind': 400,
   'confirmation-required': 400,
+  'deletion-held': 429, // the deletion budget is spent: held until the window allows or approval
   'requested-in-future': 400,
   'not-allowed': 403,
   'kubefn-key': 403, // kubefn's own labels, for every caller

@@ -1,0 +1,125 @@
+// The deletion budget: at most `perWindow` tenant deletions in any `windowSeconds`, per provision
+// deployment (its namespace prefix), counted in the cluster so every instance and every restart
+// sees the same count. A billing bug that publishes 5,000 cancels deletes `perWindow` tenants;
+// the rest are held (held-deletions.ts) until the window allows them or an operator approves.
+//
+// The count is `perWindow` slot Leases in kubefn-system, one per deletion in flight or done in
+// the window: a deletion takes a free slot by creating its Lease (the API server lets exactly one
+// of concurrent creates of a name succeed, so two instances never take the same slot) and the
+// slot frees itself `windowSeconds` after it was taken (its acquireTime and duration; the next
+// taker removes the expired Lease guarded by its resourceVersion, as customer-lock.ts does). Each
+// slot serves at most one deletion per window, so any window-long stretch of time holds at most
+// `perWindow` deletions (a sliding window, not a fixed one that allows twice the budget across a
+// boundary). Only get, create and delete on Leases are needed: provision's Role already grants
+// them (infra/k8s/rbac.yaml), and no count is read, changed and written back.
+import { createHash, randomUUID } from 'node:crypto';
+import { systemNamespace } from '../../shared/identities.ts';
+import { type Cluster, KubeError, type KubeObject } from '../../shared/kube/index.ts';
+
+export type DeletionBudget = {
+  /** Deletions allowed in any window; 0 holds every deletion for an operator. */
+  perWindow: number;
+  windowSeconds: number;
+};
+
+/**
+ * KUBEFN_DELETION_BUDGET's default, 10 an hour: more than a SaaS's ordinary churn in an hour at
+ * thousands of tenants, few enough that a runaway publisher costs ten tenants, not thousands.
+ */
+export const defaultDeletionBudget = '10/1h';
+
+const leaseRef = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease' } as const;
+type Lease = KubeObject & {
+  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string };
+};
+
+/** A slot taken: given back (its Lease deleted) when the deletion it was for did not happen. */
+export type Slot = { name: string; uid: string };
+export type Taken = { slot: Slot } | { slot: undefined; retryAfterSeconds: number };
+
+/** The slot Leases' name stem for a deployment: the same for all its instances, and no other's. */
+export const slotPrefix = (namespacePrefix: string) =>
+  `kubefn-deletions-${createHash('sha256').update(namespacePrefix).digest('hex').slice(0, 12)}`;
+
+/**
+ * Takes a free slot for deleting `namespace` (recorded as the Lease's holder, for an operator
+ * reading them), or says when the first slot frees. A failure to reach the API server throws:
+ * a deletion that cannot be counted does not happen.
+ */
+export async function takeDeletionSlot(
+  cluster: Cluster,
+  namespacePrefix: string,
+  budget: DeletionBudget,
+  namespace: string,
+): Promise<Taken> {
+  const leases = cluster.resource<Lease>(leaseRef);
+  const stem = slotPrefix(namespacePrefix);
+  let soonestMs = budget.windowSeconds * 1000;
+  for (let i = 0; i < budget.perWindow; i++) {
+    const name = `${stem}-${i}`;
+    // Twice at most: once as found, once after removing an expired Lease (or losing it to
+    // another taker, who then holds it).
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const slot = await create(leases, name, namespace, budget.windowSeconds);
+      if (slot) return { slot };
+      const current = await leases.find(name, { namespace: systemNamespace });
+      if (!current) continue; // freed between the create and the read
+      const left = remainingMs(current, budget.windowSeconds);
+      if (left > 0) {
+        soonestMs = Math.min(soonestMs, left);
+        break;
+      }
+      await leases
+        .delete(name, {
+          namespace: systemNamespace,
+          preconditions: { resourceVersion: current.metadata?.resourceVersion ?? '' },
+        })
+        .catch((error: unknown) => {
+          // Another taker removed it first; the create decides who has it.
+          if (!(error instanceof KubeError && ['conflict', 'not-found'].includes(error.code)))
+            throw error;
+        });
+    }
+  }
+  return { slot: undefined, retryAfterSeconds: Math.max(1, Math.ceil(soonestMs / 1000)) };
+}
+
+/** Gives a slot back: the deletion it was taken for did not happen. Best effort. */
+export async function releaseDeletionSlot(cluster: Cluster, slot: Slot): Promise<void> {
+  await cluster
+    .resource<Lease>(leaseRef)
+    .delete(slot.name, { namespace: systemNamespace, preconditions: { uid: slot.uid } })
+    .catch(() => {});
+}
+
+async function create(
+  leases: ReturnType<Cluster['resource']>,
+  name: string,
+  holder: string,
+  windowSeconds: number,
+): Promise<Slot | undefined> {
+  try {
+    const lease = await leases.create({
+      ...leaseRef,
+      metadata: { name, namespace: systemNamespace },
+      spec: {
+        // The namespace it deletes, and this attempt (a holder name alone repeats).
+        holderIdentity: `${holder}/${randomUUID().slice(0, 8)}`,
+        leaseDurationSeconds: windowSeconds,
+        // MicroTime: RFC 3339 with microseconds.
+        acquireTime: new Date().toISOString().replace('Z', '000Z'),
+      },
+    } as Lease);
+    return { name, uid: lease.metadata?.uid ?? '' };
+  } catch (error) {
+    if (error instanceof KubeError && error.code === 'already-exists') return undefined;
+    throw error;
+  }
+}
+
+/** How long until a slot frees; 0 or less once it has. One with no readable time is expired. */
+function remainingMs(lease: Lease, fallbackSeconds: number): number {
+  const acquired = Date.parse(lease.spec?.acquireTime ?? String(lease.metadata?.creationTimestamp));
+  const seconds = lease.spec?.leaseDurationSeconds ?? fallbackSeconds;
+  return Number.isFinite(acquired) ? acquired + seconds * 1000 - Date.now() : 0;
+}

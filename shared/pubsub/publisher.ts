@@ -1,0 +1,47 @@
+// Publishing from a function (provision's resync batches and tenant outcomes) with
+// @google-cloud/pubsub, loaded on the first publish: a cold start that publishes nothing does
+// not load it. The client retries a failed publish itself (its default backoff, up to 60 s);
+// what still fails rejects, for the caller to decide.
+//
+// With `ordered`, messages with one ordering key are delivered in the order published. A failed
+// publish pauses its key in the client (later ones would overtake it); it is resumed here, so the
+// next message of that key is published, and the caller learns of the failure.
+
+export type PublishedMessage = {
+  data: Buffer;
+  attributes: Record<string, string>;
+  orderingKey?: string | undefined;
+};
+export type Publish = (message: PublishedMessage) => Promise<string>;
+
+type Topic = {
+  publishMessage(m: {
+    data: Buffer;
+    attributes: Record<string, string>;
+    orderingKey?: string;
+  }): Promise<string>;
+  resumePublishing(orderingKey: string): void;
+};
+
+export function pubsubPublisher(
+  projectId: string,
+  topic: string,
+  options: { ordered?: boolean } = {},
+): Publish {
+  let loaded: Promise<Topic> | undefined;
+  return async (message) => {
+    loaded ??= import('@google-cloud/pubsub').then(
+      ({ PubSub }): Topic =>
+        new PubSub({ projectId }).topic(topic, { messageOrdering: options.ordered ?? false }),
+    );
+    const target: Topic = await loaded;
+    const { orderingKey, ...rest } = message;
+    const keyed = options.ordered && orderingKey ? { ...rest, orderingKey } : rest;
+    try {
+      return await target.publishMessage(keyed);
+    } catch (error) {
+      if (options.ordered && orderingKey) target.resumePublishing(orderingKey);
+      throw error;
+    }
+  };
+}
