@@ -34,7 +34,12 @@ export type DomainCode =
   | 'capacity-reached'
   | 'signup-busy'
   | 'provisioning-refused'
-  | 'provisioning-unavailable';
+  | 'provisioning-unavailable'
+  // Placement across cells (functions/placement)
+  | 'unknown-region'
+  | 'region-full'
+  | 'region-unavailable'
+  | 'cell-unavailable';
 
 /** A failure the caller is told about: its message is safe to show. */
 export class DomainError extends KubefnError<DomainCode> {

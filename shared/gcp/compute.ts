@@ -7,8 +7,8 @@
 //   POST  {base}/projects/P/global/operations/OP/wait          (or regions/R/operations)
 // A stale fingerprint answers 412 (conditionNotMet): the caller re-reads and tries again.
 import { randomUUID } from 'node:crypto';
-import { KubefnError } from '../errors.ts';
-import { type ErrorTranslators, HttpsClient } from '../transport/https-client.ts';
+import { HttpsClient } from '../transport/https-client.ts';
+import { GoogleApiError, type GoogleApiErrorCode, googleApiErrors } from './api-error.ts';
 
 export type BackendServiceRef = { project: string; region?: string | undefined; name: string };
 export type BackendService = { name: string; timeoutSec?: number; fingerprint: string };
@@ -18,65 +18,8 @@ export type Operation = {
   error?: { errors?: { code?: string; message?: string }[] };
 };
 
-/** Compute failures by code; the codes Kubernetes also has mean the same (412 is a conflict). */
-export type ComputeErrorCode =
-  | 'not-found'
-  | 'forbidden'
-  | 'unauthorized'
-  | 'conflict' // 412 conditionNotMet: the fingerprint is stale; read again
-  | 'bad-request'
-  | 'too-many-requests'
-  | 'unavailable'
-  | 'internal'
-  | 'network'
-  | 'timeout'
-  | 'aborted' // the caller's signal ended the call
-  | 'operation-failed'
-  | 'unknown';
-
-const codeByStatus: Record<number, ComputeErrorCode> = {
-  400: 'bad-request',
-  401: 'unauthorized',
-  403: 'forbidden',
-  404: 'not-found',
-  409: 'conflict',
-  412: 'conflict',
-  429: 'too-many-requests',
-  500: 'internal',
-  502: 'unavailable',
-  503: 'unavailable',
-  504: 'timeout',
-};
-
-export class ComputeError extends KubefnError<ComputeErrorCode> {
-  override readonly name = 'ComputeError';
-  readonly code: ComputeErrorCode;
-  /** Worth trying again later: throttling, the server's trouble, or no answer at all. */
-  readonly retryable: boolean;
-  /** Seconds a 429 or 503 asked us to wait (Retry-After). */
-  retryAfterSeconds: number | undefined;
-  constructor(
-    message: string,
-    /** HTTP status, 0 when no answer came back, 200 for a failed Operation. */
-    readonly status: number,
-    readonly reason: string,
-    code?: ComputeErrorCode,
-    cause?: unknown,
-  ) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.code =
-      code ??
-      codeByStatus[status] ??
-      (status === 0 ? 'network' : status >= 500 ? 'internal' : 'unknown');
-    this.retryable = [
-      'too-many-requests',
-      'unavailable',
-      'internal',
-      'network',
-      'timeout',
-    ].includes(this.code);
-  }
-}
+export type ComputeErrorCode = GoogleApiErrorCode;
+export { GoogleApiError as ComputeError };
 
 export type ComputeClient = ReturnType<typeof computeClient>;
 
@@ -91,9 +34,13 @@ export function computeClient(options: {
   // abort, retries with the one Backoff (429 honouring Retry-After, 5xx and no answer). Every
   // call here may be repeated: GET and wait read, and a PATCH
   // carries its requestId, which Compute applies at most once.
-  const transport = new HttpsClient({ server: base.origin, token: options.token }, computeErrors, {
-    timeoutMs: options.timeoutMs ?? 30_000,
-  });
+  const transport = new HttpsClient(
+    { server: base.origin, token: options.token },
+    googleApiErrors,
+    {
+      timeoutMs: options.timeoutMs ?? 30_000,
+    },
+  );
   const scope = (ref: { project: string; region?: string | undefined }) =>
     `projects/${encodeURIComponent(ref.project)}/${ref.region ? `regions/${encodeURIComponent(ref.region)}` : 'global'}`;
 
@@ -132,7 +79,7 @@ export function computeClient(options: {
       let current = operation;
       while (current.status !== 'DONE') {
         if (Date.now() > until)
-          throw new ComputeError(
+          throw new GoogleApiError(
             `operation ${operation.name} not done in time`,
             0,
             'timeout',
@@ -147,7 +94,7 @@ export function computeClient(options: {
       }
       const failure = current.error?.errors?.[0];
       if (failure)
-        throw new ComputeError(
+        throw new GoogleApiError(
           `operation ${operation.name} failed: ${failure.message ?? failure.code ?? 'unknown'}`,
           200,
           failure.code ?? 'operationFailed',
@@ -158,35 +105,5 @@ export function computeClient(options: {
   };
 }
 
-/** No answer (status 0) keeps the transport's code: timeout, aborted or network. */
-const computeErrors: ErrorTranslators = {
-  fromResponse: errorFrom,
-  fromTransport: (code, message, cause) => new ComputeError(message, 0, code, code, cause),
-};
-
 /** A wait call returns after at most ~2 minutes, DONE or not: its deadline is longer. */
 const waitCallMs = 150_000;
-
-function errorFrom(
-  status: number,
-  text: string,
-  request: { method: string; path: string; retryAfter?: string | undefined },
-): ComputeError {
-  const what = `${request.method} ${request.path}`;
-  let reason = 'unknown';
-  let message = `answered ${status}`;
-  try {
-    const body = JSON.parse(text) as {
-      error?: { message?: string; errors?: { reason?: string }[] };
-    };
-    reason = body.error?.errors?.[0]?.reason ?? reason;
-    message = body.error?.message ?? message;
-  } catch {
-    // Not JSON (a proxy's page): the status says enough.
-  }
-  const error = new ComputeError(`${what}: ${message}`, status, reason);
-  const retryAfter = Number(request.retryAfter);
-  if (request.retryAfter !== undefined && Number.isFinite(retryAfter) && retryAfter >= 0)
-    error.retryAfterSeconds = retryAfter;
-  return error;
-}

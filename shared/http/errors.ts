@@ -36,6 +36,11 @@ export const statusOf: Record<FailureCode, ContentfulStatusCode> = {
   'tenant-limit': 403, // the customer's plan allows no more tenants
   'capacity-reached': 409, // the deployment's ceiling on all tenants
   'signup-busy': 429, // the same customer's other sign-ups held the lock past the wait
+  // Placement: a region not offered, every cell of it full or down, the tenant's cell down
+  'unknown-region': 400,
+  'region-full': 409,
+  'region-unavailable': 503,
+  'cell-unavailable': 503,
   // Another service kubefn calls
   'provisioning-refused': 502,
   'provisioning-unavailable': 503,
