@@ -12,6 +12,7 @@ import { AuthError } from '../../shared/auth/errors.ts';
 import type { Customer } from '../../shared/auth/identity-platform.ts';
 import { DomainError } from '../../shared/errors.ts';
 import { functionApp } from '../../shared/http/app.ts';
+import { callFunction, relay } from '../../shared/http/call-function.ts';
 import { renderAuthFailure } from '../../shared/http/errors.ts';
 import { readJson } from '../../shared/http/json-body.ts';
 import { readQuery } from '../../shared/http/query.ts';
@@ -105,60 +106,23 @@ function signedIn(deps: SignupDeps, log: Logger): MiddlewareHandler<Env> {
   };
 }
 
-/** Calls the provisioning function and relays its answer; its failures are not ours to explain. */
+/** Calls placement (or a cell's provision) and relays its answer. */
 async function forward(
   deps: SignupDeps,
   method: string,
   path: string,
   body?: unknown,
 ): Promise<Response> {
-  const call = async (span: SpanHandle) => {
-    const res = await fetch(`${deps.provisionUrl}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${await deps.token()}`,
-        // The customer's trace goes on into provision (shared/trace).
-        traceparent: formatTraceparent(span.context),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    span.set({ 'http.response.status_code': res.status });
-    return res;
-  };
-  const route = path.split('?')[0] ?? path;
-  const res = await inSpan(
-    `${method} provision ${route}`,
-    { kind: 'client', attributes: { 'http.request.method': method, 'url.path': route } },
-    call,
-  ).catch(() => {
-    throw new DomainError(
-      'provisioning-unavailable',
-      'provisioning is not reachable; try again',
-      undefined,
-      { retryable: true },
-    );
-  });
-  if (res.status === 401 || res.status === 403) {
-    // Our own identity was refused, or a customer's refusal from provision (entitlement, limit),
-    // which provision says with a code: only a bare 401/403 is a deployment problem.
-    const text = await res.text();
-    const code = errorCode(text);
-    if (code === undefined || code === 'unauthenticated' || code === 'forbidden')
-      throw new DomainError('provisioning-refused', 'provisioning refused this backend');
-    return json(text, res.status);
-  }
-  return json(await res.text(), res.status);
-}
-
-const json = (text: string, status: number) =>
-  new Response(text, { status, headers: { 'content-type': 'application/json' } });
-
-function errorCode(text: string): string | undefined {
-  try {
-    const code = (JSON.parse(text) as { error?: unknown }).error;
-    return typeof code === 'string' ? code : undefined;
-  } catch {
-    return undefined;
-  }
+  const answer = await callFunction(
+    { url: deps.provisionUrl, token: deps.token },
+    { method, path, ...(body === undefined ? {} : { body }) },
+    () =>
+      new DomainError(
+        'provisioning-unavailable',
+        'provisioning is not reachable; try again',
+        undefined,
+        { retryable: true },
+      ),
+  );
+  return relay(answer);
 }
