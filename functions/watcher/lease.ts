@@ -123,10 +123,24 @@ export class LeaseHolder {
   async release(): Promise<void> {
     if (!this.#leader || !this.#lease) return;
     this.#leader = false;
-    const spec = { ...this.#lease.spec, holderIdentity: '', leaseDurationSeconds: 1 };
-    await this.#leases()
-      .replace({ ...this.#lease, spec })
-      .catch(() => {});
+    const { namespace, name, identity } = this.#options;
+    let lease: Lease | undefined = this.#lease;
+    // A renewal still in flight when the stop came may have written after our last read (seen
+    // once under load: a 409, and the lease left held until it expired): read again, and give
+    // it up if it is still ours.
+    for (let attempt = 0; lease && attempt < 3; attempt++) {
+      if (lease.spec?.holderIdentity !== identity) return;
+      const spec = { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 };
+      try {
+        await this.#leases().replace({ ...lease, spec });
+        return;
+      } catch (error) {
+        if (!(error instanceof KubeError && error.code === 'conflict')) return;
+      }
+      lease = await this.#leases()
+        .find(name, { namespace })
+        .catch(() => undefined);
+    }
   }
 
   /**
