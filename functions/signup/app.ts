@@ -18,8 +18,6 @@ import { readJson } from '../../shared/http/json-body.ts';
 import { readQuery } from '../../shared/http/query.ts';
 import type { TokenProvider } from '../../shared/kube/index.ts';
 import { jsonLogger, type Logger } from '../../shared/log.ts';
-import { inSpan, type SpanHandle } from '../../shared/trace/span.ts';
-import { formatTraceparent } from '../../shared/trace/traceparent.ts';
 import { page, type SignInConfig } from './page.ts';
 
 export type SignupDeps = {

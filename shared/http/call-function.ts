@@ -4,6 +4,8 @@
 // and the callee's answer is relayed as it is (its failures are its own to explain).
 import { DomainError } from '../errors.ts';
 import type { TokenProvider } from '../kube/index.ts';
+import { inSpan } from '../trace/span.ts';
+import { formatTraceparent } from '../trace/traceparent.ts';
 
 /** Where a function is and how to prove who we are to it. */
 export type FunctionTarget = { url: string; token: TokenProvider };
@@ -26,16 +28,34 @@ export async function callFunction(
   request: { method: string; path: string; body?: unknown; signal?: AbortSignal },
   unreachable: () => DomainError,
 ): Promise<FunctionAnswer> {
-  const { body } = request;
-  const res = await fetch(`${target.url}${request.path}`, {
-    method: request.method,
-    headers: {
-      authorization: `Bearer ${await target.token()}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+  const { body, method } = request;
+  const route = request.path.split('?')[0] ?? request.path;
+  const res = await inSpan(
+    `${method} ${route}`,
+    {
+      kind: 'client',
+      attributes: {
+        'http.request.method': method,
+        'url.path': route,
+        'server.address': target.url,
+      },
     },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    ...(request.signal ? { signal: request.signal } : {}),
-  }).catch(() => {
+    async (span) => {
+      const answer = await fetch(`${target.url}${request.path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${await target.token()}`,
+          // The caller's trace goes on in the callee (shared/trace).
+          traceparent: formatTraceparent(span.context),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(request.signal ? { signal: request.signal } : {}),
+      });
+      span.set({ 'http.response.status_code': answer.status });
+      return answer;
+    },
+  ).catch(() => {
     throw unreachable();
   });
   const text = await res.text().catch(() => {
