@@ -28,10 +28,16 @@ const kinds: Record<SpanKind, number> = {
 
 let provider: TracerProvider | undefined;
 
-/** The deployable's name in traces: OTEL_SERVICE_NAME, Cloud Run's K_SERVICE, or the target. */
+/**
+ * The deployable's name in traces: OTEL_SERVICE_NAME, Cloud Run's K_SERVICE, the Functions
+ * Framework's target, or the folder of the script run (dist/functions/watcher/index.mjs: watcher).
+ */
 export function serviceName(env: NodeJS.ProcessEnv, argv = process.argv): string {
   const target = argv.find((arg) => arg.startsWith('--target='))?.slice('--target='.length);
-  return env.OTEL_SERVICE_NAME || env.K_SERVICE || env.FUNCTION_TARGET || target || 'kubefn';
+  const folder = argv[1]?.match(/([^/\\]+)[/\\]index\.[mc]?[jt]s$/)?.[1];
+  return (
+    env.OTEL_SERVICE_NAME || env.K_SERVICE || env.FUNCTION_TARGET || target || folder || 'kubefn'
+  );
 }
 
 export function otlpRecorder(env: NodeJS.ProcessEnv): Recorder {
