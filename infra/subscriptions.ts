@@ -19,6 +19,9 @@ export const topics = {
   labelRequests: 'kubefn-label-requests',
   tenantRequests: 'kubefn-tenant-requests',
   resyncBatches: 'kubefn-resync-batches',
+  // provision's outcome of each tenant request, CloudEvents (functions/provision/outcomes.ts):
+  // no trigger of kubefn's reads it; the SaaS app (billing, CRM) subscribes.
+  tenantOutcomes: 'kubefn-tenant-outcomes',
   deadLetter: 'kubefn-dead-letter',
 } as const;
 export type TopicKey = keyof typeof topics;
