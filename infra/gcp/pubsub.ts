@@ -32,7 +32,8 @@ export function definePubsub(
       new gcp.pubsub.Topic(`topic-${key}`, { project, name: topics[key] }, ctx.afterApis),
     ]),
   ) as Record<TopicKey, gcp.pubsub.Topic>;
-  const { changes, labelRequests, tenantRequests, deadLetter, resyncBatches } = topicOf;
+  const { changes, labelRequests, tenantRequests, tenantOutcomes, deadLetter, resyncBatches } =
+    topicOf;
 
   new gcp.pubsub.TopicIAMMember(
     'watcher-publishes-changes',
@@ -50,6 +51,17 @@ export function definePubsub(
     {
       project,
       topic: resyncBatches.name,
+      role: 'roles/pubsub.publisher',
+      member: member(accounts.provision),
+    },
+    opts,
+  );
+  // Each tenant request's outcome (functions/provision/outcomes.ts), CloudEvents.
+  new gcp.pubsub.TopicIAMMember(
+    'provision-publishes-tenant-outcomes',
+    {
+      project,
+      topic: tenantOutcomes.name,
       role: 'roles/pubsub.publisher',
       member: member(accounts.provision),
     },
@@ -75,6 +87,17 @@ export function definePubsub(
         project,
         topic: tenantRequests.name,
         role: 'roles/pubsub.publisher',
+        member: `serviceAccount:${email}`,
+      },
+      opts,
+    );
+    // ... and hears back: it may attach its own subscriptions (in its project) to the outcomes.
+    new gcp.pubsub.TopicIAMMember(
+      `tenant-outcome-subscriber-${i}`,
+      {
+        project,
+        topic: tenantOutcomes.name,
+        role: 'roles/pubsub.subscriber',
         member: `serviceAccount:${email}`,
       },
       opts,
