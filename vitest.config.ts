@@ -25,13 +25,25 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/faults/**'],
+          exclude: ['test/faults/**', 'test/cells/**'],
           ...againstStack,
         },
       },
       {
         // Tests that break the stack on purpose, on a stack of their own.
         test: { name: 'faults', include: ['test/faults/**/*.test.ts'], ...againstStack },
+      },
+      {
+        // Two cells (eu1, us1): two control planes on one stack, the emulators shared. Its tests
+        // take a cell's kube-apiserver down, so the stack is their own, and its files run one at a
+        // time: one file's cell down must not fail another's request.
+        test: {
+          name: 'cells',
+          include: ['test/cells/**/*.test.ts'],
+          ...againstStack,
+          globalSetup: ['test/support/cells-setup.ts'],
+          fileParallelism: false,
+        },
       },
     ],
   },

@@ -1,0 +1,50 @@
+// The Google Cloud Firestore emulator (the Cloud SDK's, a JVM), for the local stack: the global
+// store where placement records which cell holds each tenant. Shared by every cell, like Pub/Sub.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fetch } from 'undici';
+import { startProcess } from './processes.ts';
+import { type Background, emulatorStartMs, inBackground, waitFor } from './wait-for.ts';
+
+/** The emulator serves any project; kubefn's is the local Google project, as for Pub/Sub. */
+export const firestoreProject = 'kubefn-local';
+
+const emulatorLauncher =
+  process.env.KUBEFN_FIRESTORE_EMULATOR ??
+  '/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud_firestore_emulator';
+
+export type FirestorePorts = { firestorePort: number; firestoreWebsocketPort: number };
+
+/** Starts the emulator; `ready` settles when it answers. */
+export function startFirestoreEmulator(dir: string, ports: FirestorePorts): Background {
+  // It logs every connection at INFO; WARNING keeps its log readable.
+  const logging = join(dir, 'firestore-logging.properties');
+  // Written before the JVM starts, which reads it at once.
+  writeFileSync(logging, '.level=WARNING\nhandlers=java.util.logging.ConsoleHandler\n');
+  const proc = startProcess(
+    dir,
+    'firestore-emulator',
+    emulatorLauncher,
+    // Its WebSocket server (the emulator UI's) would otherwise take an ephemeral port of its own.
+    [
+      'start',
+      '--host=127.0.0.1',
+      `--port=${ports.firestorePort}`,
+      `--websocket_port=${ports.firestoreWebsocketPort}`,
+    ],
+    // The launcher passes no JVM options through; every JVM reads JAVA_TOOL_OPTIONS. Without a
+    // bound the heap may grow to a quarter of the machine's memory.
+    {
+      ...process.env,
+      JAVA_TOOL_OPTIONS: `-Xmx512m -Djava.util.logging.config.file=${logging}`,
+    },
+  );
+  return inBackground(
+    proc,
+    waitFor(
+      proc,
+      emulatorStartMs,
+      async () => (await fetch(`http://127.0.0.1:${ports.firestorePort}/`)).ok,
+    ),
+  );
+}
