@@ -1,7 +1,7 @@
 // Tracing on (KUBEFN_TRACING=otlp): spans recorded by OpenTelemetry's SDK and sent in batches by
 // its OTLP/HTTP exporter to OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
-// default http://localhost:4318): the local stack's Jaeger, or an OpenTelemetry collector that
-// forwards to Cloud Trace. Imported only by ./span.ts, only when tracing is on; the packages are
+// default http://localhost:4318; OTEL_EXPORTER_OTLP_HEADERS for headers, read by the exporter):
+// the local stack's Jaeger, or an OpenTelemetry collector that forwards to Cloud Trace. Imported only by ./span.ts, only when tracing is on; the packages are
 // imported here with import(), so the bundles (infra/build-functions.ts, where they are
 // external) load them only then.
 //
