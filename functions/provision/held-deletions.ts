@@ -19,6 +19,7 @@ import { KubeError, type KubeObject } from '../../shared/kube/index.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
 import { type DeletionBudget, releaseDeletionSlot, takeDeletionSlot } from './deletion-budget.ts';
 import type { ProvisionDeps } from './handler.ts';
+import type { OutcomeRequest, Outcomes } from './outcomes.ts';
 import { namespaceRef, tenantOf, tenantSelector } from './tenant.ts';
 
 export const heldLabel = 'kubefn.dev/deletion-held';
@@ -30,7 +31,11 @@ export const heldKeyAnnotation = 'kubefn.dev/deletion-request';
 const requestedAtAnnotation = 'kubefn.dev/requested-at';
 const holdManager = 'kubefn-deletion-hold';
 
-export type DeletionDeps = ProvisionDeps & { deletionBudget?: DeletionBudget | undefined };
+export type DeletionDeps = ProvisionDeps & {
+  deletionBudget?: DeletionBudget | undefined;
+  /** The held cancel's final outcome, once it is done, dropped or superseded (outcomes.ts). */
+  outcomes?: Outcomes | undefined;
+};
 export type HoldSource = {
   via: 'http' | 'pubsub';
   /** The request's own key (outcomes.ts): the outcome of a held deletion, once done, names it. */
@@ -44,7 +49,21 @@ export type HeldDeletion = {
   heldAt: string;
   via: string;
   requestedAt?: string;
+  /** The request's key, for its outcome's id: the HTTP caller's, or the cancel's requestedAt. */
+  request?: string;
 };
+
+/** The held cancel as outcomes.ts names it: its final outcome has the ids its others had. */
+function heldRequest(held: HeldDeletion): OutcomeRequest {
+  return {
+    action: 'cancel',
+    customerId: held.customerId,
+    namespace: held.namespace,
+    via: held.via === 'pubsub' ? 'pubsub' : 'http',
+    request: held.request ?? held.requestedAt ?? held.heldAt,
+    requestedAt: held.requestedAt,
+  };
+}
 
 /**
  * Deletes the tenant's namespace `ns` within the budget, or holds it (throws `deletion-held`
@@ -143,12 +162,14 @@ export async function heldDeletions(deps: ProvisionDeps): Promise<HeldDeletion[]
 function describe(ns: KubeObject, customerId: string, terminating: boolean) {
   const annotations = ns.metadata?.annotations ?? {};
   const requestedAt = annotations[heldRequestAnnotation];
+  const request = annotations[heldKeyAnnotation];
   return {
     customerId,
     namespace: ns.metadata?.name ?? '',
     heldAt: annotations[heldAtAnnotation] ?? '',
     via: annotations[heldViaAnnotation] ?? '',
     ...(requestedAt ? { requestedAt } : {}),
+    ...(request ? { request } : {}),
     terminating,
   };
 }
@@ -179,12 +200,20 @@ export async function releaseHeldDeletions(deps: DeletionDeps): Promise<Released
     if (superseded(ns)) {
       await unhold(deps, entry.namespace);
       answer.superseded.push(entry.customerId);
+      await deps.outcomes?.emit(heldRequest(entry), 'failed', {
+        code: 'deletion-superseded',
+        reason: 'a newer request for this tenant replaced the held cancel; it is not done',
+      });
       continue;
     }
     try {
       const via = entry.via === 'pubsub' ? 'pubsub' : 'http';
       await deleteTenant(deps, ns, { via, requestedAt: entry.requestedAt, dryRun: false });
       answer.deleted.push(entry.customerId);
+      await deps.outcomes?.emit(heldRequest(entry), 'succeeded', {
+        phase: 'Terminating',
+        released: 'window',
+      });
     } catch (error) {
       if (!(error instanceof DomainError && error.code === 'deletion-held')) throw error;
       answer.held = held.length - i;
@@ -210,7 +239,7 @@ export type Decision = { customerId: string; outcome: 'deleted' | 'dropped' | 'n
  * deployment is answered `not-held` and nothing is done to it.
  */
 export async function decideHeldDeletions(
-  deps: ProvisionDeps,
+  deps: DeletionDeps,
   customerIds: readonly string[],
   decision: 'approve' | 'drop',
 ): Promise<Decision[]> {
@@ -223,9 +252,14 @@ export async function decideHeldDeletions(
       decisions.push({ customerId, outcome: 'not-held' });
       continue;
     }
+    const held = heldRequest(describe(ns, customerId, false));
     if (decision === 'drop') {
       await unhold(deps, namespace);
       decisions.push({ customerId, outcome: 'dropped' });
+      await deps.outcomes?.emit(held, 'failed', {
+        code: 'deletion-dropped',
+        reason: 'an operator dropped the held cancel; the tenant stays',
+      });
       continue;
     }
     try {
@@ -238,6 +272,7 @@ export async function decideHeldDeletions(
     }
     log('WARNING', 'held tenant deletion approved by an operator', { namespace });
     decisions.push({ customerId, outcome: 'deleted' });
+    await deps.outcomes?.emit(held, 'succeeded', { phase: 'Terminating', released: 'approved' });
   }
   return decisions;
 }

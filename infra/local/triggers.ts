@@ -76,6 +76,9 @@ export async function subscribeAll(
   const close = async () => {
     for (const s of subscribed) await s.close().catch(() => {});
   };
+  // Every topic, those no trigger of kubefn's reads too (kubefn-tenant-outcomes: the SaaS app
+  // subscribes), so a function publishing there finds it.
+  for (const topic of Object.values(topics)) await emulator(stack, `topics/${topic}`);
   try {
     for (const trigger of Object.values(triggers) as Trigger[]) {
       const fn = functions[trigger.target];
