@@ -7,6 +7,10 @@
 // publish pauses its key in the client (later ones would overtake it); it is resumed here, so the
 // next message of that key is published, and the caller learns of the failure.
 
+import { activeSpan } from '../trace/span.ts';
+import { formatTraceparent } from '../trace/traceparent.ts';
+import { traceparentAttribute } from './trace-attribute.ts';
+
 export type PublishedMessage = {
   data: Buffer;
   attributes: Record<string, string>;
@@ -36,6 +40,11 @@ export function pubsubPublisher(
     );
     const target: Topic = await loaded;
     const { orderingKey, ...rest } = message;
+    // Published inside a traced request (a resync's fan-out, a tenant request's outcome): the
+    // message carries its trace on, where Google's Pub/Sub clients look (./trace-attribute.ts).
+    const span = activeSpan();
+    if (span)
+      rest.attributes = { ...rest.attributes, [traceparentAttribute]: formatTraceparent(span) };
     const keyed = options.ordered && orderingKey ? { ...rest, orderingKey } : rest;
     try {
       return await target.publishMessage(keyed);
