@@ -1,5 +1,6 @@
 // What a caller may send. Customer ids become namespace names, so they follow DNS-label rules.
 import * as v from 'valibot';
+import { DomainError } from '../../shared/errors.ts';
 import { isDnsLabel } from '../../shared/kube/names.ts';
 
 export const CustomerIdSchema = v.pipe(
@@ -8,6 +9,18 @@ export const CustomerIdSchema = v.pipe(
   v.maxLength(40),
   v.check((id) => isDnsLabel(id), 'lowercase letters, digits and inner dashes'),
 );
+
+/** The customer id of a route's path, or a 400 naming the field. */
+export function customerIdParam(raw: string): string {
+  if (!v.is(CustomerIdSchema, raw)) {
+    throw new DomainError('invalid-input', 'the customer id is not valid', {
+      fields: [
+        { field: 'customerId', expected: 'lowercase letters, digits and inner dashes, 1-40' },
+      ],
+    });
+  }
+  return raw;
+}
 
 /** Emails of the customer's owners, bound to kubefn-tenant-owner in their namespace. */
 export const OwnersSchema = v.optional(

@@ -72,18 +72,24 @@ export function firestoreClient(options: FirestoreOptions) {
       }
     },
     /**
-     * All writes or none. A failed precondition throws GoogleApiError: code 'conflict' when a
-     * document that must not exist does (409 ALREADY_EXISTS), reason FAILED_PRECONDITION
-     * (400) when one changed since it was read or is missing.
+     * All writes or none. A failed precondition throws GoogleApiError with code 'conflict', what
+     * shared/retry's retryOnConflict retries: a document that must not exist does (409
+     * ALREADY_EXISTS), or one changed since it was read (400 FAILED_PRECONDITION).
      */
     async commit(writes: Write[]): Promise<void> {
       // Not repeated by the transport: a commit whose answer was lost may have been applied; the
       // caller reads again and decides (its preconditions make a blind repeat fail anyway).
-      await transport.request(`/v1/${documents}:commit`, {
-        method: 'POST',
-        body: { writes: writes.map(write) },
-        idempotent: false,
-      });
+      await transport
+        .request(`/v1/${documents}:commit`, {
+          method: 'POST',
+          body: { writes: writes.map(write) },
+          idempotent: false,
+        })
+        .catch((error: unknown) => {
+          if (error instanceof GoogleApiError && error.reason === 'FAILED_PRECONDITION')
+            throw new GoogleApiError(error.message, error.status, error.reason, 'conflict');
+          throw error;
+        });
     },
     /** The documents of `collection` whose string `field` equals `value`. */
     async query(collection: string, field: string, value: string): Promise<Document[]> {

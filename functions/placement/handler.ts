@@ -1,0 +1,313 @@
+// Placement's logic: (input, deps) -> result. Each request reaches the one cell that holds the
+// tenant, found in placement's own records (store.ts), never by asking every cell; a new tenant
+// is placed first (choose-cell.ts) and its sign-up forwarded there. What the cell answers is
+// relayed with the tenant's region (what the customer sees) and cell (what the operator sees).
+import * as v from 'valibot';
+import { type Cell, regionsOf } from '../../shared/cells.ts';
+import { DomainError } from '../../shared/errors.ts';
+import { callFunction, type FunctionAnswer } from '../../shared/http/call-function.ts';
+import type { TokenProvider } from '../../shared/kube/index.ts';
+import { jsonLogger as log } from '../../shared/log.ts';
+import type { PushMessage, PushOutcome } from '../../shared/pubsub/push.ts';
+import { CustomerIdSchema, OwnerUidSchema } from '../provision/schema.ts';
+import { chooseCell } from './choose-cell.ts';
+import type { CellHealth } from './health.ts';
+import type { Placement, PlacementStore } from './store.ts';
+
+export type PlacementDeps = {
+  cells: readonly Cell[];
+  store: PlacementStore;
+  health: CellHealth;
+  /** Our ID token for a cell's provision (its audience). */
+  tokenFor: (cell: Cell) => TokenProvider;
+};
+
+export type Answer = { status: number; body: unknown };
+
+/** What placement reads of a sign-up; the rest is the cell's to check. */
+export const SignupSchema = v.looseObject({
+  customerId: CustomerIdSchema,
+  region: v.optional(v.string()),
+  owner: v.optional(v.looseObject({ uid: OwnerUidSchema })),
+  dryRun: v.optional(v.boolean()),
+});
+export type SignupRequest = v.InferOutput<typeof SignupSchema>;
+
+/** What placement reads of a tenant request (provision's lifecycle.ts checks the rest). */
+export const TenantRequestSchema = v.looseObject({
+  action: v.string(),
+  customerId: CustomerIdSchema,
+  region: v.optional(v.string()),
+});
+
+/** Places a new tenant (or finds where it is) and forwards its sign-up there. */
+export async function signUp(input: SignupRequest, deps: PlacementDeps): Promise<Answer> {
+  const { region, ...forwarded } = input;
+  const existing = await deps.store.find(input.customerId);
+  if (existing)
+    return relayWith(existing, await forward(deps, existing, 'POST', '/tenants', forwarded));
+
+  const wanted = regionFor(region, deps.cells);
+  const choose = await chooser(deps, wanted);
+  if (input.dryRun) {
+    const choice = choose(await deps.store.counts(deps.cells));
+    if (!choice.ok) throw refusal(choice.code, wanted);
+    const tried = { customerId: input.customerId, cell: choice.cell.name, region: wanted };
+    return relayWith(tried, await forward(deps, tried, 'POST', '/tenants', forwarded));
+  }
+  // The cell checks the request before anything is recorded: a refused sign-up (a bad plan, no
+  // entitlement, the customer's limit) leaves no placement behind.
+  const any = choose(await deps.store.counts(deps.cells));
+  if (!any.ok) throw refusal(any.code, wanted);
+  const check = { customerId: input.customerId, cell: any.cell.name, region: wanted };
+  const checked = await forward(deps, check, 'POST', '/tenants', { ...forwarded, dryRun: true });
+  if (checked.status >= 300) return relayWith(check, checked);
+
+  const placed = await deps.store.place(
+    { customerId: input.customerId, region: wanted, owner: input.owner?.uid },
+    deps.cells,
+    choose,
+  );
+  if ('code' in placed) throw refusal(placed.code, wanted);
+  const answer = await forward(deps, placed.placement, 'POST', '/tenants', forwarded);
+  // Refused after all (the customer's limit reached meanwhile): the cell made nothing; forget it.
+  if (placed.created && answer.status >= 400 && answer.status < 500)
+    await deps.store.release(placed.placement);
+  if (placed.created)
+    log('INFO', 'tenant placed', {
+      customerId: input.customerId,
+      region: wanted,
+      cell: placed.placement.cell,
+    });
+  return relayWith(placed.placement, answer);
+}
+
+/** The tenant's state, from its cell. */
+export async function tenantStatus(customerId: string, query: string, deps: PlacementDeps) {
+  const placement = await placed(customerId, deps);
+  const path = `/tenants/${encodeURIComponent(customerId)}${query}`;
+  return relayWith(placement, await forward(deps, placement, 'GET', path));
+}
+
+/** Deprovisions the tenant in its cell; once the cell has accepted, its placement is forgotten. */
+export async function removeTenant(
+  customerId: string,
+  query: string,
+  dryRun: boolean,
+  deps: PlacementDeps,
+): Promise<Answer> {
+  const placement = await placed(customerId, deps);
+  const path = `/tenants/${encodeURIComponent(customerId)}${query}`;
+  const answer = await forward(deps, placement, 'DELETE', path);
+  if (answer.status === 202 && !dryRun) await deps.store.release(placement);
+  return relayWith(placement, answer);
+}
+
+/** A customer's tenants: only the cells that hold one are asked. */
+export async function ownedTenants(owner: string, deps: PlacementDeps) {
+  const placements = await deps.store.ownedBy(owner);
+  // Not Map.groupBy: Node 20 has none.
+  const byCell = new Map<string, Placement[]>();
+  for (const p of placements) byCell.set(p.cell, [...(byCell.get(p.cell) ?? []), p]);
+  const lists = await Promise.all(
+    [...byCell].map(async ([cell, mine]) => {
+      const first = mine[0] as Placement;
+      try {
+        const answer = await forward(
+          deps,
+          first,
+          'GET',
+          `/tenants?owner=${encodeURIComponent(owner)}`,
+        );
+        if (answer.status !== 200) throw new Error(`answered ${answer.status}`);
+        const { tenants } = JSON.parse(answer.text) as { tenants: { customerId: string }[] };
+        return tenants.map((t) => ({ ...t, region: first.region, cell }));
+      } catch {
+        // That cell cannot say now: its tenants are listed as unknown rather than dropped.
+        return mine.map((p) => ({
+          customerId: p.customerId,
+          region: p.region,
+          cell,
+          phase: 'Unknown',
+        }));
+      }
+    }),
+  );
+  return { tenants: lists.flat() };
+}
+
+/** A billing or CRM request, forwarded as a push to the tenant's cell. */
+export async function forwardTenantRequest(
+  message: PushMessage<v.InferOutput<typeof TenantRequestSchema>>,
+  deps: PlacementDeps,
+): Promise<PushOutcome> {
+  const { region, ...request } = message.data;
+  let placement = await deps.store.find(request.customerId);
+  let created = false;
+  if (!placement) {
+    if (request.action !== 'signup') return { outcome: 'failed', code: 'no-such-tenant' };
+    const wanted = regionFor(region, deps.cells);
+    const placed = await deps.store.place(
+      { customerId: request.customerId, region: wanted },
+      deps.cells,
+      await chooser(deps, wanted),
+    );
+    if ('code' in placed) throw refusal(placed.code, wanted);
+    ({ placement, created } = placed);
+  }
+  const envelope = {
+    message: {
+      data: Buffer.from(JSON.stringify(request)).toString('base64'),
+      attributes: message.attributes,
+      messageId: message.messageId,
+    },
+    subscription: message.subscription,
+    ...(message.deliveryAttempt === undefined ? {} : { deliveryAttempt: message.deliveryAttempt }),
+  };
+  const answer = await forward(deps, placement, 'POST', '/pubsub/tenants', envelope);
+  // Anything but 200 is the cell's to retry (503) or a bug there (500): Pub/Sub redelivers.
+  if (answer.status !== 200)
+    throw new DomainError(
+      'cell-unavailable',
+      `cell ${placement.cell} answered ${answer.status}`,
+      undefined,
+      {
+        retryable: true,
+      },
+    );
+  const outcome = JSON.parse(answer.text) as PushOutcome;
+  const gone = request.action === 'cancel' && outcome.outcome === 'done';
+  const refused = created && outcome.outcome !== 'done';
+  if (gone || refused) await deps.store.release(placement);
+  return { ...outcome, cell: placement.cell, region: placement.region };
+}
+
+/** The regions a customer may choose. */
+export const regions = (deps: PlacementDeps) => ({ regions: regionsOf(deps.cells) });
+
+/** Every cell with its capacity, its tenants and whether it answers: the operator's view. */
+export async function cellsView(deps: PlacementDeps) {
+  const counts = await deps.store.counts(deps.cells);
+  return {
+    cells: await Promise.all(
+      deps.cells.map(async (cell) => ({
+        name: cell.name,
+        region: cell.region,
+        capacity: cell.capacity,
+        tenants: counts.get(cell.name) ?? 0,
+        up: await deps.health.isUp(cell),
+      })),
+    ),
+  };
+}
+
+/** The cell's readiness, as its provision reports its cluster's: what health.ts asks. */
+export async function probeCell(
+  cell: Cell,
+  deps: Pick<PlacementDeps, 'tokenFor'>,
+): Promise<boolean> {
+  const answer = await callFunction(
+    { url: cell.provisionUrl, token: deps.tokenFor(cell) },
+    { method: 'GET', path: '/readyz', signal: AbortSignal.timeout(2_000) },
+    () => unavailable(cell.name),
+  );
+  return answer.status === 200;
+}
+
+async function placed(customerId: string, deps: PlacementDeps): Promise<Placement> {
+  const placement = await deps.store.find(customerId);
+  if (!placement) throw new DomainError('no-such-tenant', `no tenant ${customerId}`);
+  return placement;
+}
+
+// Codes with which a cell's provision says its cluster does not answer.
+const clusterDown = new Set(['network', 'timeout', 'unavailable']);
+
+/** The cell's answer; its being unreachable, or its cluster down, is 'cell-unavailable'. */
+async function forward(
+  deps: PlacementDeps,
+  placement: Pick<Placement, 'cell'>,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<FunctionAnswer> {
+  const cell = deps.cells.find((c) => c.name === placement.cell);
+  // A record naming a cell no longer configured: an operator's mistake, not the caller's.
+  if (!cell) throw new Error(`placement names cell ${placement.cell}, which is not configured`);
+  try {
+    const answer = await callFunction(
+      { url: cell.provisionUrl, token: deps.tokenFor(cell) },
+      { method, path, ...(body === undefined ? {} : { body }) },
+      () => unavailable(cell.name),
+    );
+    if (answer.status === 503 && clusterDown.has(answer.code ?? '')) throw unavailable(cell.name);
+    return answer;
+  } catch (error) {
+    if (error instanceof DomainError && error.code === 'cell-unavailable')
+      deps.health.markDown(cell);
+    throw error;
+  }
+}
+
+function unavailable(cell: string): DomainError {
+  log('WARNING', 'cell unavailable', { cell });
+  return new DomainError(
+    'cell-unavailable',
+    "the tenant's region is not answering now; try again shortly",
+    undefined,
+    { retryable: true },
+  );
+}
+
+/** The cell's answer, with where the tenant is when it succeeded. */
+function relayWith(placement: Pick<Placement, 'cell' | 'region'>, answer: FunctionAnswer): Answer {
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(answer.text) as Record<string, unknown>;
+  } catch {
+    // Not provision's JSON (a proxy's or the platform's page): the cell is not itself.
+    throw unavailable(placement.cell);
+  }
+  if (answer.status >= 300) return { status: answer.status, body };
+  return {
+    status: answer.status,
+    body: { ...body, region: placement.region, cell: placement.cell },
+  };
+}
+
+function regionFor(region: string | undefined, cells: readonly Cell[]): string {
+  const offered = regionsOf(cells);
+  if (region === undefined && offered.length === 1) return offered[0] as string;
+  if (region !== undefined && offered.includes(region)) return region;
+  throw new DomainError('unknown-region', 'choose one of the regions offered', {
+    fields: [{ field: 'region', expected: offered.join(', ') }],
+  });
+}
+
+/** Chooses from counts, with the health of the region's cells read now. */
+async function chooser(deps: PlacementDeps, region: string) {
+  const inRegion = deps.cells.filter((c) => c.region === region);
+  const up = new Map(
+    await Promise.all(inRegion.map(async (c) => [c.name, await deps.health.isUp(c)] as const)),
+  );
+  return (counts: Map<string, number>) =>
+    chooseCell(deps.cells, region, (cell) => ({
+      tenants: counts.get(cell.name) ?? 0,
+      up: up.get(cell.name) ?? false,
+    }));
+}
+
+function refusal(code: 'unknown-region' | 'region-full' | 'region-unavailable', region: string) {
+  if (code === 'unknown-region')
+    return new DomainError('unknown-region', `${region} is not a region offered`);
+  return code === 'region-full'
+    ? new DomainError('region-full', `no room for a new tenant in ${region}; choose another region`)
+    : new DomainError(
+        'region-unavailable',
+        `${region} is not answering now; try again shortly`,
+        undefined,
+        {
+          retryable: true,
+        },
+      );
+}
