@@ -2,11 +2,12 @@
 # Usage: prerequisites.sh build|start|test
 # What the machine must provide, in one list: `npm start` and `npm test` reach it through
 # build.sh, CI through `npm test`. build: Go (builds the control plane). start: also Node, openssl
-# (the stack's PKI), Java 17 and the Pub/Sub emulator. test: also Chromium (the browser test).
+# (the stack's PKI), Java 17, the Pub/Sub emulator and the Firestore emulator. test: also
+# Chromium (the browser test).
 # Missing Debian packages are installed with apt-get when run as root; otherwise it stops at once
 # with the exact command to run. Go and Node are not Debian packages at the versions needed: it
 # says where to get them. Paths follow the stack's and the tests' own overrides
-# (KUBEFN_PUBSUB_EMULATOR, KUBEFN_CHROMIUM).
+# (KUBEFN_PUBSUB_EMULATOR, KUBEFN_FIRESTORE_EMULATOR, KUBEFN_CHROMIUM).
 set -euo pipefail
 export GOTOOLCHAIN=local
 here=$(cd "$(dirname "$0")" && pwd)
@@ -44,12 +45,15 @@ node_have=$(node -p process.versions.node 2>/dev/null || echo none)
 
 # Debian packages, each with what the stack or the tests look for.
 emulator=${KUBEFN_PUBSUB_EMULATOR:-/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator}
+firestore=${KUBEFN_FIRESTORE_EMULATOR:-/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud_firestore_emulator}
 chromium=${KUBEFN_CHROMIUM:-/usr/bin/chromium}
 missing() {
   local need=()
   command -v openssl >/dev/null || need+=(openssl)
   command -v java >/dev/null || need+=(openjdk-17-jre-headless)
   [ -x "$emulator" ] || need+=(google-cloud-cli-pubsub-emulator)
+  # Placement's store, global to the cells (infra/local/firestore-emulator.ts).
+  [ -x "$firestore" ] || need+=(google-cloud-cli-firestore-emulator)
   # The browser test drives Debian's Chromium (Playwright cannot download a browser here).
   [ "$purpose" = test ] && { [ -x "$chromium" ] || need+=(chromium); }
   echo "${need[@]}"
@@ -57,12 +61,16 @@ missing() {
 read -r -a need <<<"$(missing)"
 [ ${#need[@]} -eq 0 ] && exit 0
 
-# The emulator comes from Google Cloud's apt repository, which a plain Debian does not list.
+# The emulators come from Google Cloud's apt repository, which a plain Debian does not list.
 repo_help=""
-if [[ " ${need[*]} " == *" google-cloud-cli-pubsub-emulator "* ]] &&
-  ! apt-cache policy google-cloud-cli-pubsub-emulator 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+google=()
+for package in "${need[@]}"; do
+  if [[ $package == google-cloud-cli-* ]]; then google+=("$package"); fi
+done
+if [ ${#google[@]} -gt 0 ] &&
+  ! apt-cache policy "${google[0]}" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
   repo_help="
-google-cloud-cli-pubsub-emulator is in Google Cloud's apt repository; add it first:
+${google[*]}: in Google Cloud's apt repository; add it first:
   curl -fsSL https://packages.cloud.google.com/apt/doc/apt-key.gpg | sudo gpg --dearmor -o /usr/share/keyrings/cloud.google.gpg
   echo 'deb [signed-by=/usr/share/keyrings/cloud.google.gpg] https://packages.cloud.google.com/apt cloud-sdk main' | sudo tee /etc/apt/sources.list.d/google-cloud-sdk.list"
 fi
@@ -79,4 +87,4 @@ apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 read -r -a still <<<"$(missing)"
 [ ${#still[@]} -eq 0 ] ||
-  fail "after apt-get install, still missing: ${still[*]} (looked for java and openssl on PATH, $emulator, $chromium)"
+  fail "after apt-get install, still missing: ${still[*]} (looked for java and openssl on PATH, $emulator, $firestore, $chromium)"

@@ -1,5 +1,5 @@
 // The test and start commands on a machine that lacks something (prerequisites.sh, run by
-// build.sh): PATH and the looked-for paths are arranged so Chromium (or the emulator, or Go) is
+// build.sh): PATH and the looked-for paths are arranged so Chromium (or an emulator, or Go) is
 // not found and all else is; `id` and `apt-get` are stand-ins on PATH, so no test needs root or
 // changes the machine. As a user: it stops at once with the exact command. As root: it installs the Debian
 // packages with apt-get, and checks again.
@@ -39,7 +39,7 @@ case "$*" in *install*chromium*) [ -n "$FAKE_INSTALLS" ] && printf '#!/bin/sh\\n
 exit 0`,
 );
 // Everything else is there, whatever this machine has: Go of the pinned version, Java, openssl, the
-// emulator's launcher.
+// emulators' launchers.
 const goVersion = /^go (\S+)$/m.exec(
   readFileSync(join(root, 'infra/local/go/go.mod'), 'utf8'),
 )?.[1];
@@ -47,6 +47,7 @@ script('go', `[ "$*" = "env GOVERSION" ] && echo go${goVersion}`);
 script('java', 'exit 0');
 script('openssl', 'exit 0');
 script('cloud-pubsub-emulator', 'exit 0');
+script('cloud_firestore_emulator', 'exit 0');
 // A machine without Go: only what the script needs before its Go check.
 const noGo = join(dir, 'no-go');
 spawnSync('mkdir', ['-p', noGo]);
@@ -69,6 +70,7 @@ function run(command: string, env: Record<string, string>): Run {
       PATH: `${stubs}:${process.env.PATH}`,
       KUBEFN_CHROMIUM: chromium,
       KUBEFN_PUBSUB_EMULATOR: join(stubs, 'cloud-pubsub-emulator'),
+      KUBEFN_FIRESTORE_EMULATOR: join(stubs, 'cloud_firestore_emulator'),
       // build.sh, should it get past the check, must not touch the real control-plane cache.
       KUBEFN_CACHE: join(dir, 'cache'),
       FAKE_UID: '1000',
@@ -142,6 +144,26 @@ test('the emulator with no apt repository that has it: the repository is named, 
     rmSync(join(stubs, 'apt-cache'));
   }
 });
+
+test("npm start without the Firestore emulator (placement's store): the exact command, or the repository", () => {
+  const missing = { KUBEFN_FIRESTORE_EMULATOR: join(dir, 'missing', 'cloud_firestore_emulator') };
+  const r = run('bash infra/local/prerequisites.sh start', missing);
+  expect(r.out).toContain(
+    'sudo apt-get update && sudo apt-get install -y google-cloud-cli-firestore-emulator\n',
+  );
+  expect(r.status).toBe(1);
+  expect(r.apt).toEqual([]);
+  script('apt-cache', 'echo "google-cloud-cli-firestore-emulator:"; echo "  Candidate: (none)"');
+  try {
+    const root = run('bash infra/local/prerequisites.sh start', { ...missing, FAKE_UID: '0' });
+    expect(root.status).toBe(1);
+    expect(root.out).toContain('https://packages.cloud.google.com/apt cloud-sdk main');
+    expect(root.out).toContain('apt-get install -y google-cloud-cli-firestore-emulator');
+    expect(root.apt).toEqual([]);
+  } finally {
+    rmSync(join(stubs, 'apt-cache'));
+  }
+}, 30_000);
 
 test('without Go: says where to get the version the pinned release needs', () => {
   const r = run('bash infra/local/prerequisites.sh start', { PATH: noGo });
