@@ -27,14 +27,18 @@ export function defineArtifacts(ctx: Context) {
     },
     ctx.afterApis,
   );
-  /** The nodejs22 base image every service runs on (Cloud Run keeps it patched). */
-  const baseImage = `${region}-docker.pkg.dev/serverless-runtimes/google-22-full/runtimes/nodejs22`;
-
   /**
-   * A deployable's container: its uploaded archive, named after its bundle's hash (a changed
-   * bundle is a new name, hence a new revision), on the base image, started by its own command.
+   * The nodejs22 base image every service runs on (Cloud Run keeps it patched), from the
+   * service's own region: a cell's services pull nothing from another region.
    */
-  const sourceContainer = (name: Deployable, source: DeploySource) => {
+  const baseImage = (at: string) =>
+    `${at}-docker.pkg.dev/serverless-runtimes/google-22-full/runtimes/nodejs22`;
+
+  // One upload per deployable, whichever cells run it.
+  const objects = new Map<Deployable, gcp.storage.BucketObject>();
+  const upload = (name: Deployable, source: DeploySource) => {
+    const existing = objects.get(name);
+    if (existing) return existing;
     const object = new gcp.storage.BucketObject(
       `source-${name}`,
       {
@@ -46,11 +50,22 @@ export function defineArtifacts(ctx: Context) {
       // it to start again. docs/deploy.md: how to prune them.
       { ...opts, retainOnDelete: true },
     );
+    objects.set(name, object);
+    return object;
+  };
+
+  /**
+   * A deployable's container: its uploaded archive, named after its bundle's hash (a changed
+   * bundle is a new name, hence a new revision), on the base image of the service's region
+   * (default the deployment's), started by its own command.
+   */
+  const sourceContainer = (name: Deployable, source: DeploySource, at: string = region) => {
+    const object = upload(name, source);
     const [command, ...args] = source.command;
     return {
       // No image of its own: the base image and the archive are the container.
       image: 'scratch',
-      baseImageUri: baseImage,
+      baseImageUri: baseImage(at),
       commands: [command as string],
       args,
       sourceCode: {

@@ -2,7 +2,7 @@
 // gcp:project config), the enabled APIs to depend on, and small helpers.
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
-import type { FunctionName } from './names.ts';
+import type { CellFunction, GlobalFunction } from './names.ts';
 import type { DeploymentSpec } from './spec.ts';
 
 const apis = [
@@ -15,6 +15,7 @@ const apis = [
   'iamcredentials.googleapis.com',
   'container.googleapis.com',
   'logging.googleapis.com',
+  'firestore.googleapis.com', // placement's store
 ];
 
 export type Context = ReturnType<typeof createContext>;
@@ -43,8 +44,13 @@ export function createContext(spec: DeploymentSpec) {
     enabled,
     /** For resources whose API must be on first. */
     afterApis: { ...opts, dependsOn: enabled },
-    /** A function's custom audience: its service's, its KUBEFN_AUTH_AUDIENCE, its tokens' aud. */
-    audience: (name: FunctionName) => `${spec.audienceBase}/${name}`,
+    /**
+     * A function's custom audience: its service's, its KUBEFN_AUTH_AUDIENCE, its tokens' aud.
+     * A cell's are `<audienceBase>/<cell>/<function>`: a token minted for one cell's provision
+     * is refused by every other cell's.
+     */
+    audience: (name: GlobalFunction) => `${spec.audienceBase}/${name}`,
+    cellAudience: (cell: string, name: CellFunction) => `${spec.audienceBase}/${cell}/${name}`,
     member: (account: gcp.serviceaccount.Account) =>
       pulumi.interpolate`serviceAccount:${account.email}`,
   };

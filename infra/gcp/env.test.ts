@@ -20,8 +20,12 @@ import { baseSpec, deploy, envOf, ofType, type Registered, types } from './mocks
 // A cluster CA as GKE gives it (clusterCaCertificate: base64 of the PEM).
 const caPem = selfSignedPem('kubefn-test-ca');
 
+import * as v from 'valibot';
+import { CellsSchema } from '../../shared/cells.ts';
+import { subjectsByIdentity } from '../../shared/identities.ts';
 import { selfSignedPem } from '../../test/support/self-signed.ts';
-import { routes } from './names.ts';
+import { cellAccountEmail, routes } from './names.ts';
+import type { CellSpec } from './spec.ts';
 
 const variants = [
   ['backendconfig mode', await deploy()],
@@ -36,9 +40,12 @@ const variants = [
     }),
   ],
   [
-    'with the cluster CA',
+    "with one cell's cluster CA",
     await deploy({
-      cluster: { ...baseSpec.cluster, caCertificate: Buffer.from(caPem).toString('base64') },
+      cells: [
+        { ...baseSpec.cells[0], caCertificate: Buffer.from(caPem).toString('base64') },
+        baseSpec.cells[1],
+      ],
     }),
   ],
 ] as const;
@@ -52,32 +59,56 @@ const service = (resources: Registered[], name: string) => {
 describe.each(variants)('%s', (_, { spec, resources }) => {
   const env = (name: string) => envOf(service(resources, name));
 
-  it("is accepted by every deployable's settings reader, as the deployment means it", () => {
-    const p = provision.settingsFromEnv(env('provision'));
-    expect(p.KUBEFN_RBAC_SUBJECTS).toEqual([{ kind: 'google', project: spec.project }]);
-    expect(p.KUBEFN_CLUSTER_SERVER).toBe(spec.cluster.endpoint);
-    expect(p.KUBEFN_AUTH_PLATFORM_VERIFIED).toBe(true);
-    label.settingsFromEnv(env('label'));
-    const i = ingressTimeout.settingsFromEnv(env('ingress-timeout'));
-    expect(i.KUBEFN_TIMEOUT_MODE).toBe(spec.timeoutMode);
-    if (spec.timeoutMode === 'compute') expect(i.computeProject).toBe(spec.project);
+  it.each(baseSpec.cells.map((c) => c.name))(
+    "cell %s: is accepted by each deployable's settings reader, as the deployment means it",
+    (name) => {
+      const cell = spec.cells.find((c) => c.name === name) as CellSpec;
+      const p = provision.settingsFromEnv(env(`${name}-provision`));
+      expect(p.KUBEFN_CELL).toBe(name);
+      expect(p.KUBEFN_MAX_TENANTS).toBe(cell.capacity);
+      expect(p.KUBEFN_CLUSTER_SERVER).toBe(cell.endpoint);
+      expect(p.KUBEFN_AUTH_PLATFORM_VERIFIED).toBe(true);
+      label.settingsFromEnv(env(`${name}-label`));
+      const i = ingressTimeout.settingsFromEnv(env(`${name}-ingress-timeout`));
+      expect(i.KUBEFN_TIMEOUT_MODE).toBe(spec.timeoutMode);
+      if (spec.timeoutMode === 'compute') expect(i.computeProject).toBe(spec.project);
+      const w = watcherConfig(env(`${name}-watcher`));
+      expect(w.projectId).toBe(spec.project);
+      expect(w.cluster).toBe(name);
+      expect(w.connection.KUBEFN_CLUSTER_SERVER).toBe(cell.endpoint);
+      for (const settings of [p, i, w.connection])
+        expect(settings.KUBEFN_CLUSTER_CA).toBe(cell.caCertificate);
+    },
+  );
+
+  it('the signup backend calls placement, with the same tenant API', () => {
     const s = signup.settingsFromEnv(env('signup'));
-    expect(s.KUBEFN_PROVISION_URL).toBe('https://kubefn-provision-x.a.run.app');
-    expect(s.KUBEFN_PROVISION_AUDIENCE).toBe(env('provision').KUBEFN_AUTH_AUDIENCE);
-    const w = watcherConfig(env('watcher'));
-    expect(w.projectId).toBe(spec.project);
-    expect(w.cluster).toBe(spec.cluster.name);
-    expect(w.connection.KUBEFN_CLUSTER_SERVER).toBe(spec.cluster.endpoint);
-    for (const settings of [p, i, w.connection])
-      expect(settings.KUBEFN_CLUSTER_CA).toBe(spec.cluster.caCertificate);
+    expect(s.KUBEFN_PROVISION_URL).toBe('https://kubefn-placement-x.a.run.app');
+    expect(s.KUBEFN_PROVISION_AUDIENCE).toBe(env('placement').KUBEFN_AUTH_AUDIENCE);
+  });
+
+  it("placement's KUBEFN_CELLS is a list of shared/cells.ts Cell, every cell once", () => {
+    const cells = v.parse(CellsSchema, JSON.parse(env('placement').KUBEFN_CELLS as string));
+    expect(cells.map((c) => c.name)).toEqual(spec.cells.map((c) => c.name));
+    for (const cell of cells)
+      expect(cell.audience).toBe(env(`${cell.name}-provision`).KUBEFN_AUTH_AUDIENCE);
   });
 
   it('writes allow-lists that match the invokers of each service exactly', () => {
-    const allowed = {
-      provision: provision.settingsFromEnv(env('provision')),
-      label: label.settingsFromEnv(env('label')),
-      'ingress-timeout': ingressTimeout.settingsFromEnv(env('ingress-timeout')),
-    };
+    const allowed: Record<string, object> = {};
+    for (const { name } of spec.cells) {
+      allowed[`${name}-provision`] = provision.settingsFromEnv(env(`${name}-provision`));
+      allowed[`${name}-label`] = label.settingsFromEnv(env(`${name}-label`));
+      allowed[`${name}-ingress-timeout`] = ingressTimeout.settingsFromEnv(
+        env(`${name}-ingress-timeout`),
+      );
+    }
+    // Placement's reader is being written: its allow-lists as the deployment writes them.
+    allowed.placement = Object.fromEntries(
+      Object.entries(env('placement'))
+        .filter(([key]) => key.startsWith('KUBEFN_ALLOW_'))
+        .map(([key, list]) => [key, list.split(',')]),
+    );
     for (const [name, settings] of Object.entries(allowed)) {
       const lists = Object.entries(settings)
         .filter(([key]) => key.startsWith('KUBEFN_ALLOW_'))
@@ -90,9 +121,22 @@ describe.each(variants)('%s', (_, { spec, resources }) => {
   });
 });
 
+// NOT YET TRUE: a tenant's RoleBindings for label and ingress-timeout name the cell's own
+// accounts only once shared/identities.ts reads a cell (google:<project>/<cell>); today provision
+// can only be told google:<project>, which names kubefn-label@..., an account no cell has. When
+// this starts passing, remove `.fails`.
+it.fails("a cell's tenant RoleBindings name that cell's label and ingress-timeout accounts", () => {
+  const { resources } = variants[0][1];
+  const p = provision.settingsFromEnv(envOf(service(resources, 'eu1-provision')));
+  const subjects = subjectsByIdentity(p.KUBEFN_RBAC_SUBJECTS);
+  expect(subjects.label.map((s) => s.name)).toEqual([
+    cellAccountEmail('eu1', 'label', baseSpec.project),
+  ]);
+});
+
 it('a setting a deployable requires and the deployment left out fails its reader', () => {
   const { resources } = variants[0][1];
-  const { KUBEFN_AUTH_AUDIENCE: _, ...withoutAudience } = envOf(service(resources, 'label'));
+  const { KUBEFN_AUTH_AUDIENCE: _, ...withoutAudience } = envOf(service(resources, 'eu1-label'));
   expect(() => label.settingsFromEnv(withoutAudience)).toThrow(EnvError);
 });
 
@@ -110,6 +154,7 @@ const deps = Promise.resolve({
   callers: { one: rule, push: rule, resync: rule, http: rule },
 } as never);
 
+// Placement's app is being written (functions/placement): its route is checked once it exists.
 it.each(Object.values(triggers).filter((t) => t.target !== 'placement'))(
   '$subscription pushes to $target $route, a route its app serves, behind auth',
   async ({ target, route }) => {
@@ -138,8 +183,18 @@ it('calls every route a function serves for Pub/Sub or Cloud Scheduler, and only
       if ((await app(deps).request(route, { method: 'POST' })).status !== 404) names.push(name);
     return names.sort();
   };
+  // The function a URL reaches, whichever cell's: kubefn-eu1-label is label.
   const targets = (urls: string[]) =>
-    urls.map((url) => /^https:\/\/kubefn-(.+)-x\.a\.run\.app\//.exec(url)?.[1]).sort();
+    [
+      ...new Set(
+        urls.map(
+          (url) =>
+            /^https:\/\/kubefn-[a-z0-9-]+?-(provision|label|ingress-timeout)-x\.a\.run\.app\//.exec(
+              url,
+            )?.[1],
+        ),
+      ),
+    ].sort();
   const pushed = ofType(resources, types.subscription)
     .filter((s) => s.inputs.pushConfig)
     .map((s) => s.inputs.pushConfig.pushEndpoint);

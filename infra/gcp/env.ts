@@ -1,71 +1,115 @@
 // The environment the deployment gives each deployable, keyed by the names its own settings
 // schema reads (functions/*/config.ts): a misspelt or removed variable fails `npm run typecheck`,
 // and env.test.ts runs each deployable's settings reader on what is written here.
-import type * as pulumi from '@pulumi/pulumi';
+//
+// Cells: a cell's deployables get their own cell's cluster (server, CA) and name, and nothing of
+// any other cell; placement alone knows every cell, as the list of their provision functions.
+import * as pulumi from '@pulumi/pulumi';
 import type { IngressTimeoutSettings } from '../../functions/ingress-timeout/config.ts';
 import type { LabelSettings } from '../../functions/label/config.ts';
 import type { ProvisionSettings } from '../../functions/provision/config.ts';
 import type { SignupSettings } from '../../functions/signup/config.ts';
 import type { WatcherEnv } from '../../functions/watcher/config.ts';
 import type { AuthSettings } from '../../shared/auth/index.ts';
+import type { Cell } from '../../shared/cells.ts';
 import type { ClusterSettings } from '../../shared/kube/index.ts';
 import type { Accounts } from './accounts.ts';
 import type { Context } from './context.ts';
-import { type FunctionName, topicNames } from './names.ts';
+import { type CellFunction, type GlobalFunction, topicNames } from './names.ts';
+import type { CellSpec } from './spec.ts';
 
 type EnvOf<Settings> = { [K in keyof Settings & string]?: pulumi.Input<string> };
 export type Env = Record<string, pulumi.Input<string> | undefined>;
 
-/** Every deployable reaches the cluster the same way: the DNS endpoint, a metadata token. */
-function clusterEnv({ spec }: Context): EnvOf<ClusterSettings> {
+/**
+ * Placement's settings (functions/placement/config.ts, being written): spelled here until it
+ * exports its settings type, then `EnvOf<PlacementSettings>` like the others.
+ */
+type PlacementEnv = EnvOf<AuthSettings> & {
+  KUBEFN_CELLS?: pulumi.Input<string>;
+  KUBEFN_ALLOW_TENANTS?: pulumi.Input<string>;
+  KUBEFN_ALLOW_PUSH?: pulumi.Input<string>;
+  GOOGLE_CLOUD_PROJECT?: pulumi.Input<string>;
+  KUBEFN_FIRESTORE_DATABASE?: pulumi.Input<string>;
+};
+
+/** A cell's deployables reach its cluster, and only it: the DNS endpoint, a metadata token. */
+function clusterEnv(cell: CellSpec): EnvOf<ClusterSettings> {
   return {
-    KUBEFN_CLUSTER_SERVER: spec.cluster.endpoint,
-    ...(spec.cluster.caCertificate ? { KUBEFN_CLUSTER_CA: spec.cluster.caCertificate } : {}),
+    KUBEFN_CLUSTER_SERVER: cell.endpoint,
+    ...(cell.caCertificate ? { KUBEFN_CLUSTER_CA: cell.caCertificate } : {}),
   };
 }
 
+/**
+ * The cell's name: in the watcher's messages and provision's outcome events. Label and
+ * ingress-timeout do not read it yet; it is there for their logs and for whoever reads the
+ * service (`gcloud run services describe`).
+ */
+const cellEnv = (cell: CellSpec) => ({ KUBEFN_CELL: cell.name });
+
 // Behind Cloud Run's IAM check the platform has verified the token (and removed its signature);
 // kubefn still checks its audience, issuer and the route's allow-list.
-function authEnv(ctx: Context, name: FunctionName): EnvOf<AuthSettings> {
+function authEnv(audience: string): EnvOf<AuthSettings> {
   return {
-    KUBEFN_AUTH_AUDIENCE: ctx.audience(name),
+    KUBEFN_AUTH_AUDIENCE: audience,
     KUBEFN_AUTH_PLATFORM_VERIFIED: 'true',
     KUBEFN_AUTH_GOOGLE: 'true',
     KUBEFN_AUTH_KUBERNETES: 'false',
   };
 }
+const cellAuth = (ctx: Context, cell: CellSpec, name: CellFunction) =>
+  authEnv(ctx.cellAudience(cell.name, name));
+const globalAuth = (ctx: Context, name: GlobalFunction) => authEnv(ctx.audience(name));
 
-export function provisionEnv(ctx: Context, accounts: Accounts): EnvOf<ProvisionSettings> {
+export function provisionEnv(
+  ctx: Context,
+  accounts: Accounts,
+  cell: CellSpec,
+): EnvOf<ProvisionSettings> {
   return {
-    ...authEnv(ctx, 'provision'),
-    ...clusterEnv(ctx),
-    KUBEFN_ALLOW_PROVISION: accounts.signup.email,
+    ...cellAuth(ctx, cell, 'provision'),
+    ...clusterEnv(cell),
+    ...cellEnv(cell),
+    // Tenant requests come from placement only, over HTTP or forwarded from its /pubsub/tenants.
+    KUBEFN_ALLOW_PROVISION: accounts.placement.email,
     KUBEFN_ALLOW_RESYNC: accounts.scheduler.email,
+    // Pub/Sub's pushes (changes, resync batches), and placement forwarding a tenant request's
+    // push to /pubsub/tenants.
+    KUBEFN_ALLOW_PUSH: pulumi.interpolate`${accounts.push.email},${accounts.placement.email}`,
     // More tenants than a batch: the scheduled check fans out through this topic.
-    KUBEFN_ALLOW_PUSH: accounts.push.email,
     KUBEFN_RESYNC_TOPIC: topicNames.resyncBatches,
     GOOGLE_CLOUD_PROJECT: ctx.project,
     // Tenant RoleBindings name GKE Users: the deployables' Google service-account emails.
+    // NOT YET the cell's own (kubefn-<cell>-label...): shared/identities.ts reads only
+    // google:<project>, whose names no account has any more (docs/deploy.md, "Not yet true").
     KUBEFN_RBAC_SUBJECTS: `google:${ctx.project}`,
-    KUBEFN_MAX_TENANTS: String(ctx.spec.maxTenants),
+    // A backstop behind placement's choice, which counts the same capacity.
+    KUBEFN_MAX_TENANTS: String(cell.capacity),
   };
 }
 
-export function labelEnv(ctx: Context, accounts: Accounts): EnvOf<LabelSettings> {
+export function labelEnv(ctx: Context, accounts: Accounts, cell: CellSpec): EnvOf<LabelSettings> {
   return {
-    ...authEnv(ctx, 'label'),
-    ...clusterEnv(ctx),
+    ...cellAuth(ctx, cell, 'label'),
+    ...clusterEnv(cell),
+    ...cellEnv(cell),
     KUBEFN_ALLOW_PUSH: accounts.push.email,
     KUBEFN_ALLOW_LABEL: ctx.spec.labelCallers.join(','),
   };
 }
 
-export function ingressTimeoutEnv(ctx: Context, accounts: Accounts): EnvOf<IngressTimeoutSettings> {
+export function ingressTimeoutEnv(
+  ctx: Context,
+  accounts: Accounts,
+  cell: CellSpec,
+): EnvOf<IngressTimeoutSettings> {
   const { spec } = ctx;
   const compute = spec.timeoutMode === 'compute';
   return {
-    ...authEnv(ctx, 'ingress-timeout'),
-    ...clusterEnv(ctx),
+    ...cellAuth(ctx, cell, 'ingress-timeout'),
+    ...clusterEnv(cell),
+    ...cellEnv(cell),
     KUBEFN_ALLOW_PUSH: accounts.push.email,
     KUBEFN_ALLOW_RESYNC: accounts.scheduler.email,
     KUBEFN_ALLOW_INGRESS_TIMEOUT: spec.ingressTimeoutCallers.join(','),
@@ -75,24 +119,64 @@ export function ingressTimeoutEnv(ctx: Context, accounts: Accounts): EnvOf<Ingre
   };
 }
 
-export function signupEnv(ctx: Context, provisionUrl: pulumi.Input<string>): EnvOf<SignupSettings> {
+export function watcherEnv(
+  ctx: Context,
+  cell: CellSpec,
+  topic: pulumi.Input<string>,
+): EnvOf<WatcherEnv> {
   return {
-    KUBEFN_PROVISION_URL: provisionUrl,
-    KUBEFN_PROVISION_AUDIENCE: ctx.audience('provision'),
+    ...clusterEnv(cell),
+    KUBEFN_TOPIC: topic,
+    // Cloud Run does not put the project in the environment. (Nor may a revision set PORT:
+    // Cloud Run sets it.)
+    PUBSUB_PROJECT_ID: ctx.project,
+    KUBEFN_CELL: cell.name,
+  };
+}
+
+/** The sign-up backend calls placement, with the same tenant API provision serves. */
+export function signupEnv(ctx: Context, placementUrl: pulumi.Input<string>): EnvOf<SignupSettings> {
+  return {
+    KUBEFN_PROVISION_URL: placementUrl,
+    KUBEFN_PROVISION_AUDIENCE: ctx.audience('placement'),
     // Customers' ID tokens: signed by Identity Platform for this project (never the emulator).
     KUBEFN_CUSTOMER_PROJECT: ctx.spec.customerSignIn.project ?? ctx.project,
     KUBEFN_CUSTOMER_API_KEY: ctx.spec.customerSignIn.apiKey,
   };
 }
 
-export function watcherEnv(ctx: Context, topic: pulumi.Input<string>): EnvOf<WatcherEnv> {
+/**
+ * Placement: every cell, as shared/cells.ts's `Cell` (its provision's URL and audience, its
+ * capacity), and nothing else of them: no cluster, no account. It mints an ID token per cell
+ * audience from the metadata server.
+ */
+export function placementEnv(
+  ctx: Context,
+  accounts: Accounts,
+  provisionUrls: Record<string, pulumi.Input<string>>,
+): PlacementEnv {
+  const cells = pulumi
+    .all(
+      ctx.spec.cells.map((cell) =>
+        pulumi.output(provisionUrls[cell.name] as pulumi.Input<string>).apply(
+          (provisionUrl): Cell => ({
+            name: cell.name,
+            region: cell.region,
+            provisionUrl,
+            audience: ctx.cellAudience(cell.name, 'provision'),
+            capacity: cell.capacity,
+          }),
+        ),
+      ),
+    )
+    .apply((list) => JSON.stringify(list));
   return {
-    ...clusterEnv(ctx),
-    KUBEFN_TOPIC: topic,
-    // Cloud Run does not put the project in the environment. (Nor may a revision set PORT:
-    // Cloud Run sets it.)
-    PUBSUB_PROJECT_ID: ctx.project,
-    KUBEFN_CELL: ctx.spec.cluster.name,
+    ...globalAuth(ctx, 'placement'),
+    KUBEFN_CELLS: cells,
+    KUBEFN_ALLOW_TENANTS: accounts.signup.email,
+    KUBEFN_ALLOW_PUSH: accounts.push.email,
+    GOOGLE_CLOUD_PROJECT: ctx.project,
+    KUBEFN_FIRESTORE_DATABASE: ctx.spec.placement.database,
   };
 }
 

@@ -1,22 +1,47 @@
-// The four functions as Cloud Run services (Cloud Run Admin API), each running its own archive
-// on the nodejs22 base image with no build (artifacts.ts), and who may invoke each: exactly the
+// The functions as Cloud Run services (Cloud Run Admin API), each running its own archive on the
+// nodejs22 base image with no build (artifacts.ts), and who may invoke each: exactly the
 // principals on the function's own allow-lists (env.ts), no one else.
+//
+// Global, once: signup (the page and its backend) and placement, in the deployment's region.
+// Per cell: provision, label and ingress-timeout in the cell's region, each as the cell's own
+// account. The only invoker grant across cells is placement's on each cell's provision.
 import * as gcp from '@pulumi/gcp';
 import type * as pulumi from '@pulumi/pulumi';
 import type { Accounts } from './accounts.ts';
 import type { Artifacts } from './artifacts.ts';
 import type { Context } from './context.ts';
-import { type Env, envList, ingressTimeoutEnv, labelEnv, provisionEnv, signupEnv } from './env.ts';
-import { type FunctionName, provisionCapacity, type Sources } from './names.ts';
+import {
+  type Env,
+  envList,
+  ingressTimeoutEnv,
+  labelEnv,
+  placementEnv,
+  provisionEnv,
+  signupEnv,
+} from './env.ts';
+import {
+  type CellFunction,
+  cellServiceName,
+  type FunctionName,
+  globalServiceName,
+  placementCapacity,
+  provisionCapacity,
+  type Sources,
+} from './names.ts';
 
 type FunctionOptions = {
   env: Env;
+  /** The service's name, region, account and custom audience. */
+  name: string;
+  region: string;
+  account: gcp.serviceaccount.Account;
+  audience: string;
   /** Cloud Run's IAM check off: anyone may call (the public page). */
   public?: boolean;
   /**
    * Who can reach the service at all, before IAM. Same-project Pub/Sub push and Cloud Scheduler
-   * count as internal (Cloud Run's ingress docs); browsers, the signup backend (Cloud Run to
-   * Cloud Run without VPC egress is not internal) and callers outside Google Cloud do not.
+   * count as internal (Cloud Run's ingress docs); browsers, Cloud Run calling Cloud Run (the
+   * signup backend, placement) without VPC egress, and callers outside Google Cloud do not.
    */
   internal: boolean;
   minInstances?: number;
@@ -27,28 +52,30 @@ type FunctionOptions = {
   timeout: string;
 };
 
+export type CellServices = Record<CellFunction, gcp.cloudrunv2.Service>;
+
 export function defineFunctions(
   ctx: Context,
   accounts: Accounts,
   artifacts: Artifacts,
   sources: Sources,
 ) {
-  const { project, region, spec, opts, member } = ctx;
+  const { project, spec, opts, member } = ctx;
 
-  const functionService = (name: FunctionName, o: FunctionOptions) =>
+  const functionService = (key: string, source: FunctionName, o: FunctionOptions) =>
     new gcp.cloudrunv2.Service(
-      name,
+      key,
       {
         project,
-        location: region,
-        name: `kubefn-${name}`,
+        location: o.region,
+        name: o.name,
         ingress: o.internal ? 'INGRESS_TRAFFIC_INTERNAL_ONLY' : 'INGRESS_TRAFFIC_ALL',
         // One constant is the service's audience, its KUBEFN_AUTH_AUDIENCE and every token's aud.
-        customAudiences: [ctx.audience(name)],
+        customAudiences: [o.audience],
         invokerIamDisabled: o.public === true,
         deletionProtection: spec.deletionProtection,
         template: {
-          serviceAccount: accounts[name].email,
+          serviceAccount: o.account.email,
           timeout: o.timeout,
           scaling: {
             minInstanceCount: o.minInstances ?? 0,
@@ -57,7 +84,7 @@ export function defineFunctions(
           ...(o.concurrency ? { maxInstanceRequestConcurrency: o.concurrency } : {}),
           containers: [
             {
-              ...artifacts.sourceContainer(name, sources[name]),
+              ...artifacts.sourceContainer(source, sources[source], o.region),
               envs: envList(o.env),
               resources: {
                 limits: { cpu: '1', memory: '512Mi' },
@@ -71,59 +98,104 @@ export function defineFunctions(
       ctx.afterApis,
     );
 
-  const provision = functionService('provision', {
-    env: provisionEnv(ctx, accounts),
+  const cells: Record<string, CellServices> = {};
+  for (const cell of spec.cells) {
+    const own = accounts.cell(cell.name);
+    const at = (name: CellFunction) => ({
+      name: cellServiceName(cell.name, name),
+      region: cell.region,
+      account: own[name],
+      audience: ctx.cellAudience(cell.name, name),
+    });
+    cells[cell.name] = {
+      provision: functionService(`${cell.name}-provision`, 'provision', {
+        ...at('provision'),
+        env: provisionEnv(ctx, accounts, cell),
+        internal: false, // placement calls it, Cloud Run to Cloud Run
+        minInstances: spec.provisionMinInstances,
+        ...provisionCapacity,
+        timeout: '600s', // a resync of every tenant of the cell
+      }),
+      label: functionService(`${cell.name}-label`, 'label', {
+        ...at('label'),
+        env: labelEnv(ctx, accounts, cell),
+        // Pushes only, unless HTTP callers are configured: they may call from anywhere.
+        internal: spec.labelCallers.length === 0,
+        timeout: '300s',
+      }),
+      'ingress-timeout': functionService(`${cell.name}-ingress-timeout`, 'ingress-timeout', {
+        ...at('ingress-timeout'),
+        env: ingressTimeoutEnv(ctx, accounts, cell),
+        internal: spec.ingressTimeoutCallers.length === 0,
+        timeout: '600s', // a resync of every annotated Ingress of the cell
+      }),
+    };
+  }
+
+  const global = (name: 'signup' | 'placement') => ({
+    name: globalServiceName(name),
+    region: ctx.region,
+    account: accounts[name],
+    audience: ctx.audience(name),
+  });
+  const placement = functionService('placement', 'placement', {
+    ...global('placement'),
+    env: placementEnv(
+      ctx,
+      accounts,
+      Object.fromEntries(
+        spec.cells.map((c) => [c.name, (cells[c.name] as CellServices).provision.uri]),
+      ),
+    ),
     internal: false, // the signup backend calls it
     minInstances: spec.provisionMinInstances,
-    ...provisionCapacity,
-    timeout: '600s', // a resync of every tenant
+    ...placementCapacity,
+    // A sign-up waits for its cell's provision; a tenant request's push, longer than its ack deadline.
+    timeout: '300s',
   });
-  const services = {
-    provision,
-    label: functionService('label', {
-      env: labelEnv(ctx, accounts),
-      // Pushes only, unless HTTP callers are configured: they may call from anywhere.
-      internal: spec.labelCallers.length === 0,
-      timeout: '300s',
-    }),
-    'ingress-timeout': functionService('ingress-timeout', {
-      env: ingressTimeoutEnv(ctx, accounts),
-      internal: spec.ingressTimeoutCallers.length === 0,
-      timeout: '600s', // a resync of every annotated Ingress
-    }),
-    signup: functionService('signup', {
-      env: signupEnv(ctx, provision.uri),
-      public: true,
-      internal: false,
-      timeout: '60s',
-    }),
-  };
+  const signup = functionService('signup', 'signup', {
+    ...global('signup'),
+    env: signupEnv(ctx, placement.uri),
+    public: true,
+    internal: false,
+    timeout: '60s',
+  });
 
   const callers = (emails: string[]) => emails.map((email) => `serviceAccount:${email}`);
-  const invokers: Record<Exclude<FunctionName, 'signup'>, pulumi.Input<string>[]> = {
-    provision: [member(accounts.signup), member(accounts.scheduler), member(accounts.push)],
-    label: [member(accounts.push), ...callers(spec.labelCallers)],
-    'ingress-timeout': [
+  const grants: gcp.cloudrunv2.ServiceIamMember[] = [];
+  const invoke = (
+    key: string,
+    service: gcp.cloudrunv2.Service,
+    region: string,
+    members: pulumi.Input<string>[],
+  ) =>
+    members.forEach((m, i) => {
+      grants.push(
+        new gcp.cloudrunv2.ServiceIamMember(
+          `invoker-${key}-${i}`,
+          { project, location: region, name: service.name, role: 'roles/run.invoker', member: m },
+          opts,
+        ),
+      );
+    });
+  // The signup backend's calls, and the tenant requests' pushes (/pubsub/tenants).
+  invoke('placement', placement, ctx.region, [member(accounts.signup), member(accounts.push)]);
+  for (const cell of spec.cells) {
+    const s = cells[cell.name] as CellServices;
+    invoke(`${cell.name}-provision`, s.provision, cell.region, [
+      member(accounts.placement),
+      member(accounts.scheduler),
+      member(accounts.push),
+    ]);
+    invoke(`${cell.name}-label`, s.label, cell.region, [
+      member(accounts.push),
+      ...callers(spec.labelCallers),
+    ]);
+    invoke(`${cell.name}-ingress-timeout`, s['ingress-timeout'], cell.region, [
       member(accounts.push),
       member(accounts.scheduler),
       ...callers(spec.ingressTimeoutCallers),
-    ],
-  };
-  const invokerGrants = Object.entries(invokers).flatMap(([name, members]) =>
-    members.map(
-      (m, i) =>
-        new gcp.cloudrunv2.ServiceIamMember(
-          `invoker-${name}-${i}`,
-          {
-            project,
-            location: region,
-            name: services[name as FunctionName].name,
-            role: 'roles/run.invoker',
-            member: m,
-          },
-          opts,
-        ),
-    ),
-  );
-  return { services, invokerGrants };
+    ]);
+  }
+  return { global: { signup, placement }, cells, invokerGrants: grants };
 }

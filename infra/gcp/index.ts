@@ -17,16 +17,34 @@ const kubefn = defineKubefn(spec, await deploySources(bundles, { outDir }));
 
 export const urls = {
   signup: kubefn.services.signup.uri,
-  provision: kubefn.services.provision.uri,
-  label: kubefn.services.label.uri,
-  ingressTimeout: kubefn.services['ingress-timeout'].uri,
+  placement: kubefn.services.placement.uri,
+  cells: Object.fromEntries(
+    Object.entries(kubefn.services.cells).map(([cell, services]) => [
+      cell,
+      {
+        provision: services.provision?.uri,
+        label: services.label?.uri,
+        ingressTimeout: services['ingress-timeout']?.uri,
+      },
+    ]),
+  ),
 };
 export const audiences = kubefn.audiences;
-export const serviceAccounts = Object.fromEntries(
-  Object.entries(kubefn.accounts).map(([name, account]) => [name, account.email]),
-);
+const { cells: cellAccounts, cell: _, ...globalAccounts } = kubefn.accounts;
+export const serviceAccounts = {
+  ...Object.fromEntries(
+    Object.entries(globalAccounts).map(([name, account]) => [name, account.email]),
+  ),
+  cells: Object.fromEntries(
+    Object.entries(cellAccounts).map(([cell, accounts]) => [
+      cell,
+      Object.fromEntries(Object.entries(accounts).map(([name, a]) => [name, a.email])),
+    ]),
+  ),
+};
 export const topics = {
   changes: kubefn.topics.changes.name,
   tenantRequests: kubefn.topics.tenantRequests.name,
   deadLetter: kubefn.topics.deadLetter.name,
 };
+export const placementDatabase = kubefn.store.name;

@@ -2,18 +2,25 @@
 // deployment spec (spec.ts) and the deploy sources (sources.ts). It reads no config, files or
 // clock, so the unit tests run it under Pulumi's mocks and check its invariants.
 //
-//   accounts.ts    one service account per deployable, plus push and scheduler; custom roles
+// Global, once: the sign-up page and backend, placement and its Firestore database, the topics,
+// the push and scheduler identities. Per cell (spec.cells): provision, label, ingress-timeout and
+// a watcher in the cell's region, each with its own account, reaching the cell's cluster only;
+// the cell's push subscriptions and Scheduler jobs.
+//
+//   accounts.ts    the global accounts, each cell's, and the project-level grants
 //   artifacts.ts   the source bucket, and each service's container: its archive on the base image
-//   functions.ts   provision, label, ingress-timeout, signup on Cloud Run, and their invokers
+//   firestore.ts   placement's store
+//   functions.ts   signup and placement, each cell's functions on Cloud Run, and their invokers
 //   env.ts         what each deployable's settings reader gets
-//   pubsub.ts      topics, push subscriptions, the dead-letter topic
-//   scheduler.ts   the /resync jobs
-//   watcher.ts     the watcher on Cloud Run
+//   pubsub.ts      topics, push subscriptions (per cell, or global), the dead-letter topic
+//   scheduler.ts   each cell's /resync jobs
+//   watcher.ts     a cell's watcher on Cloud Run
 import { defineAccounts } from './accounts.ts';
 import { defineArtifacts } from './artifacts.ts';
 import { createContext } from './context.ts';
+import { defineFirestore } from './firestore.ts';
 import { defineFunctions } from './functions.ts';
-import { type FunctionName, functionNames, type Sources } from './names.ts';
+import type { Sources } from './names.ts';
 import { definePubsub } from './pubsub.ts';
 import { defineScheduler } from './scheduler.ts';
 import type { DeploymentSpec } from './spec.ts';
@@ -23,23 +30,46 @@ export function defineKubefn(spec: DeploymentSpec, sources: Sources) {
   const ctx = createContext(spec);
   const accounts = defineAccounts(ctx);
   const artifacts = defineArtifacts(ctx);
+  const store = defineFirestore(ctx);
   const functions = defineFunctions(ctx, accounts, artifacts, sources);
   const pubsub = definePubsub(ctx, accounts, functions);
   const jobs = defineScheduler(ctx, accounts, functions);
-  const watcher = defineWatcher(
-    ctx,
-    accounts,
-    artifacts,
-    sources.watcher,
-    pubsub.topics.changes.name,
+  const cells = Object.fromEntries(
+    spec.cells.map((cell) => [
+      cell.name,
+      {
+        ...functions.cells[cell.name],
+        watcher: defineWatcher(
+          ctx,
+          cell,
+          accounts.cell(cell.name),
+          artifacts,
+          sources.watcher,
+          pubsub.topics.changes.name,
+        ),
+      },
+    ]),
   );
   return {
     accounts,
-    audiences: Object.fromEntries(functionNames.map((n) => [n, ctx.audience(n)])) as Record<
-      FunctionName,
-      string
-    >,
-    services: { ...functions.services, watcher },
+    audiences: {
+      ...Object.fromEntries(
+        (['signup', 'placement'] as const).map((name) => [name, ctx.audience(name)]),
+      ),
+      cells: Object.fromEntries(
+        spec.cells.map((cell) => [
+          cell.name,
+          Object.fromEntries(
+            (['provision', 'label', 'ingress-timeout'] as const).map((name) => [
+              name,
+              ctx.cellAudience(cell.name, name),
+            ]),
+          ),
+        ]),
+      ),
+    },
+    services: { ...functions.global, cells },
+    store,
     ...pubsub,
     jobs,
   };

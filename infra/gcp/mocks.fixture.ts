@@ -17,7 +17,23 @@ export const projectNumber = '123456789012';
 export const baseSpec = {
   project: 'kubefn-prod',
   region: 'europe-west1',
-  cluster: { name: 'prod', endpoint: 'https://gke-0123abcd-123456789012.europe-west1.gke.goog' },
+  // Two cells in two regions: every per-cell invariant is checked against a neighbour.
+  cells: [
+    {
+      name: 'eu1',
+      region: 'europe-west1',
+      endpoint: 'https://gke-0123abcd-123456789012.europe-west1.gke.goog',
+      gkeCluster: 'kubefn-eu1',
+    },
+    {
+      name: 'us1',
+      region: 'us-central1',
+      endpoint: 'https://gke-4567cdef-123456789012.us-central1.gke.goog',
+      gkeCluster: 'kubefn-us1',
+      gkeLocation: 'us-central1-a',
+      capacity: 2000,
+    },
+  ],
   audienceBase: 'https://kubefn.example.com',
   customerSignIn: { apiKey: 'AIzaSyMockBrowserKeyForTests' },
 };
@@ -124,5 +140,6 @@ export const types = {
   bucketObject: 'gcp:storage/bucketObject:BucketObject',
   bucket: 'gcp:storage/bucket:Bucket',
   api: 'gcp:projects/service:Service',
+  firestore: 'gcp:firestore/database:Database',
   accountMember: 'gcp:serviceaccount/iAMMember:IAMMember',
 } as const;

@@ -1,11 +1,52 @@
-// The names the deployment and its tests share: the deployables, their sources, the routes the
-// deployment calls, the topics, and Pub/Sub's delivery settings.
+// The names the deployment and its tests share: the deployables (global or per cell), their
+// sources, the names each gets on Google Cloud, the routes the deployment calls, the topics, and
+// Pub/Sub's delivery settings.
+import type { ClusterIdentity } from '../../shared/identities.ts';
 import { topics, triggers } from '../subscriptions.ts';
 
-export const functionNames = ['provision', 'label', 'ingress-timeout', 'signup'] as const;
+/** Once per deployment: the sign-up page and backend, and placement, which knows every cell. */
+export const globalFunctions = ['signup', 'placement'] as const;
+export type GlobalFunction = (typeof globalFunctions)[number];
+/** Once per cell, each acting on its own cell's cluster only. */
+export const cellFunctions = ['provision', 'label', 'ingress-timeout'] as const;
+export type CellFunction = (typeof cellFunctions)[number];
+export const functionNames = [...cellFunctions, ...globalFunctions] as const;
 export type FunctionName = (typeof functionNames)[number];
 export const deployables = [...functionNames, 'watcher'] as const;
 export type Deployable = (typeof deployables)[number];
+/** What runs once per cell: the functions and the watcher, each a cluster identity. */
+export type CellDeployable = CellFunction | 'watcher';
+
+/**
+ * A cell's Cloud Run service: `kubefn-<cell>-<deployable>`, at most 7 + 12 + 1 + 15 = 35
+ * characters with the longest cell name (shared/cells.ts) and ingress-timeout; Cloud Run allows 49.
+ * The global ones stay `kubefn-<name>`: a cell's always has two dashes more, so none collide.
+ */
+export const cellServiceName = (cell: string, name: CellDeployable) => `kubefn-${cell}-${name}`;
+export const globalServiceName = (name: GlobalFunction) => `kubefn-${name}`;
+
+/** The part of a cell account's id after the cell: 'ingress-timeout' would pass 30. */
+const accountSuffix = {
+  provision: 'provision',
+  label: 'label',
+  'ingress-timeout': 'ingress',
+  watcher: 'watcher',
+} as const satisfies Record<ClusterIdentity, string>;
+
+/**
+ * A cell's Google service account id: `kubefn-<cell>-<provision|label|ingress|watcher>`, at
+ * most 7 + 12 + 1 + 9 = 29 characters (IAM allows 6-30). The cluster's RBAC names the same
+ * accounts (infra/k8s/install.ts --cell), so each cell's accounts are bound on its cluster only.
+ */
+export const cellAccountId = (cell: string, identity: ClusterIdentity) =>
+  `kubefn-${cell}-${accountSuffix[identity]}`;
+export const cellAccountEmail = (cell: string, identity: ClusterIdentity, project: string) =>
+  `${cellAccountId(cell, identity)}@${project}.iam.gserviceaccount.com`;
+
+/** Global accounts: the signup backend, placement, Pub/Sub push, Cloud Scheduler. */
+export const globalAccounts = ['signup', 'placement', 'push', 'scheduler'] as const;
+export type GlobalAccount = (typeof globalAccounts)[number];
+export const globalAccountId = (name: GlobalAccount) => `kubefn-${name}`;
 
 /**
  * A deployable's source: a tar.gz of its bundle with node_modules (sources.ts), the bundle's
@@ -27,13 +68,20 @@ export const routes = {
 } as const;
 
 /**
- * Provision's own concurrency, capped: at most 3 instances of 10 requests each, so a flood of
- * sign-ups (or of anything else) reaches the cluster 30 at a time at most, the rest answered 429
- * by Cloud Run (Pub/Sub pushes back off and retry). It also bounds how far sign-ups of different
- * customers at the same moment can pass the ceiling on all tenants (KUBEFN_MAX_TENANTS): at most
- * 30 (functions/provision/handler.ts). Its minimum instances (spec.ts) cannot pass the maximum.
+ * Each cell's provision's concurrency, capped: at most 3 instances of 10 requests each, so a
+ * flood of sign-ups (or of anything else) reaches a cluster 30 at a time at most, the rest
+ * answered 429 by Cloud Run (Pub/Sub pushes back off and retry). It also bounds how far sign-ups
+ * of different customers at the same moment can pass the cell's backstop ceiling
+ * (KUBEFN_MAX_TENANTS): at most 30 (functions/provision/handler.ts). Minimum instances (spec.ts)
+ * cannot pass the maximum.
  */
 export const provisionCapacity = { maxInstances: 3, concurrency: 10 } as const;
+
+/**
+ * Placement, in front of every cell: a sign-up waits there for its cell's provision, so it holds
+ * up to one request per provision slot of every cell; beyond, Cloud Run answers 429 as above.
+ */
+export const placementCapacity = { maxInstances: 10, concurrency: 10 } as const;
 
 /** The watcher's health endpoint that answers before it holds the Lease (functions/watcher/health.ts). */
 export const livenessPath = '/livez';

@@ -1,12 +1,15 @@
-// Pub/Sub between the watcher (and label's and billing's publishers) and the functions: one topic
-// per entry of infra/subscriptions.ts's `topics`, one push subscription per trigger there (OIDC
-// token of the push account, the trigger's filter, route and ordering), and a dead-letter topic
-// for what keeps failing, with the service agent's grants it needs and a subscription that keeps
-// it.
+// Pub/Sub between the watchers (and label's and billing's publishers) and the functions: one
+// topic per entry of infra/subscriptions.ts's `topics`, shared by every cell, and push
+// subscriptions (OIDC token of the push account, the trigger's filter, route and ordering): a
+// per-cell trigger once per cell (`cellTrigger`: its own name, and only the messages whose
+// `cluster` attribute is the cell's) to that cell's function, a global one once to placement.
+// And a dead-letter topic for what keeps failing, with the service agent's grants it needs and a
+// subscription that keeps it.
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
 import { parseFilter } from '../pubsub-filter.ts';
 import {
+  cellTrigger,
   type TopicKey,
   type Trigger,
   type TriggerKey,
@@ -16,14 +19,14 @@ import {
 import type { Accounts } from './accounts.ts';
 import type { Context } from './context.ts';
 import type { defineFunctions } from './functions.ts';
-import { delivery, type FunctionName } from './names.ts';
+import { delivery } from './names.ts';
 
 type Functions = ReturnType<typeof defineFunctions>;
 
 export function definePubsub(
   ctx: Context,
   accounts: Accounts,
-  { services, invokerGrants }: Functions,
+  { global, cells, invokerGrants }: Functions,
 ) {
   const { project, spec, opts, member } = ctx;
   const topicOf = Object.fromEntries(
@@ -35,38 +38,41 @@ export function definePubsub(
   const { changes, labelRequests, tenantRequests, tenantOutcomes, deadLetter, resyncBatches } =
     topicOf;
 
-  new gcp.pubsub.TopicIAMMember(
-    'watcher-publishes-changes',
-    {
-      project,
-      topic: changes.name,
-      role: 'roles/pubsub.publisher',
-      member: member(accounts.watcher),
-    },
-    opts,
-  );
-  // The scheduled check publishes its batches when the tenants are more than one batch.
-  new gcp.pubsub.TopicIAMMember(
-    'provision-publishes-resync-batches',
-    {
-      project,
-      topic: resyncBatches.name,
-      role: 'roles/pubsub.publisher',
-      member: member(accounts.provision),
-    },
-    opts,
-  );
-  // Each tenant request's outcome (functions/provision/outcomes.ts), CloudEvents.
-  new gcp.pubsub.TopicIAMMember(
-    'provision-publishes-tenant-outcomes',
-    {
-      project,
-      topic: tenantOutcomes.name,
-      role: 'roles/pubsub.publisher',
-      member: member(accounts.provision),
-    },
-    opts,
-  );
+  for (const cell of spec.cells) {
+    const own = accounts.cell(cell.name);
+    new gcp.pubsub.TopicIAMMember(
+      `${cell.name}-watcher-publishes-changes`,
+      {
+        project,
+        topic: changes.name,
+        role: 'roles/pubsub.publisher',
+        member: member(own.watcher),
+      },
+      opts,
+    );
+    // The scheduled check publishes its batches when the tenants are more than one batch.
+    new gcp.pubsub.TopicIAMMember(
+      `${cell.name}-provision-publishes-resync-batches`,
+      {
+        project,
+        topic: resyncBatches.name,
+        role: 'roles/pubsub.publisher',
+        member: member(own.provision),
+      },
+      opts,
+    );
+    // Each tenant request's outcome (functions/provision/outcomes.ts), CloudEvents.
+    new gcp.pubsub.TopicIAMMember(
+      `${cell.name}-provision-publishes-tenant-outcomes`,
+      {
+        project,
+        topic: tenantOutcomes.name,
+        role: 'roles/pubsub.publisher',
+        member: member(own.provision),
+      },
+      opts,
+    );
+  }
   spec.labelCallers.forEach((email, i) => {
     new gcp.pubsub.TopicIAMMember(
       `label-caller-publishes-${i}`,
@@ -79,7 +85,7 @@ export function definePubsub(
       opts,
     );
   });
-  // Billing or CRM: sign-ups, plan changes, suspensions, for provision's /pubsub/tenants.
+  // Billing or CRM: sign-ups, plan changes, suspensions, for placement's /pubsub/tenants.
   spec.tenantRequestPublishers.forEach((email, i) => {
     new gcp.pubsub.TopicIAMMember(
       `tenant-request-publisher-${i}`,
@@ -144,10 +150,13 @@ export function definePubsub(
     opts,
   );
 
-  // One per trigger. The logical name follows the subscription's (kubefn-label-requests is
-  // sub-label-requests), so a trigger keeps its resource.
-  const pushSubscription = (trigger: Trigger) => {
-    const target = trigger.target as keyof typeof services;
+  // One per trigger and cell (or once, a global trigger). The logical name follows the
+  // subscription's (kubefn-label-requests-eu1 is sub-label-requests-eu1), so a trigger keeps its
+  // resource.
+  const pushSubscription = (
+    trigger: Trigger,
+    target: { service: gcp.cloudrunv2.Service; audience: string },
+  ) => {
     // A filter Pub/Sub would refuse fails the preview here, not the creation later.
     parseFilter(trigger.filter ?? '');
     const key = trigger.subscription.replace(/^kubefn-/, '');
@@ -159,12 +168,12 @@ export function definePubsub(
         topic: topicOf[trigger.topic].name,
         ackDeadlineSeconds: delivery.ackDeadlineSeconds,
         pushConfig: {
-          pushEndpoint: pulumi.interpolate`${services[target].uri}${trigger.route}`,
+          pushEndpoint: pulumi.interpolate`${target.service.uri}${trigger.route}`,
           // Explicit: without it the token's aud is the endpoint URL (with the route), which the
           // function's exact audience check refuses.
           oidcToken: {
             serviceAccountEmail: accounts.push.email,
-            audience: ctx.audience(target as FunctionName),
+            audience: target.audience,
           },
         },
         ...(trigger.filter ? { filter: trigger.filter } : {}),
@@ -191,13 +200,27 @@ export function definePubsub(
     return subscription;
   };
 
-  // Placement (the tenant requests' target) is not deployed yet: its trigger waits for it.
-  const deployed = (Object.keys(triggers) as TriggerKey[]).filter(
-    (key) => triggers[key].target in services,
-  );
-  const pushSubscriptions = Object.fromEntries(
-    deployed.map((key) => [key, pushSubscription(triggers[key])]),
-  ) as Partial<Record<TriggerKey, gcp.pubsub.Subscription>>;
+  const pushSubscriptions: Record<string, gcp.pubsub.Subscription> = {};
+  for (const key of Object.keys(triggers) as TriggerKey[]) {
+    const trigger: Trigger = triggers[key];
+    if (trigger.scope === 'global') {
+      if (trigger.target !== 'placement')
+        throw new Error(`${key}: a global trigger's target is placement, not ${trigger.target}`);
+      pushSubscriptions[key] = pushSubscription(trigger, {
+        service: global.placement,
+        audience: ctx.audience('placement'),
+      });
+      continue;
+    }
+    if (trigger.target === 'placement') throw new Error(`${key}: placement is global`);
+    for (const cell of spec.cells) {
+      const own = cellTrigger(trigger, cell.name);
+      pushSubscriptions[`${key}-${cell.name}`] = pushSubscription(own, {
+        service: cells[cell.name]?.[trigger.target] as gcp.cloudrunv2.Service,
+        audience: ctx.cellAudience(cell.name, trigger.target),
+      });
+    }
+  }
 
   return {
     topics: topicOf,

@@ -9,6 +9,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,9 +18,39 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeGoogle, startFakeGoogle } from '../../test/support/fakes/google.ts';
 import { type Bundle, buildFunctions } from '../build-functions.ts';
 import { freePort } from '../local/functions.ts';
-import { deploy, envOf, ofType, type Registered, types } from './mocks.fixture.ts';
-import { deployables, routes, type Sources } from './names.ts';
-import { deploySources, packBundle } from './sources.ts';
+import {
+  baseSpec,
+  deploy,
+  envOf,
+  fakeSources,
+  ofType,
+  type Registered,
+  types,
+} from './mocks.fixture.ts';
+import {
+  cellFunctions,
+  cellServiceName,
+  type Deployable,
+  deployables,
+  globalServiceName,
+  routes,
+  type Sources,
+} from './names.ts';
+import { packBundle } from './sources.ts';
+
+// Placement (functions/placement) is being written: until its index.ts exists, its service is
+// defined from a made-up source and not started. Nothing else is skipped.
+const root = join(import.meta.dirname, '../..');
+const built = deployables.filter(
+  (name) => name !== 'placement' || existsSync(join(root, 'functions/placement/index.ts')),
+);
+const serviceNames = [
+  ...(built.includes('placement') ? [globalServiceName('placement')] : []),
+  globalServiceName('signup'),
+  ...baseSpec.cells.flatMap((cell) =>
+    [...cellFunctions, 'watcher' as const].map((name) => cellServiceName(cell.name, name)),
+  ),
+];
 
 const run = promisify(execFile);
 let tmp: string;
@@ -30,9 +61,16 @@ let google: FakeGoogle;
 
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'kubefn-gcp-run-'));
-  bundles = await buildFunctions(undefined, { outDir: join(tmp, 'functions') });
-  // npm ci from npm's cache: the root's `npm ci` put every package of the lockfile there.
-  sources = await deploySources(bundles, { outDir: tmp, offline: true });
+  bundles = await buildFunctions([...built], { outDir: join(tmp, 'functions') });
+  // npm ci from npm's cache: the root's `npm ci` put every package of the lockfile there. One at
+  // a time, as deploySources does (it wants every deployable).
+  sources = fakeSources();
+  for (const name of built) {
+    const bundle = bundles[name];
+    if (!bundle) throw new Error(`no bundle for ${name}`);
+    const packed = await packBundle(bundle, name, { outDir: tmp, offline: true });
+    sources[name] = { ...packed, sha256: bundle.sha256 };
+  }
   ({ resources } = await deploy({}, sources));
   google = await startFakeGoogle();
 }, 240_000);
@@ -48,7 +86,7 @@ const sha256 = async (file: string) =>
     .digest('hex');
 
 describe('the sources', () => {
-  it.each(deployables)(
+  it.each(built as Deployable[])(
     '%s: its archive holds its bundle, node_modules and its command',
     async (name) => {
       const source = sources[name];
@@ -230,39 +268,44 @@ function callsTo(service: Registered): Call[] {
           },
         ]
       : [];
-  const probes: Call[] =
-    service.inputs.name === 'kubefn-watcher'
-      ? [
-          {
-            what: 'the startup and liveness probe',
-            path: service.inputs.template.containers[0].startupProbe.httpGet.path,
-            init: {},
-            kubefn: (res, body) => {
-              expect(res.status).toBe(200);
-              expect(JSON.parse(body)).toEqual({ ok: true });
-            },
+  const probes: Call[] = service.inputs.name.endsWith('-watcher')
+    ? [
+        {
+          what: 'the startup and liveness probe',
+          path: service.inputs.template.containers[0].startupProbe.httpGet.path,
+          init: {},
+          kubefn: (res, body) => {
+            expect(res.status).toBe(200);
+            expect(JSON.parse(body)).toEqual({ ok: true });
           },
-          {
-            what: 'its status page',
-            path: '/status',
-            init: {},
-            kubefn: (res, body) => {
-              expect(res.status).toBe(200);
-              expect(JSON.parse(body).identity).toMatch(/\S/);
-            },
+        },
+        {
+          what: 'its status page',
+          path: '/status',
+          init: {},
+          kubefn: (res, body) => {
+            expect(res.status).toBe(200);
+            expect(JSON.parse(body).identity).toMatch(/\S/);
           },
-        ]
-      : [];
+        },
+      ]
+    : [];
   return [...pushes, ...jobs, ...page, ...probes];
 }
 
-it.each(deployables)(
-  'kubefn-%s starts kubefn from its own definition and answers its callers',
+it('defines exactly the services started here, and placement', () => {
+  expect(
+    ofType(resources, types.service)
+      .map((s) => s.inputs.name)
+      .sort(),
+  ).toEqual([...new Set([...serviceNames, globalServiceName('placement')])].sort());
+});
+
+it.each(serviceNames)(
+  '%s starts kubefn from its own definition and answers its callers',
   async (name) => {
-    const service = ofType(resources, types.service).find(
-      (s) => s.inputs.name === `kubefn-${name}`,
-    );
-    if (!service) throw new Error(`no service kubefn-${name}`);
+    const service = ofType(resources, types.service).find((s) => s.inputs.name === name);
+    if (!service) throw new Error(`no service ${name}`);
     const calls = callsTo(service);
     expect(calls.length, 'every service has callers to answer').toBeGreaterThan(0);
     const started = await startAsDefined(service);

@@ -1,10 +1,18 @@
 import { expect, it } from 'vitest';
+import { defaultCellCapacity } from '../../shared/cells.ts';
 import { baseSpec } from './mocks.fixture.ts';
+import { cellAccountId, cellServiceName } from './names.ts';
+
+const [eu1] = baseSpec.cells;
+if (!eu1) throw new Error('the fixture has cells');
+
 import { readSpec } from './spec.ts';
 
 it('fills the defaults', () => {
   expect(readSpec(baseSpec)).toEqual({
     ...baseSpec,
+    cells: [{ ...baseSpec.cells[0], capacity: defaultCellCapacity }, baseSpec.cells[1]],
+    placement: { database: '(default)' },
     timeoutMode: 'backendconfig',
     labelCallers: [],
     ingressTimeoutCallers: [],
@@ -14,7 +22,6 @@ it('fills the defaults', () => {
       ingressTimeoutResync: '*/15 * * * *',
       timeZone: 'Etc/UTC',
     },
-    maxTenants: 1000,
     provisionMinInstances: 0,
     deletionProtection: true,
   });
@@ -23,8 +30,26 @@ it('fills the defaults', () => {
 it.each([
   ['project', { project: 'My_Project' }],
   ['region', { region: 'europe' }],
-  ['cluster.endpoint', { cluster: { name: 'prod', endpoint: 'http://gke-x.gke.goog' } }],
-  ['cluster.caCertificate', { cluster: { ...baseSpec.cluster, caCertificate: 'not a PEM' } }],
+  ['cells.0.endpoint', { cells: [{ ...eu1, endpoint: 'http://gke-x.gke.goog' }] }],
+  ['cells.0.caCertificate', { cells: [{ ...eu1, caCertificate: 'not a PEM' }] }],
+  ['cells', { cells: [] }], // at least one
+  ['cells', { cells: [eu1, { ...baseSpec.cells[1], name: 'eu1' }] }], // each named once
+  ['cells', { cells: [eu1, { ...baseSpec.cells[1], endpoint: eu1.endpoint }] }], // one cluster, one cell
+  // 13 characters: kubefn-<cell>-ingress-timeout and kubefn-<cell>-provision must fit
+  ['cells.0.name', { cells: [{ ...eu1, name: 'abcdefghijklm' }] }],
+  ['cells.0.name', { cells: [{ ...eu1, name: 'EU1' }] }],
+  ['cells.0.name', { cells: [{ ...eu1, name: 'eu1-' }] }],
+  ['cells.0.region', { cells: [{ ...eu1, region: 'europe' }] }],
+  ['cells.0.capacity', { cells: [{ ...eu1, capacity: -1 }] }],
+  ['cells.0.capacity', { cells: [{ ...eu1, capacity: 1.5 }] }],
+  ['cells.0.gkeCluster', { cells: [{ ...eu1, gkeCluster: 'Prod_Cluster' }] }],
+  ['cells.0.gkeLocation', { cells: [{ ...eu1, gkeLocation: 'europe' }] }],
+  ['cells.0.cluster', { cells: [{ ...eu1, cluster: 'a misspelt field' }] }],
+  ['placement.location', { placement: { location: 'Europe' } }],
+  ['placement.database', { placement: { database: 'x' } }],
+  // The single-cluster spec of before cells: refused, not silently half-read.
+  ['cluster', { cluster: { name: 'prod', endpoint: eu1.endpoint } }],
+  ['maxTenants', { maxTenants: 1000 }],
   ['audienceBase', { audienceBase: 'kubefn' }],
   ['timeoutMode', { timeoutMode: 'annotation' }],
   ['labelCallers', { labelCallers: 'not an email' }],
@@ -40,7 +65,6 @@ it.each([
   ['provisionMinInstances', { provisionMinInstances: 4 }],
   ['customerSignIn.apiKey', { customerSignIn: { apiKey: 'a key!' } }],
   ['customerSignIn.project', { customerSignIn: { ...baseSpec.customerSignIn, project: 'X' } }],
-  ['maxTenants', { maxTenants: 0 }],
   ['clusterName', { clusterName: 'a misspelt field' }],
 ])('refuses a bad %s, naming it', (field, change) => {
   expect(() => readSpec({ ...baseSpec, ...change })).toThrow(`${field}:`);
@@ -57,4 +81,23 @@ it('takes what Google takes', () => {
   expect(spec.labelCallers).toHaveLength(2);
   expect(spec.schedules.timeZone).toBe('America/New_York');
   expect(spec.provisionMinInstances).toBe(3);
+});
+
+it('takes the longest cell name, and its names fit what Google allows', () => {
+  const spec = readSpec({ ...baseSpec, cells: [{ ...eu1, name: 'abcdefghij-l' }] });
+  const name = spec.cells[0]?.name as string;
+  expect(name).toHaveLength(12);
+  expect(cellServiceName(name, 'ingress-timeout').length).toBeLessThanOrEqual(49);
+  for (const identity of ['provision', 'label', 'ingress-timeout', 'watcher'] as const)
+    expect(cellAccountId(name, identity)).toMatch(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/);
+});
+
+it('takes a drained cell (capacity 0: nothing new placed there) and a multi-region store', () => {
+  const spec = readSpec({
+    ...baseSpec,
+    cells: [{ ...eu1, capacity: 0 }],
+    placement: { location: 'eur3', database: 'kubefn-placement' },
+  });
+  expect(spec.cells[0]?.capacity).toBe(0);
+  expect(spec.placement).toEqual({ location: 'eur3', database: 'kubefn-placement' });
 });

@@ -4,6 +4,7 @@
 import * as v from 'valibot';
 import { timeoutModes } from '../../functions/ingress-timeout/outcomes.ts';
 import { allowList } from '../../shared/auth/index.ts';
+import { CellNameSchema, defaultCellCapacity, RegionSchema } from '../../shared/cells.ts';
 import { clusterEnvEntries } from '../../shared/kube/index.ts';
 import { provisionCapacity } from './names.ts';
 
@@ -37,15 +38,79 @@ const googleServiceAccounts = v.pipe(
 
 export const DeploymentSpecSchema = v.strictObject({
   project: projectId,
-  region: v.pipe(v.string(), v.regex(/^[a-z]+-[a-z]+\d+$/, 'a region such as europe-west1')),
-  cluster: v.strictObject({
-    /** Put on every change message (KUBEFN_CELL). */
-    name: v.pipe(v.string(), v.minLength(1)),
-    /** The DNS-based control-plane endpoint, https://gke-<id>.<region>.gke.goog. */
-    endpoint: v.pipe(v.string(), v.url(), v.startsWith('https://')),
-    /** Only if the endpoint's certificate is not publicly trusted: PEM or base64 PEM. */
-    caCertificate: v.optional(clusterEnvEntries.KUBEFN_CLUSTER_CA),
-  }),
+  /** The global part's region: the sign-up page and backend, placement, the sources bucket. */
+  region: RegionSchema,
+  /**
+   * The cells (shared/cells.ts): each one cluster, with its own provision, label, ingress-timeout
+   * and watcher in its region. A tenant lives in one cell; placement picks it.
+   */
+  cells: v.pipe(
+    v.array(
+      v.strictObject({
+        /** Put on every change message and in every per-cell name (KUBEFN_CELL). */
+        name: CellNameSchema,
+        /** Where the cell's deployables run and its tenants' data lives; customers pick it. */
+        region: RegionSchema,
+        /** The DNS-based control-plane endpoint, https://gke-<id>.<region>.gke.goog. */
+        endpoint: v.pipe(v.string(), v.url(), v.startsWith('https://')),
+        /** Only if the endpoint's certificate is not publicly trusted: PEM or base64 PEM. */
+        caCertificate: v.optional(clusterEnvEntries.KUBEFN_CLUSTER_CA),
+        /**
+         * The GKE cluster's name and location (its region, or a zone for a zonal cluster;
+         * default the cell's region): the cell's accounts may connect to this cluster only
+         * (an IAM condition on its resource name, accounts.ts).
+         */
+        gkeCluster: v.pipe(
+          v.string(),
+          v.regex(/^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$/, 'a GKE cluster name'),
+        ),
+        gkeLocation: v.optional(
+          v.pipe(v.string(), v.regex(/^[a-z]+-[a-z]+\d+(-[a-z])?$/, 'a region or zone')),
+        ),
+        /**
+         * Tenants placed here at most (placement's KUBEFN_CELLS; 0: drained, nothing new), and the cell's provision's own
+         * ceiling as a backstop (KUBEFN_MAX_TENANTS).
+         */
+        capacity: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), defaultCellCapacity),
+      }),
+    ),
+    v.minLength(1, 'at least one cell'),
+    v.check(
+      (cells) => new Set(cells.map((c) => c.name)).size === cells.length,
+      'each cell named once',
+    ),
+    v.check(
+      (cells) => new Set(cells.map((c) => c.endpoint)).size === cells.length,
+      'each cell its own cluster (endpoints differ)',
+    ),
+  ),
+  /** Placement's store: a Firestore database in native mode (created here). */
+  placement: v.optional(
+    v.strictObject({
+      /** Its id: "(default)" or 4-63 lowercase letters, digits and dashes. */
+      database: v.optional(
+        v.pipe(
+          v.string(),
+          v.regex(/^(\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9])$/, 'a Firestore database id'),
+        ),
+        '(default)',
+      ),
+      /**
+       * A Firestore location: a region (europe-west1) or a multi-region (eur3, nam5); default
+       * the deployment's region. Cannot change once the database exists.
+       */
+      location: v.optional(
+        v.pipe(
+          v.string(),
+          v.regex(
+            /^([a-z]+-[a-z]+\d+|[a-z]+\d+)$/,
+            'a Firestore location such as europe-west1 or eur3',
+          ),
+        ),
+      ),
+    }),
+    {},
+  ),
   /**
    * Prefix of every function's custom audience: provision's is `<audienceBase>/provision`. Any
    * stable https URL; it need not resolve (the audience is a name, not an address).
@@ -66,7 +131,7 @@ export const DeploymentSpecSchema = v.strictObject({
   ingressTimeoutCallers: v.optional(googleServiceAccounts, ''),
   /**
    * Service-account emails that may publish tenant requests (billing, CRM: sign up, change plan,
-   * suspend, resume, cancel) to kubefn-tenant-requests, for provision's /pubsub/tenants.
+   * suspend, resume, cancel) to kubefn-tenant-requests, for placement's /pubsub/tenants.
    */
   tenantRequestPublishers: v.optional(googleServiceAccounts, ''),
   schedules: v.optional(
@@ -87,11 +152,9 @@ export const DeploymentSpecSchema = v.strictObject({
     apiKey: v.pipe(v.string(), v.regex(/^[\w-]{10,100}$/, 'an API key')),
     project: v.optional(projectId),
   }),
-  /** The ceiling on all tenants: provision refuses a new one beyond it (KUBEFN_MAX_TENANTS). */
-  maxTenants: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1000),
   /**
-   * Minimum instances of the provisioning function (1 keeps sign-up free of cold starts); at
-   * most its maximum (names.ts), which Cloud Run refuses to pass.
+   * Minimum instances of placement and of each cell's provisioning function (1 keeps sign-up
+   * free of cold starts); at most their maximum (names.ts), which Cloud Run refuses to pass.
    */
   provisionMinInstances: v.optional(
     v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(provisionCapacity.maxInstances)),
@@ -102,6 +165,7 @@ export const DeploymentSpecSchema = v.strictObject({
 });
 
 export type DeploymentSpec = v.InferOutput<typeof DeploymentSpecSchema>;
+export type CellSpec = DeploymentSpec['cells'][number];
 
 /** Validates the raw config; the error names each bad field (path and expectation). */
 export function readSpec(raw: unknown): DeploymentSpec {

@@ -4,7 +4,9 @@
 import { join } from 'node:path';
 import {
   accountId,
+  type ClusterIdentity,
   clusterIdentities,
+  type RbacSubject,
   type SubjectSource,
   subjectsByIdentity,
   systemNamespace,
@@ -15,8 +17,13 @@ import { applyObjects, readManifests } from './apply.ts';
 
 const manifest = join(import.meta.dirname, 'rbac.yaml');
 
-export async function rbacManifests(sources: SubjectSource[]): Promise<KubeObject[]> {
-  const subjects = subjectsByIdentity(sources);
+/** Who each binding names: by default the sources' accounts; a cell's (install.ts --cell). */
+export type Subjects = Record<ClusterIdentity, RbacSubject[]>;
+
+export async function rbacManifests(
+  sources: SubjectSource[],
+  subjects: Subjects = subjectsByIdentity(sources),
+): Promise<KubeObject[]> {
   const [namespace, ...rest] = (await readManifests(manifest)).map(
     (object) => substitute(object, { subjects }) as KubeObject,
   );
@@ -34,7 +41,8 @@ export async function rbacManifests(sources: SubjectSource[]): Promise<KubeObjec
 export async function applyRbac(
   admin: Cluster,
   sources: SubjectSource[],
-  options: { dryRun?: boolean } = {},
+  options: { dryRun?: boolean; subjects?: Subjects } = {},
 ): Promise<KubeObject[]> {
-  return applyObjects(admin, await rbacManifests(sources), options);
+  const { subjects, ...apply } = options;
+  return applyObjects(admin, await rbacManifests(sources, subjects), apply);
 }
