@@ -18,6 +18,9 @@ export const CellNameSchema = v.pipe(
 /** A single-cell deployment's, and the local stack's, cell when none is named. */
 export const defaultCellName = 'local';
 
+/** KUBEFN_CELL, for the env schema of every deployable that acts on one cell's cluster. */
+export const cellEnvEntries = { KUBEFN_CELL: v.optional(CellNameSchema, defaultCellName) };
+
 /**
  * Tenants a cell takes by default: half of Kubernetes' scalability thresholds of 10,000
  * namespaces and 10,000 Services per cluster, with one namespace and one Service per tenant

@@ -14,6 +14,7 @@ beforeAll(async () => {
 const app = (error: unknown = new Error('not called')) =>
   createApp(
     Promise.resolve({
+      cell: 'local',
       cluster: new Proxy(
         {},
         {

@@ -49,18 +49,22 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
   app.post(
     '/pubsub',
     guard((d) => d.callers.push),
-    pushRoute(ChangeSchema, async ({ data, attributes }) => {
-      const { namespace = '', name = '', resourceVersion } = data.object.metadata;
-      if ((attributes.kind ?? data.object.kind) !== 'Ingress' || data.type === 'DELETED')
-        return { outcome: 'ignored' };
-      if (!isDnsLabel(namespace) || !isDnsSubdomain(name))
-        return { outcome: 'ignored', reason: 'the event names no valid Ingress' };
-      const result = await reconcileIngress(namespace, name, await deps(), {
-        eventResourceVersion: resourceVersion,
-      });
-      logResult(result);
-      return result;
-    }),
+    pushRoute(
+      ChangeSchema,
+      async ({ data, attributes }) => {
+        const { namespace = '', name = '', resourceVersion } = data.object.metadata;
+        if ((attributes.kind ?? data.object.kind) !== 'Ingress' || data.type === 'DELETED')
+          return { outcome: 'ignored' };
+        if (!isDnsLabel(namespace) || !isDnsSubdomain(name))
+          return { outcome: 'ignored', reason: 'the event names no valid Ingress' };
+        const result = await reconcileIngress(namespace, name, await deps(), {
+          eventResourceVersion: resourceVersion,
+        });
+        logResult(result);
+        return result;
+      },
+      { cell: async () => (await deps()).cell },
+    ),
   );
 
   app.post(

@@ -15,6 +15,7 @@ import {
   callerRule,
   trustedIssuers,
 } from '../../shared/auth/index.ts';
+import { cellEnvEntries } from '../../shared/cells.ts';
 import { envProblem, readEnv } from '../../shared/env.ts';
 import { metadataAccessToken } from '../../shared/gcp/access-token.ts';
 import { computeClient } from '../../shared/gcp/compute.ts';
@@ -29,6 +30,7 @@ import type { ReconcileDeps } from './reconcile.ts';
 const EnvSchema = v.object({
   ...authEnvEntries,
   ...clusterEnvEntries,
+  ...cellEnvEntries,
   KUBEFN_ALLOW_INGRESS_TIMEOUT: allowList,
   KUBEFN_ALLOW_PUSH: allowList,
   KUBEFN_ALLOW_RESYNC: allowList,
@@ -45,6 +47,8 @@ export type IngressTimeoutSettings = v.InferOutput<typeof EnvSchema> & {
 };
 
 export type AppDeps = ReconcileDeps & {
+  /** KUBEFN_CELL: pushes about another cell's Ingresses are not ours (shared/pubsub/push.ts). */
+  cell: string;
   callers: { one: CallerRule; push: CallerRule; resync: CallerRule };
 };
 
@@ -76,6 +80,7 @@ async function connect(e: IngressTimeoutSettings): Promise<AppDeps> {
   }
   return {
     cluster,
+    cell: e.KUBEFN_CELL,
     mode: e.KUBEFN_TIMEOUT_MODE,
     compute,
     callers: {

@@ -16,6 +16,7 @@ function deps(info: () => Promise<unknown>): Promise<AppDeps> {
   const cluster = { resource: () => ({ info }) } as unknown as AppDeps['cluster'];
   return Promise.resolve({
     cluster,
+    cell: 'local',
     policy: { allowReserved: false, extraNamespaces: [] },
     callers: { http: caller.rule, push: caller.rule },
   });

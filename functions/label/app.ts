@@ -15,6 +15,7 @@ import { LabelRequestSchema } from './schema.ts';
 
 export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
   const { app, deps, guard } = functionSkeleton(ready);
+  const cell = async () => (await deps()).cell;
 
   app.post(
     '/labels',
@@ -28,15 +29,16 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
   app.post(
     '/pubsub',
     guard((d) => d.callers.push),
-    pushRoute(LabelRequestSchema, async ({ data }) => ({
-      outcome: 'done',
-      ...(await applyLabels(data, await deps())),
-    })),
+    pushRoute(
+      LabelRequestSchema,
+      async ({ data }) => ({ outcome: 'done', ...(await applyLabels(data, await deps())) }),
+      { cell },
+    ),
   );
   app.post(
     '/pubsub/changes',
     guard((d) => d.callers.push),
-    pushRoute(ObjectChangeSchema, async ({ data }) => applyRules(data, await deps())),
+    pushRoute(ObjectChangeSchema, async ({ data }) => applyRules(data, await deps()), { cell }),
   );
   return app;
 }

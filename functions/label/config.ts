@@ -12,6 +12,7 @@ import {
   callerRule,
   trustedIssuers,
 } from '../../shared/auth/index.ts';
+import { cellEnvEntries } from '../../shared/cells.ts';
 import { commaList, flag, readEnv } from '../../shared/env.ts';
 import {
   checkClusterSettings,
@@ -23,6 +24,7 @@ import type { LabelDeps } from './handler.ts';
 const EnvSchema = v.object({
   ...authEnvEntries,
   ...clusterEnvEntries,
+  ...cellEnvEntries,
   KUBEFN_ALLOW_LABEL: allowList,
   KUBEFN_ALLOW_PUSH: allowList,
   KUBEFN_LABEL_ALLOW_RESERVED: flag('false'),
@@ -30,7 +32,11 @@ const EnvSchema = v.object({
 });
 
 export type LabelSettings = v.InferOutput<typeof EnvSchema>;
-export type AppDeps = LabelDeps & { callers: { http: CallerRule; push: CallerRule } };
+export type AppDeps = LabelDeps & {
+  /** KUBEFN_CELL: pushes about another cell's objects are not ours (shared/pubsub/push.ts). */
+  cell: string;
+  callers: { http: CallerRule; push: CallerRule };
+};
 
 /** Throws an EnvError naming each bad variable, synchronously: the deploy fails. */
 export function settingsFromEnv(env: NodeJS.ProcessEnv): LabelSettings {
@@ -49,6 +55,7 @@ async function connect(settings: LabelSettings): Promise<AppDeps> {
   const issuers = await trustedIssuers(settings, cluster.client);
   return {
     cluster,
+    cell: settings.KUBEFN_CELL,
     policy: {
       allowReserved: settings.KUBEFN_LABEL_ALLOW_RESERVED,
       extraNamespaces: settings.KUBEFN_LABEL_NAMESPACES,

@@ -28,6 +28,7 @@ const app = (error: unknown = new Error('not called')) =>
   createApp(
     Promise.resolve({
       cluster: failing(error),
+      cell: 'local',
       templates: { bundle, plans } as Templates,
       namespacePrefix: 'tenant-',
       subjects: subjectsByIdentity([{ kind: 'serviceaccounts' }]),

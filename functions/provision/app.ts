@@ -42,9 +42,11 @@ import {
   type Stage,
   withOutcomes,
 } from './outcomes.ts';
-import { CustomerIdSchema, OwnerUidSchema, signupSchema } from './schema.ts';
+import { CustomerIdSchema, customerIdParam, OwnerUidSchema, signupSchema } from './schema.ts';
 
 export type AppDeps = ProvisionDeps & {
+  /** KUBEFN_CELL: pushes about another cell's objects are not ours (shared/pubsub/push.ts). */
+  cell: string;
   caller: CallerRule;
   resyncCaller: CallerRule;
   pushCaller: CallerRule;
@@ -63,6 +65,18 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
   const caller = guard((d) => d.caller);
   app.use('/tenants', caller);
   app.use('/tenants/*', caller);
+  const cell = async () => (await deps()).cell;
+
+  // Placement asks before placing a tenant here: does this cell's cluster answer?
+  app.get('/readyz', caller, async (c) => {
+    readQuery(c, {});
+    const loaded = await deps();
+    const res = await loaded.cluster.raw('/readyz', { timeoutMs: 2_000 }).catch(() => undefined);
+    res?.discard();
+    return res?.status === 200
+      ? c.json({ ready: true, cell: loaded.cell })
+      : c.json({ error: 'unavailable', message: 'the cluster is not ready' }, 503);
+  });
 
   app.post('/tenants', async (c) => {
     readQuery(c, {});
@@ -86,11 +100,13 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
 
   app.get('/tenants/:customerId', async (c) => {
     const options = readQuery(c, { owner: v.optional(OwnerUidSchema) });
-    return c.json(await tenantStatus(customerId(c.req.param('customerId')), await deps(), options));
+    return c.json(
+      await tenantStatus(customerIdParam(c.req.param('customerId')), await deps(), options),
+    );
   });
 
   app.delete('/tenants/:customerId', async (c) => {
-    const id = customerId(c.req.param('customerId'));
+    const id = customerIdParam(c.req.param('customerId'));
     const options = readQuery(c, {
       confirm: v.optional(v.string()),
       dryRun: queryFlag,
@@ -139,12 +155,12 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
   app.post(
     '/pubsub/resync',
     guard((d) => d.pushCaller),
-    pushRoute(ResyncBatchSchema, async ({ data }) => resyncBatch(data, await deps())),
+    pushRoute(ResyncBatchSchema, async ({ data }) => resyncBatch(data, await deps()), { cell }),
   );
   app.post(
     '/pubsub/changes',
     guard((d) => d.pushCaller),
-    pushRoute(ObjectChangeSchema, async ({ data }) => healObject(data, await deps())),
+    pushRoute(ObjectChangeSchema, async ({ data }) => healObject(data, await deps()), { cell }),
   );
   app.post(
     '/pubsub/tenants',
@@ -193,15 +209,4 @@ async function succeeded(
     // Applied, but not readable just now: the outcome stands without the phases.
     return { stage: 'succeeded', data: {} };
   }
-}
-
-function customerId(raw: string): string {
-  if (!v.is(CustomerIdSchema, raw)) {
-    throw new DomainError('invalid-input', 'the customer id is not valid', {
-      fields: [
-        { field: 'customerId', expected: 'lowercase letters, digits and inner dashes, 1-40' },
-      ],
-    });
-  }
-  return raw;
 }

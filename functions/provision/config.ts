@@ -19,13 +19,15 @@
 //                             unset, nobody
 //   KUBEFN_OUTCOMES_TOPIC     where each tenant request's outcome events go, CloudEvents
 //                             (outcomes.ts); unset, none are published
-//   KUBEFN_CELL               this cluster's cell, in the outcome events' source (default "local")
+//   KUBEFN_CELL               this cluster's cell (shared/cells.ts; default "local"): in the
+//                             outcome events' source and on resync batches (`cluster`); pushes
+//                             naming another cell are not acted on
 //   plus the Kubernetes connection (shared/kube/connection.ts) and KUBEFN_AUTH_*.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as v from 'valibot';
 import { allowList, authEnvEntries, callerRule, trustedIssuers } from '../../shared/auth/index.ts';
-import { CellNameSchema, defaultCellName } from '../../shared/cells.ts';
+import { cellEnvEntries } from '../../shared/cells.ts';
 import { envProblem, readEnv } from '../../shared/env.ts';
 import { rbacSubjectsSetting, subjectsByIdentity } from '../../shared/identities.ts';
 import {
@@ -72,7 +74,7 @@ const EnvSchema = v.object({
   ),
   KUBEFN_ALLOW_OPERATOR: allowList,
   KUBEFN_OUTCOMES_TOPIC: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z][\w.~+%-]{2,254}$/))),
-  KUBEFN_CELL: v.optional(CellNameSchema, defaultCellName),
+  ...cellEnvEntries,
   ...pubsubProjectEntries,
 });
 
@@ -123,6 +125,7 @@ async function connect(settings: ProvisionSettings): Promise<AppDeps> {
   return {
     cluster,
     templates,
+    cell: settings.KUBEFN_CELL,
     namespacePrefix: settings.KUBEFN_NAMESPACE_PREFIX,
     maxTenants: settings.KUBEFN_MAX_TENANTS,
     deletionBudget: settings.KUBEFN_DELETION_BUDGET,
@@ -144,6 +147,7 @@ async function connect(settings: ProvisionSettings): Promise<AppDeps> {
           batchSize: settings.KUBEFN_RESYNC_BATCH,
           publish: resyncPublisher(
             pubsubPublisher(pubsubProject('provision', settings), settings.KUBEFN_RESYNC_TOPIC),
+            settings.KUBEFN_CELL,
           ),
         }
       : undefined,

@@ -63,11 +63,17 @@ export async function resyncBatch(batch: ResyncBatch, deps: ProvisionDeps) {
 }
 
 /** A batch as the message that carries it (shared/pubsub/publisher.ts publishes it). */
-export function resyncPublisher(publish: Publish): FanOut['publish'] {
+/** Each batch names its cell (`cluster`): only that cell's provision subscribes to it. */
+export function resyncPublisher(publish: Publish, cell: string): FanOut['publish'] {
   return async (batch) => {
     await publish({
       data: Buffer.from(JSON.stringify(batch)),
-      attributes: { job: batch.job, batch: String(batch.batch), batches: String(batch.batches) },
+      attributes: {
+        job: batch.job,
+        batch: String(batch.batch),
+        batches: String(batch.batches),
+        cluster: cell,
+      },
     });
   };
 }

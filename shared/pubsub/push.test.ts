@@ -128,3 +128,33 @@ describe('pushRoute answers', () => {
     ]);
   });
 });
+
+describe('pushRoute and cells', () => {
+  test.each([
+    ['another cell', { cluster: 'us1' }, 'other-cell', 0],
+    ['its own cell', { cluster: 'eu1' }, 'done', 1],
+    ['no cell named (a tenant request)', {}, 'done', 1],
+  ])('a message of %s', async (_case, attributes, outcome, handled) => {
+    let calls = 0;
+    const app = new Hono().post(
+      '/push',
+      pushRoute(
+        Data,
+        async () => {
+          calls++;
+          return { outcome: 'done' };
+        },
+        { log: () => {}, cell: async () => 'eu1' },
+      ),
+    );
+    const res = await app.request('/push', {
+      method: 'POST',
+      body: envelope({ messageId: '1', data: base64({ name: 'a' }), attributes }),
+    });
+    expect([res.status, ((await res.json()) as PushOutcome).outcome, calls]).toEqual([
+      200,
+      outcome,
+      handled,
+    ]);
+  });
+});

@@ -68,10 +68,21 @@ export class RecentKeys {
   }
 }
 
+export type PushOptions = {
+  log?: Logger;
+  recent?: RecentKeys;
+  /**
+   * This function's cell (shared/cells.ts): a message whose `cluster` attribute names another
+   * is acknowledged and not handled. Its subscription's filter keeps such messages away; this
+   * is the function's own check that a message about one cluster never acts on another's.
+   */
+  cell?: () => Promise<string>;
+};
+
 export function pushRoute<T>(
   dataSchema: v.GenericSchema<unknown, T>,
   handle: (message: PushMessage<T>) => Promise<PushOutcome>,
-  options: { log?: Logger; recent?: RecentKeys } = {},
+  options: PushOptions = {},
 ) {
   const log = options.log ?? jsonLogger;
   const recent = options.recent ?? new RecentKeys();
@@ -113,6 +124,11 @@ export function pushRoute<T>(
   async function answer(c: Context, message: PushMessage<T>): Promise<Response> {
     const ids = { messageId: message.messageId, eventKey: message.eventKey };
     if (recent.has(message.eventKey)) return c.json({ outcome: 'duplicate' }, 200);
+    const cluster = message.attributes.cluster;
+    if (cluster !== undefined && options.cell && cluster !== (await options.cell())) {
+      log('WARNING', 'push message of another cell ignored', { ...ids, cluster });
+      return c.json({ outcome: 'other-cell', cluster }, 200);
+    }
     try {
       const result = await handle(message);
       recent.add(message.eventKey);
