@@ -8,6 +8,8 @@ import { createApp as ingressTimeoutApp } from '../../functions/ingress-timeout/
 import * as ingressTimeout from '../../functions/ingress-timeout/config.ts';
 import { createApp as labelApp } from '../../functions/label/app.ts';
 import * as label from '../../functions/label/config.ts';
+import { createApp as placementApp } from '../../functions/placement/app.ts';
+import * as placement from '../../functions/placement/config.ts';
 import { createApp as provisionApp } from '../../functions/provision/app.ts';
 import * as provision from '../../functions/provision/config.ts';
 import * as signup from '../../functions/signup/config.ts';
@@ -87,8 +89,15 @@ describe.each(variants)('%s', (_, { spec, resources }) => {
     expect(s.KUBEFN_PROVISION_AUDIENCE).toBe(env('placement').KUBEFN_AUTH_AUDIENCE);
   });
 
-  it("placement's KUBEFN_CELLS is a list of shared/cells.ts Cell, every cell once", () => {
+  it("placement's reader takes its env: every cell once, as shared/cells.ts's Cell", () => {
+    const settings = placement.settingsFromEnv(env('placement'));
     const cells = v.parse(CellsSchema, JSON.parse(env('placement').KUBEFN_CELLS as string));
+    expect(settings.cells).toEqual(cells);
+    expect(settings.KUBEFN_ALLOW_TENANTS).toEqual([
+      `kubefn-signup@${spec.project}.iam.gserviceaccount.com`,
+    ]);
+    expect(settings.GOOGLE_CLOUD_PROJECT).toBe(spec.project);
+    expect(settings.KUBEFN_CLUSTER_SERVER).toBeUndefined();
     expect(cells.map((c) => c.name)).toEqual(spec.cells.map((c) => c.name));
     for (const cell of cells)
       expect(cell.audience).toBe(env(`${cell.name}-provision`).KUBEFN_AUTH_AUDIENCE);
@@ -103,12 +112,7 @@ describe.each(variants)('%s', (_, { spec, resources }) => {
         env(`${name}-ingress-timeout`),
       );
     }
-    // Placement's reader is being written: its allow-lists as the deployment writes them.
-    allowed.placement = Object.fromEntries(
-      Object.entries(env('placement'))
-        .filter(([key]) => key.startsWith('KUBEFN_ALLOW_'))
-        .map(([key, list]) => [key, list.split(',')]),
-    );
+    allowed.placement = placement.settingsFromEnv(env('placement'));
     for (const [name, settings] of Object.entries(allowed)) {
       const lists = Object.entries(settings)
         .filter(([key]) => key.startsWith('KUBEFN_ALLOW_'))
@@ -154,13 +158,15 @@ const deps = Promise.resolve({
   callers: { one: rule, push: rule, resync: rule, http: rule },
 } as never);
 
-// Placement's app is being written (functions/placement): its route is checked once it exists.
-it.each(Object.values(triggers).filter((t) => t.target !== 'placement'))(
+it.each(Object.values(triggers))(
   '$subscription pushes to $target $route, a route its app serves, behind auth',
   async ({ target, route }) => {
-    const app = { provision: provisionApp, label: labelApp, 'ingress-timeout': ingressTimeoutApp }[
-      target as 'provision'
-    ](deps);
+    const app = {
+      provision: provisionApp,
+      label: labelApp,
+      'ingress-timeout': ingressTimeoutApp,
+      placement: placementApp,
+    }[target](deps);
     expect((await app.request(route, { method: 'POST' })).status).toBe(401);
     expect((await app.request('/no-such-route', { method: 'POST' })).status).toBe(404);
   },

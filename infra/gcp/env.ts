@@ -7,6 +7,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import type { IngressTimeoutSettings } from '../../functions/ingress-timeout/config.ts';
 import type { LabelSettings } from '../../functions/label/config.ts';
+import type { PlacementSettings } from '../../functions/placement/config.ts';
 import type { ProvisionSettings } from '../../functions/provision/config.ts';
 import type { SignupSettings } from '../../functions/signup/config.ts';
 import type { WatcherEnv } from '../../functions/watcher/config.ts';
@@ -20,18 +21,6 @@ import type { CellSpec } from './spec.ts';
 
 type EnvOf<Settings> = { [K in keyof Settings & string]?: pulumi.Input<string> };
 export type Env = Record<string, pulumi.Input<string> | undefined>;
-
-/**
- * Placement's settings (functions/placement/config.ts, being written): spelled here until it
- * exports its settings type, then `EnvOf<PlacementSettings>` like the others.
- */
-type PlacementEnv = EnvOf<AuthSettings> & {
-  KUBEFN_CELLS?: pulumi.Input<string>;
-  KUBEFN_ALLOW_TENANTS?: pulumi.Input<string>;
-  KUBEFN_ALLOW_PUSH?: pulumi.Input<string>;
-  GOOGLE_CLOUD_PROJECT?: pulumi.Input<string>;
-  KUBEFN_FIRESTORE_DATABASE?: pulumi.Input<string>;
-};
 
 /** A cell's deployables reach its cluster, and only it: the DNS endpoint, a metadata token. */
 function clusterEnv(cell: CellSpec): EnvOf<ClusterSettings> {
@@ -154,7 +143,7 @@ export function placementEnv(
   ctx: Context,
   accounts: Accounts,
   provisionUrls: Record<string, pulumi.Input<string>>,
-): PlacementEnv {
+): EnvOf<PlacementSettings> {
   const cells = pulumi
     .all(
       ctx.spec.cells.map((cell) =>

@@ -73,12 +73,13 @@ beforeAll(async () => {
   }
   ({ resources } = await deploy({}, sources));
   google = await startFakeGoogle();
-}, 240_000);
+  // Seven archives, each an npm ci: minutes on a shared machine.
+}, 600_000);
 
 afterAll(async () => {
   await google?.close();
   await rm(tmp, { recursive: true, force: true });
-});
+}, 60_000);
 
 const sha256 = async (file: string) =>
   createHash('sha256')
