@@ -1,15 +1,22 @@
-// Tracing on (KUBEFN_TRACING=otlp): spans recorded by OpenTelemetry's SDK and sent in batches by
-// its OTLP/HTTP exporter to OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
-// default http://localhost:4318; OTEL_EXPORTER_OTLP_HEADERS for headers, read by the exporter):
-// the local stack's Jaeger, or an OpenTelemetry collector that forwards to Cloud Trace. Imported only by ./span.ts, only when tracing is on; the packages are
-// imported here with import(), so the bundles (infra/build-functions.ts, where they are
-// external) load them only then.
+// Tracing on: spans recorded by OpenTelemetry's SDK and sent in batches by its OTLP/HTTP exporter.
+//   KUBEFN_TRACING=otlp         to OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+//                               default http://localhost:4318; OTEL_EXPORTER_OTLP_HEADERS for
+//                               headers, read by the exporter): the local Jaeger, or a collector
+//   KUBEFN_TRACING=cloud-trace  to Cloud Trace's OTLP endpoint (telemetry.googleapis.com), with the
+//                               service account's access token from the metadata server, in
+//                               GOOGLE_CLOUD_PROJECT (the account needs roles/cloudtrace.agent)
+// Imported only by ./span.ts, only when tracing is on; the packages are imported here with
+// import(), so the bundles (infra/build-functions.ts, where they are external) load them only then.
 //
 // Sampling is OpenTelemetry's default, parent-based: a trace the caller marked sampled (the
 // sign-up page, the watcher) is recorded; one it marked not sampled is not; a new trace is.
 import type { SpanOptions as OtelSpanOptions, Tracer } from '@opentelemetry/api';
 import type { TracerProvider } from '@opentelemetry/sdk-trace';
-import type { Recorder, SpanKind } from './span.ts';
+import { metadataAccessToken } from '../gcp/access-token.ts';
+import type { Recorder, SpanKind, TracingMode } from './span.ts';
+
+/** Cloud Trace's OTLP/HTTP endpoint for traces (Telemetry API). */
+export const cloudTraceUrl = 'https://telemetry.googleapis.com/v1/traces';
 
 const [api, sdk, exporterModule, resources] = await Promise.all([
   import('@opentelemetry/api'),
@@ -40,12 +47,29 @@ export function serviceName(env: NodeJS.ProcessEnv, argv = process.argv): string
   );
 }
 
-export function otlpRecorder(env: NodeJS.ProcessEnv): Recorder {
+function exporterFor(env: NodeJS.ProcessEnv, mode: TracingMode) {
+  if (mode !== 'cloud-trace') return new exporterModule.OTLPTraceExporter();
+  const token = metadataAccessToken();
+  const project = env.GOOGLE_CLOUD_PROJECT ?? '';
+  return new exporterModule.OTLPTraceExporter({
+    url: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || cloudTraceUrl,
+    headers: async () => ({
+      authorization: `Bearer ${await token()}`,
+      'x-goog-user-project': project,
+    }),
+  });
+}
+
+export function otlpRecorder(env: NodeJS.ProcessEnv, mode: TracingMode = 'otlp'): Recorder {
   provider = new sdk.TracerProvider({
-    resource: resources.resourceFromAttributes({ 'service.name': serviceName(env) }),
+    resource: resources.resourceFromAttributes({
+      'service.name': serviceName(env),
+      // Cloud Trace's OTLP endpoint files spans under the resource's project.
+      ...(mode === 'cloud-trace' ? { 'gcp.project_id': env.GOOGLE_CLOUD_PROJECT ?? '' } : {}),
+    }),
     spanProcessors: [
       new sdk.BatchSpanProcessor({
-        exporter: new exporterModule.OTLPTraceExporter(),
+        exporter: exporterFor(env, mode),
         // Short: a function's instance may be throttled or stopped soon after it answers.
         scheduledDelayMillis: 200,
       }),

@@ -56,12 +56,16 @@ describe('inSpan', () => {
     ['', 'off'],
     ['off', 'off'],
     ['otlp', 'otlp'],
+    ['cloud-trace', 'cloud-trace'],
   ])('KUBEFN_TRACING=%s is %s', (value, mode) => {
-    expect(tracingMode(value)).toBe(mode);
+    expect(tracingMode({ KUBEFN_TRACING: value, GOOGLE_CLOUD_PROJECT: 'p' })).toBe(mode);
   });
-  test('KUBEFN_TRACING refuses anything else', () => {
-    expect(() => tracingMode('jaeger')).toThrow(/KUBEFN_TRACING/);
-  });
+  test.each([[{ KUBEFN_TRACING: 'jaeger' }], [{ KUBEFN_TRACING: 'cloud-trace' }]])(
+    'KUBEFN_TRACING refuses %j',
+    (env) => {
+      expect(() => tracingMode(env)).toThrow(/KUBEFN_TRACING/);
+    },
+  );
 });
 
 describe('across a function', () => {

@@ -3,7 +3,7 @@
 // by hand), new spans as its children, and whether they are recorded.
 //
 // Tracing is off unless KUBEFN_TRACING says where spans go (`otlp`: OTEL_EXPORTER_OTLP_ENDPOINT,
-// the local Jaeger or a collector). Off, a span is only its ids: random, parented as on, carried
+// the local Jaeger or a collector; `cloud-trace`: Cloud Trace's OTLP endpoint). Off, a span is only its ids: random, parented as on, carried
 // in the log's trace fields and in `traceparent` to the next hop, never recorded, and the
 // OpenTelemetry SDK is never imported (about 1 MB of modules: a cold start must not pay for it).
 // On, ./otlp.ts is imported once, at load, and every span is recorded and exported.
@@ -87,26 +87,45 @@ const idsOnly: Recorder = (_name, parent) => ({
   end() {},
 });
 
-export type TracingMode = 'off' | 'otlp';
+export type TracingMode = 'off' | 'otlp' | 'cloud-trace';
 
-/** KUBEFN_TRACING: unset, empty or `off`, or `otlp`; anything else stops the deployable loading. */
-export function tracingMode(value: string | undefined): TracingMode {
+/**
+ * KUBEFN_TRACING: unset, empty or `off`; `otlp`; or `cloud-trace` (which needs
+ * GOOGLE_CLOUD_PROJECT). Anything else stops the deployable loading, naming the variable.
+ */
+export function tracingMode(env: {
+  KUBEFN_TRACING?: string | undefined;
+  GOOGLE_CLOUD_PROJECT?: string | undefined;
+}): TracingMode {
+  const value = env.KUBEFN_TRACING;
   if (value === undefined || value === '' || value === 'off') return 'off';
-  if (value === 'otlp') return value;
-  throw new Error(`KUBEFN_TRACING: expected off or otlp, got ${JSON.stringify(value)}`);
+  if (value === 'cloud-trace' && !env.GOOGLE_CLOUD_PROJECT)
+    throw new Error('KUBEFN_TRACING=cloud-trace needs GOOGLE_CLOUD_PROJECT');
+  if (value === 'otlp' || value === 'cloud-trace') return value;
+  throw new Error(
+    `KUBEFN_TRACING: expected off, otlp or cloud-trace, got ${JSON.stringify(value)}`,
+  );
 }
 
-const mode = tracingMode(process.env.KUBEFN_TRACING);
+const mode = tracingMode(process.env);
 let recorder: Recorder | undefined = mode === 'off' ? idsOnly : undefined;
-// Started at load, so the first request finds it ready; a failure to load it is the first span's.
+// Started at load, so the first request finds it ready. If the SDK cannot be loaded the function
+// still serves, with ids only: tracing must never take requests down with it.
 const loading: Promise<Recorder> =
   mode === 'off'
     ? Promise.resolve(idsOnly)
-    : import('./otlp.ts').then((otlp) => {
-        recorder = otlp.otlpRecorder(process.env);
-        return recorder;
-      });
-loading.catch(() => {});
+    : import('./otlp.ts')
+        .then((otlp) => otlp.otlpRecorder(process.env, mode))
+        .catch((error: unknown) => {
+          process.stderr.write(
+            `${JSON.stringify({ severity: 'ERROR', message: 'tracing not loaded; ids only', detail: String(error) })}\n`,
+          );
+          return idsOnly;
+        })
+        .then((loaded) => {
+          recorder = loaded;
+          return loaded;
+        });
 
 /** Sends what is recorded and not yet exported (a process about to exit); nothing when off. */
 export async function flushSpans(): Promise<void> {
