@@ -6,6 +6,7 @@
 import { hostname } from 'node:os';
 import { connectCluster } from '../../shared/kube/index.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
+import { flushSpans } from '../../shared/trace/span.ts';
 import { watcherConfig } from './config.ts';
 import { healthServer } from './health.ts';
 import { createPublisher } from './publisher.ts';
@@ -33,6 +34,8 @@ async function shutdown(reason: string): Promise<void> {
   log('INFO', 'stopping', { reason });
   setTimeout(() => process.exit(1), exitBudgetMs).unref();
   await service.stop(exitBudgetMs);
+  // The last changes' spans, when tracing is on (within the same exit budget).
+  await flushSpans().catch(() => {});
   health.close();
   log('INFO', 'stopped', { reason });
   process.exit(0);
