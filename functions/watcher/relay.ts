@@ -4,9 +4,9 @@
 // Pub/Sub's acknowledgement (one window the service shares among all its relays): when the window
 // is full the relay stops pulling from the list-watch (shared/kube's Watcher), which stops reading
 // the socket (memory stays bounded while Pub/Sub is slow or down). What a relay keeps per object
-// is only what a relist diff and the checkpoint need (and an object's labels, which the message
-// for a deletion found by a relist still needs: `managed`); while a change awaits acknowledgement
-// it keeps the change's keys, not the object. The checkpoint (resume resourceVersion and uid/resourceVersion per object)
+// is only what a relist diff and the checkpoint need (and whether kubefn manages it, which the
+// message for a deletion found by a relist still needs); while a change awaits acknowledgement it
+// keeps the change's keys, not the object. The checkpoint (resume resourceVersion and uid/resourceVersion per object)
 // advances only over the contiguous prefix of acknowledged changes, so a restart resumes from, or
 // relists and diffs against, what subscribers really received.
 
@@ -19,6 +19,7 @@ import {
   type WatcherEvent,
   type WatcherOptions,
 } from '../../shared/kube/index.ts';
+import { isManaged, managedByLabel, managedByValue } from '../../shared/labels.ts';
 import { type Delivered, delivered, type ResourceCheckpoint } from './checkpoint.ts';
 import { PublishWindow } from './publish-window.ts';
 
@@ -63,6 +64,15 @@ export type RelayStatus = {
   synced: boolean;
 };
 
+/**
+ * All that a deletion found by a relist carries beyond its identity: whether kubefn manages the
+ * object (the message's `managed`, which self-healing's subscription selects). One object shared
+ * by every managed object watched, where their whole last states would cost about 2 KiB each.
+ */
+const managedMark = Object.freeze({
+  metadata: Object.freeze({ labels: Object.freeze({ [managedByLabel]: managedByValue }) }),
+});
+
 type Pending = { event: Delivered; done: boolean; readAt: number };
 
 export class Relay {
@@ -103,10 +113,7 @@ export class Relay {
       new Watcher(this.#options.resource, {
         ...this.#options.scope,
         ...from,
-        // A deletion found by a relist carries the labels the message needs (`managed`), not
-        // the whole last object: that would be kept for every object watched.
-        keepObjects: (object) =>
-          object.metadata?.labels ? { metadata: { labels: object.metadata.labels } } : {},
+        keepObjects: (object) => (isManaged(object) ? managedMark : undefined),
         signal: this.#options.signal,
         onRetry: this.#options.onRetry,
       });

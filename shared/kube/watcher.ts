@@ -47,10 +47,11 @@ export type WatcherOptions = {
   resourceVersion?: string | undefined;
   /**
    * What the store keeps of each object beyond uid and resourceVersion: all of it (true, the
-   * default), nothing (false), or the part a function returns (what a deletion found by a relist
-   * should still carry; a whole object costs about 2 KiB, kept for every object watched).
+   * default), nothing (false), or what a function returns (what a deletion found by a relist
+   * should still carry; a whole object costs about 2 KiB, kept for every object watched; the
+   * function may return one shared object for many).
    */
-  keepObjects?: boolean | ((object: KubeObject) => KubeObject) | undefined;
+  keepObjects?: boolean | ((object: KubeObject) => KubeObject | undefined) | undefined;
   /** Stream the initial state (WatchList) when the server supports it; default true. */
   sendInitialEvents?: boolean | undefined;
   /** Page size of a plain relist; default 500. */
@@ -67,7 +68,9 @@ export type WatcherOptions = {
 const initialEventsEnd = 'k8s.io/initial-events-end';
 
 export function storeKey(object: KubeObject): string {
-  return `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+  // join, not a template: a template makes a rope of three strings that a Map flattens into a
+  // fourth and keeps all of (measured: 13 MiB of 47 at 55,000 objects); join makes one string.
+  return [object.metadata?.namespace ?? '', object.metadata?.name ?? ''].join('/');
 }
 
 export class Watcher<T extends KubeObject = KubeObject> implements AsyncIterable<WatcherEvent<T>> {
@@ -214,14 +217,12 @@ export class Watcher<T extends KubeObject = KubeObject> implements AsyncIterable
   }
 
   #remember(key: string, object: T): void {
-    const entry: StoreEntry<T> = {
-      uid: object.metadata?.uid ?? '',
-      resourceVersion: object.metadata?.resourceVersion ?? '',
-    };
+    const uid = object.metadata?.uid ?? '';
+    const resourceVersion = object.metadata?.resourceVersion ?? '';
     const keep = this.#options.keepObjects ?? true;
-    if (keep === true) entry.object = object;
-    else if (keep) entry.object = keep(object) as T;
-    this.store.set(key, entry);
+    const kept = keep === true ? object : keep ? (keep(object) as T | undefined) : undefined;
+    // Each entry made whole at once: a property added later would cost it another allocation.
+    this.store.set(key, kept ? { uid, resourceVersion, object: kept } : { uid, resourceVersion });
   }
 
   /** A deleted object as last known: what the store kept of it, and its identity. */
