@@ -1,4 +1,7 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { defaultCellCapacity } from '../../shared/cells.ts';
 import { baseSpec } from './mocks.fixture.ts';
 import { cellAccountId, cellServiceName } from './names.ts';
@@ -100,4 +103,11 @@ it('takes a drained cell (capacity 0: nothing new placed there) and a multi-regi
   });
   expect(spec.cells[0]?.capacity).toBe(0);
   expect(spec.placement).toEqual({ location: 'eur3', database: 'kubefn-placement' });
+});
+
+it('reads Pulumi.example.yaml, the config the docs tell operators to copy', async () => {
+  const example = parse(await readFile(join(import.meta.dirname, 'Pulumi.example.yaml'), 'utf8'));
+  const spec = readSpec(example.config['kubefn:deployment']);
+  expect(spec.cells.map((c) => c.name)).toEqual(['eu1', 'us1']);
+  expect(spec.cells[0]?.capacity).toBe(defaultCellCapacity);
 });
