@@ -12,8 +12,8 @@ export const systemNamespace = 'kubefn-system';
 export const clusterIdentities = ['provision', 'label', 'ingress-timeout', 'watcher'] as const;
 export type ClusterIdentity = (typeof clusterIdentities)[number];
 
-/** Identities that only call functions: the signup backend, Pub/Sub push, Cloud Scheduler. */
-export const callerIdentities = ['signup', 'push', 'scheduler'] as const;
+/** Identities that only call functions: the signup backend, Pub/Sub push, Cloud Scheduler, placement. */
+export const callerIdentities = ['signup', 'push', 'scheduler', 'placement'] as const;
 export type CallerIdentity = (typeof callerIdentities)[number];
 
 export type Identity = ClusterIdentity | CallerIdentity;

@@ -5,12 +5,14 @@
 //   KUBEFN_ALLOW_TENANTS       who may call the tenant routes, /regions and /cells (the signup
 //                              backend, operators)
 //   KUBEFN_ALLOW_PUSH          who may push tenant requests (the push account)
-//   KUBEFN_CALLER_TOKEN_FILE   a token file to present to every cell (local stack); otherwise an
-//                              ID token per cell's audience from the metadata server
+//   KUBEFN_CALLER_TOKEN_DIR    a folder with a token file per cell, <cell>.token (the local
+//                              stack, where each cell's cluster issues its own); otherwise an ID
+//                              token per cell's audience from the metadata server
 //   GOOGLE_CLOUD_PROJECT       the project of placement's Firestore database;
 //   KUBEFN_FIRESTORE_DATABASE  its id (default "(default)"); FIRESTORE_EMULATOR_HOST: the emulator
 //   plus KUBEFN_AUTH_*; with KUBEFN_AUTH_KUBERNETES, the cluster whose service-account tokens it
 //   trusts (shared/kube/connection.ts; the local stack's first cell).
+import { join } from 'node:path';
 import * as v from 'valibot';
 import { allowList, authEnvEntries, callerRule, trustedIssuers } from '../../shared/auth/index.ts';
 import { type Cell, CellsSchema } from '../../shared/cells.ts';
@@ -36,7 +38,7 @@ const EnvSchema = v.object({
   KUBEFN_CELLS: v.string(),
   KUBEFN_ALLOW_TENANTS: allowList,
   KUBEFN_ALLOW_PUSH: allowList,
-  KUBEFN_CALLER_TOKEN_FILE: v.optional(v.pipe(v.string(), v.minLength(1))),
+  KUBEFN_CALLER_TOKEN_DIR: v.optional(v.pipe(v.string(), v.minLength(1))),
   GOOGLE_CLOUD_PROJECT: v.pipe(v.string(), v.minLength(1)),
   KUBEFN_FIRESTORE_DATABASE: v.optional(v.pipe(v.string(), v.regex(/^[\w()-]{1,63}$/))),
   FIRESTORE_EMULATOR_HOST: v.optional(
@@ -69,14 +71,14 @@ async function connect(settings: PlacementSettings): Promise<AppDeps> {
     ? (await connectCluster(settings)).client
     : undefined;
   const issuers = await trustedIssuers(settings, kube);
-  const shared = settings.KUBEFN_CALLER_TOKEN_FILE
-    ? tokenFile(settings.KUBEFN_CALLER_TOKEN_FILE)
-    : undefined;
+  const dir = settings.KUBEFN_CALLER_TOKEN_DIR;
   const tokens = new Map<string, TokenProvider>();
   const tokenFor = (cell: Cell) => {
     const known = tokens.get(cell.name);
     if (known) return known;
-    const token = shared ?? metadataIdToken(cell.audience ?? cell.provisionUrl);
+    const token = dir
+      ? tokenFile(join(dir, `${cell.name}.token`))
+      : metadataIdToken(cell.audience ?? cell.provisionUrl);
     tokens.set(cell.name, token);
     return token;
   };

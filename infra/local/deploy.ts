@@ -2,6 +2,7 @@
 // as its own ServiceAccount: what `npm start` runs, and what the tests run against.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Cell } from '../../shared/cells.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
 import { buildFunctions } from '../build-functions.ts';
 import { installGkeCrds } from './crds.ts';
@@ -11,17 +12,24 @@ import {
   kubeconfigFor,
   localSubjectsSetting,
   mintToken,
+  placementAccount,
   pushAccount,
   schedulerAccount,
   signupAccount,
 } from './identities.ts';
 
 export const provisionAudience = 'https://provision.kubefn.local';
+export const placementAudience = 'https://placement.kubefn.local';
 
 type StackPaths = { dir: string; server: string; caFile: string };
 
 type DeployOptions = {
   port?: number;
+  /**
+   * The cell this function acts on, when the stack runs several (stack.ts): its KUBEFN_CELL, its
+   * files in the cell's folder, its log named after it. `stack` is then the cell's server.
+   */
+  cell?: { name: string; dir: string } | undefined;
   env?: Record<string, string | undefined>;
   /** Where a restart after a crash is said (default: stdout). */
   log?: (line: string) => void;
@@ -43,13 +51,15 @@ async function startAs(
   options: DeployOptions,
 ): Promise<RunningFunction> {
   await applyIdentities(admin);
+  const { cell } = options;
   const [outputs, kubeconfig] = await Promise.all([
     buildFunctions([target]),
-    kubeconfigFor(admin, stack, `kubefn-${target}`),
+    kubeconfigFor(admin, cell ? { ...stack, dir: cell.dir } : stack, `kubefn-${target}`),
   ]);
   return startFunction({
     stateDir: stack.dir,
     target,
+    ...(cell ? { name: `function-${target}-${cell.name}` } : {}),
     source: outputs[target]?.entry ?? '',
     ...(options.port ? { port: options.port } : {}),
     ...(options.log ? { log: options.log } : {}),
@@ -58,6 +68,7 @@ async function startAs(
       KUBEFN_AUTH_AUDIENCE: audience,
       KUBEFN_AUTH_GOOGLE: 'false',
       KUBEFN_AUTH_KUBERNETES: 'true',
+      ...(cell ? { KUBEFN_CELL: cell.name } : {}),
       ...env,
       ...options.env,
     },
@@ -70,9 +81,12 @@ export function startProvisionFunction(
   options: DeployOptions = {},
 ): Promise<RunningFunction> {
   const env = {
-    KUBEFN_ALLOW_PROVISION: principal(signupAccount),
+    // Placement, in front of the cells; and the signup backend, which the single-cell tests
+    // point at a cell's provision directly (it serves the same tenant routes).
+    KUBEFN_ALLOW_PROVISION: `${principal(signupAccount)},${principal(placementAccount)}`,
     KUBEFN_ALLOW_RESYNC: principal(schedulerAccount),
-    KUBEFN_ALLOW_PUSH: principal(pushAccount),
+    // Placement forwards tenant requests from Pub/Sub to the tenant's cell.
+    KUBEFN_ALLOW_PUSH: `${principal(pushAccount)},${principal(placementAccount)}`,
     KUBEFN_RBAC_SUBJECTS: localSubjectsSetting,
   };
   return startAs(admin, stack, 'provision', provisionAudience, env, options);
@@ -142,4 +156,26 @@ export function startLabelFunction(
     KUBEFN_ALLOW_PUSH: principal(pushAccount),
   };
   return startAs(admin, stack, 'label', labelAudience, env, options);
+}
+
+/**
+ * Placement, global: its own identity in the first cell's cluster (whose tokens it trusts, the
+ * signup backend's and the push account's), a token per cell for that cell's provision in
+ * `tokenDir`, and its records in the stack's Firestore emulator.
+ */
+export function startPlacementFunction(
+  admin: Cluster,
+  stack: StackPaths & { firestoreEmulatorHost: string; firestoreProject: string },
+  settings: { cells: Cell[]; tokenDir: string },
+  options: DeployOptions = {},
+): Promise<RunningFunction> {
+  const env = {
+    KUBEFN_CELLS: JSON.stringify(settings.cells),
+    KUBEFN_CALLER_TOKEN_DIR: settings.tokenDir,
+    KUBEFN_ALLOW_TENANTS: principal(signupAccount),
+    KUBEFN_ALLOW_PUSH: principal(pushAccount),
+    GOOGLE_CLOUD_PROJECT: stack.firestoreProject,
+    FIRESTORE_EMULATOR_HOST: stack.firestoreEmulatorHost,
+  };
+  return startAs(admin, stack, 'placement', placementAudience, env, options);
 }

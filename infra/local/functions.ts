@@ -25,6 +25,8 @@ const readyTimeoutMs = 30_000;
 export async function startFunction(options: {
   stateDir: string;
   target: string;
+  /** The process's name, for its log file (default function-<target>): one per cell. */
+  name?: string;
   source: string;
   /** Added to this process's environment; `undefined` removes a variable (KUBECONFIG, say). */
   env: Record<string, string | undefined>;
@@ -37,7 +39,7 @@ export async function startFunction(options: {
   const launch = () =>
     startProcess(
       options.stateDir,
-      `function-${options.target}`,
+      options.name ?? `function-${options.target}`,
       options.node ?? process.execPath,
       [
         frameworkMain,

@@ -21,6 +21,8 @@ export { systemNamespace };
 export const signupAccount = accountId('signup');
 export const pushAccount = accountId('push');
 export const schedulerAccount = accountId('scheduler');
+/** Placement's identity in each cell's cluster: what it presents to that cell's provision. */
+export const placementAccount = accountId('placement');
 
 /** Who the local bindings name: the ServiceAccounts, and the local project's Google accounts. */
 export const localSubjectSources: SubjectSource[] = [
@@ -34,7 +36,7 @@ export const localSubjects = subjectsByIdentity(localSubjectSources);
 export async function applyIdentities(admin: Cluster): Promise<void> {
   await applyRbac(admin, localSubjectSources);
   const accounts = admin.resource({ apiVersion: 'v1', kind: 'ServiceAccount' });
-  for (const name of [signupAccount, pushAccount, schedulerAccount])
+  for (const name of [signupAccount, pushAccount, schedulerAccount, placementAccount])
     await accounts.apply(
       { metadata: { name, namespace: systemNamespace } },
       { fieldManager: 'kubefn-local', force: true },
