@@ -68,6 +68,9 @@ export function provisionEnv(
     KUBEFN_ALLOW_PUSH: pulumi.interpolate`${accounts.push.email},${accounts.placement.email}`,
     // More tenants than a batch: the scheduled check fans out through this topic.
     KUBEFN_RESYNC_TOPIC: topicNames.resyncBatches,
+    // Each tenant request's outcome, CloudEvents whose source names the cell (KUBEFN_CELL): the
+    // billing or CRM system subscribes (pubsub.ts grants it).
+    KUBEFN_OUTCOMES_TOPIC: topicNames.tenantOutcomes,
     GOOGLE_CLOUD_PROJECT: ctx.project,
     // Tenant RoleBindings name GKE Users: the deployables' Google service-account emails.
     // NOT YET the cell's own (kubefn-<cell>-label...): shared/identities.ts reads only

@@ -59,10 +59,17 @@ export function defineFunctions(
   accounts: Accounts,
   artifacts: Artifacts,
   sources: Sources,
+  /** Placement's database: its first revision starts once the database exists. */
+  store: gcp.firestore.Database,
 ) {
   const { project, spec, opts, member } = ctx;
 
-  const functionService = (key: string, source: FunctionName, o: FunctionOptions) =>
+  const functionService = (
+    key: string,
+    source: FunctionName,
+    o: FunctionOptions,
+    dependsOn: pulumi.Resource[] = [],
+  ) =>
     new gcp.cloudrunv2.Service(
       key,
       {
@@ -95,7 +102,7 @@ export function defineFunctions(
           ],
         },
       },
-      ctx.afterApis,
+      { ...ctx.afterApis, dependsOn: [...ctx.enabled, ...dependsOn] },
     );
 
   const cells: Record<string, CellServices> = {};
@@ -138,21 +145,26 @@ export function defineFunctions(
     account: accounts[name],
     audience: ctx.audience(name),
   });
-  const placement = functionService('placement', 'placement', {
-    ...global('placement'),
-    env: placementEnv(
-      ctx,
-      accounts,
-      Object.fromEntries(
-        spec.cells.map((c) => [c.name, (cells[c.name] as CellServices).provision.uri]),
+  const placement = functionService(
+    'placement',
+    'placement',
+    {
+      ...global('placement'),
+      env: placementEnv(
+        ctx,
+        accounts,
+        Object.fromEntries(
+          spec.cells.map((c) => [c.name, (cells[c.name] as CellServices).provision.uri]),
+        ),
       ),
-    ),
-    internal: false, // the signup backend calls it
-    minInstances: spec.provisionMinInstances,
-    ...placementCapacity,
-    // A sign-up waits for its cell's provision; a tenant request's push, longer than its ack deadline.
-    timeout: '300s',
-  });
+      internal: false, // the signup backend calls it
+      minInstances: spec.provisionMinInstances,
+      ...placementCapacity,
+      // A sign-up waits for its cell's provision; a tenant request's push, longer than its ack deadline.
+      timeout: '300s',
+    },
+    [store],
+  );
   const signup = functionService('signup', 'signup', {
     ...global('signup'),
     env: signupEnv(ctx, placement.uri),

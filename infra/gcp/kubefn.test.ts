@@ -455,6 +455,8 @@ describe.each(variants)('%s', (_, { spec, resources }) => {
       expect(provision.inputs.template.scaling.maxInstanceCount).toBe(3);
       expect(provision.inputs.template.maxInstanceRequestConcurrency).toBe(10);
       expect(envOf(provision).KUBEFN_MAX_TENANTS).toBe(String(cell.capacity));
+      // Its outcome events go to the one topic the billing or CRM system hears.
+      expect(envOf(provision).KUBEFN_OUTCOMES_TOPIC).toBe(topicNames.tenantOutcomes);
     }
   });
 

@@ -31,7 +31,7 @@ export function defineKubefn(spec: DeploymentSpec, sources: Sources) {
   const accounts = defineAccounts(ctx);
   const artifacts = defineArtifacts(ctx);
   const store = defineFirestore(ctx);
-  const functions = defineFunctions(ctx, accounts, artifacts, sources);
+  const functions = defineFunctions(ctx, accounts, artifacts, sources, store);
   const pubsub = definePubsub(ctx, accounts, functions);
   const jobs = defineScheduler(ctx, accounts, functions);
   const cells = Object.fromEntries(
