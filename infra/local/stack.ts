@@ -193,6 +193,10 @@ export async function startStack(options: StartOptions = {}): Promise<Stack> {
       firestoreWebsocketPort: port('firestoreWebsocketPort'),
     });
     running.started(firestore.process);
+    // When each was ready, for the log: they are awaited after the cells.
+    const readyAt = (emulator: { ready: Promise<void> }) =>
+      emulator.ready.then(took, () => 'never');
+    const [pubsubAt, authAt, firestoreAt] = [pubsub, auth, firestore].map(readyAt);
 
     // Every cell's control plane at once: much of each start is waiting (etcd, readiness polls,
     // controllers' first sync), which overlaps. allSettled: a failed cell stops the stack only
@@ -219,11 +223,13 @@ export async function startStack(options: StartOptions = {}): Promise<Stack> {
     const controls = outcomes.map((o) => (o as PromiseFulfilledResult<CellControl>).value);
 
     await pubsub.ready;
-    log(`Pub/Sub emulator ready at 127.0.0.1:${port('pubsubPort')} (${took()})`);
+    log(`Pub/Sub emulator ready at 127.0.0.1:${port('pubsubPort')} (${await pubsubAt})`);
     await auth.ready;
-    log(`Auth emulator ready at 127.0.0.1:${port('authPort')}, project ${authProject} (${took()})`);
+    log(
+      `Auth emulator ready at 127.0.0.1:${port('authPort')}, project ${authProject} (${await authAt})`,
+    );
     await firestore.ready;
-    log(`Firestore emulator ready at 127.0.0.1:${port('firestorePort')} (${took()})`);
+    log(`Firestore emulator ready at 127.0.0.1:${port('firestorePort')} (${await firestoreAt})`);
 
     const [first] = controls as [CellControl];
     const { name: _name, dir: _dir, ...firstCell } = first.info;
