@@ -19,6 +19,12 @@ import type { StackInfo } from './stack-info.ts';
 /** A cell as placement knows it locally: the stack's cell of that name, in a region. */
 export type LocalCell = { name: string; region: string; capacity?: number };
 
+/** What `npm start` runs: two cells, in two regions a customer can choose between. */
+export const localCells: LocalCell[] = [
+  { name: 'eu1', region: 'europe-west1' },
+  { name: 'us1', region: 'us-central1' },
+];
+
 export type RunningCells = {
   placement: RunningFunction;
   /** Each cell's provision and admin client, by cell name. */
@@ -31,7 +37,12 @@ export type RunningCells = {
 export async function startCells(
   stack: StackInfo,
   cells: readonly LocalCell[],
-  options: { provisionEnv?: Record<string, string | undefined>; log?: (line: string) => void } = {},
+  options: {
+    provisionEnv?: Record<string, string | undefined>;
+    /** Placement's port (`npm start` prefers a well-known one). */
+    placementPort?: number;
+    log?: (line: string) => void;
+  } = {},
 ): Promise<RunningCells> {
   const tokenDir = join(stack.dir, 'placement-tokens');
   await mkdir(tokenDir, { recursive: true, mode: 0o700 });
@@ -76,7 +87,10 @@ export async function startCells(
       first.admin,
       stack,
       { cells: placed, tokenDir },
-      options.log ? { log: options.log } : {},
+      {
+        ...(options.log ? { log: options.log } : {}),
+        ...(options.placementPort ? { port: options.placementPort } : {}),
+      },
     );
     stops.push(() => placement.stop());
     const signupTokenFile = join(stack.dir, `${signupAccount}-placement.token`);

@@ -12,7 +12,7 @@ import { buildFunctions } from '../build-functions.ts';
 import { freePort } from './functions.ts';
 import { kubeconfigFor, systemNamespace } from './identities.ts';
 import { type Managed, startProcess } from './processes.ts';
-import type { StackInfo } from './stack.ts';
+import type { CellInfo, StackInfo } from './stack-info.ts';
 import { supervise, waitReady } from './supervise.ts';
 import { emulator, type PushTarget, subscribe } from './triggers.ts';
 
@@ -50,6 +50,8 @@ export async function startChangeFlow(
     readyTimeoutMs?: number;
     /** Where a restart of the relay is said (default: stdout). */
     log?: (line: string) => void;
+    /** The cell watched, in a multi-cell stack: its server, its KUBEFN_CELL, its own log. */
+    cell?: CellInfo;
   },
 ): Promise<ChangeFlow> {
   const stops: (() => Promise<unknown>)[] = [];
@@ -74,7 +76,8 @@ export async function startChangeFlow(
     const port = await freePort();
     const env = {
       ...process.env,
-      KUBECONFIG: await kubeconfigFor(admin, stack, 'kubefn-watcher'),
+      KUBECONFIG: await kubeconfigFor(admin, options.cell ?? stack, 'kubefn-watcher'),
+      ...(options.cell ? { KUBEFN_CELL: options.cell.name } : {}),
       ...(options.watch ? { KUBEFN_WATCH: JSON.stringify(options.watch) } : {}),
       KUBEFN_TOPIC: options.topic,
       KUBEFN_WATCHER_NAME: name,
@@ -83,7 +86,8 @@ export async function startChangeFlow(
       METADATA_SERVER_DETECTION: 'none',
       PORT: String(port),
     };
-    const launch = () => startProcess(stack.dir, name, process.execPath, [source], env);
+    const processName = options.cell ? `${name}-${options.cell.name}` : name;
+    const launch = () => startProcess(stack.dir, processName, process.execPath, [source], env);
     const relayUrl = `http://127.0.0.1:${port}`;
     const ready = () => fetch(`${relayUrl}/readyz`).then((r) => r.ok);
     const first = launch();

@@ -3,7 +3,7 @@
 // pushed through a forwarder (push-forwarder.ts: the OIDC token, and the filter the emulator
 // stores but does not apply) to the function's route. What `npm start` runs and the tests use.
 import type { Cluster } from '../../shared/kube/index.ts';
-import { type Consumer, type Trigger, topics, triggers } from '../subscriptions.ts';
+import { type Consumer, cellTrigger, type Trigger, topics, triggers } from '../subscriptions.ts';
 import { mintToken, pushAccount } from './identities.ts';
 import { type PushedMessage, startPushForwarder } from './push-forwarder.ts';
 import type { StackInfo } from './stack.ts';
@@ -65,12 +65,16 @@ export async function subscribe(
   return forwarder;
 }
 
-/** Every trigger of infra/subscriptions.ts whose target is running, each told to `onAnswer`. */
+/**
+ * Every trigger of infra/subscriptions.ts whose target is running, each told to `onAnswer`; for
+ * a cell's functions (`cell`), the cell's own copy of each per-cell trigger (cellTrigger).
+ */
 export async function subscribeAll(
   admin: Cluster,
   stack: StackInfo,
   functions: Partial<Record<Consumer, { url: string; audience: string }>>,
   onAnswer?: (trigger: Trigger, status: number) => void,
+  cell?: string,
 ): Promise<Subscribed> {
   const subscribed: Subscribed[] = [];
   const close = async () => {
@@ -80,7 +84,8 @@ export async function subscribeAll(
   // subscribes), so a function publishing there finds it.
   for (const topic of Object.values(topics)) await emulator(stack, `topics/${topic}`);
   try {
-    for (const trigger of Object.values(triggers) as Trigger[]) {
+    for (const base of Object.values(triggers) as Trigger[]) {
+      const trigger = cell ? cellTrigger(base, cell) : base;
       const fn = functions[trigger.target];
       if (!fn) continue;
       subscribed.push(
