@@ -71,6 +71,8 @@ async function newAccount(page: Page, prefix: string): Promise<string> {
   await page.fill('#customerId', uniqueName('early'));
   await page.click('#submit');
   await message(page, '(email-not-verified)');
+  // The click started the request's trace; its id stays on the message (docs/tracing.md).
+  expect(await page.getAttribute('#message', 'data-trace')).toMatch(/^[0-9a-f]{32}$/);
 
   const mail = await browser.newPage();
   await mail.goto(await verificationLink(email));
