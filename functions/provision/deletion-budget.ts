@@ -54,34 +54,43 @@ export async function takeDeletionSlot(
 ): Promise<Taken> {
   const leases = cluster.resource<Lease>(leaseRef);
   const stem = slotPrefix(namespacePrefix);
+  const names = Array.from({ length: budget.perWindow }, (_, i) => `${stem}-${i}`);
+  // Every slot read at once: a spent budget (a burst of cancels) costs one round of reads, not a
+  // create refused per slot. Only a slot read free or expired is tried.
+  const found = await Promise.all(
+    names.map((name) => leases.find(name, { namespace: systemNamespace })),
+  );
   let soonestMs = budget.windowSeconds * 1000;
-  for (let i = 0; i < budget.perWindow; i++) {
-    const name = `${stem}-${i}`;
-    // Twice at most: once as found, once after removing an expired Lease (or losing it to
-    // another taker, who then holds it).
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const slot = await create(leases, name, namespace, budget.windowSeconds);
-      if (slot) return { slot };
-      const current = await leases.find(name, { namespace: systemNamespace });
-      if (!current) continue; // freed between the create and the read
-      const left = remainingMs(current, budget.windowSeconds);
-      if (left > 0) {
-        soonestMs = Math.min(soonestMs, left);
-        break;
-      }
-      await leases
-        .delete(name, {
-          namespace: systemNamespace,
-          preconditions: { resourceVersion: current.metadata?.resourceVersion ?? '' },
-        })
-        .catch((error: unknown) => {
-          // Another taker removed it first; the create decides who has it.
-          if (!(error instanceof KubeError && ['conflict', 'not-found'].includes(error.code)))
-            throw error;
-        });
+  for (const [i, name] of names.entries()) {
+    const current = found[i];
+    const left = current ? remainingMs(current, budget.windowSeconds) : 0;
+    if (left > 0) {
+      soonestMs = Math.min(soonestMs, left);
+      continue;
     }
+    if (current) await removeExpired(leases, name, current);
+    // Of concurrent takers of this slot, the create decides: one holds it, the others go on.
+    const slot = await create(leases, name, namespace, budget.windowSeconds);
+    if (slot) return { slot };
   }
   return { slot: undefined, retryAfterSeconds: Math.max(1, Math.ceil(soonestMs / 1000)) };
+}
+
+/** Removes a slot's expired Lease, guarded by the version read; another taker may be first. */
+async function removeExpired(
+  leases: ReturnType<Cluster['resource']>,
+  name: string,
+  current: Lease,
+): Promise<void> {
+  await leases
+    .delete(name, {
+      namespace: systemNamespace,
+      preconditions: { resourceVersion: current.metadata?.resourceVersion ?? '' },
+    })
+    .catch((error: unknown) => {
+      if (!(error instanceof KubeError && ['conflict', 'not-found'].includes(error.code)))
+        throw error;
+    });
 }
 
 /** Gives a slot back: the deletion it was taken for did not happen. Best effort. */

@@ -210,10 +210,8 @@ export async function releaseHeldDeletions(deps: DeletionDeps): Promise<Released
       const via = entry.via === 'pubsub' ? 'pubsub' : 'http';
       await deleteTenant(deps, ns, { via, requestedAt: entry.requestedAt, dryRun: false });
       answer.deleted.push(entry.customerId);
-      await deps.outcomes?.emit(heldRequest(entry), 'succeeded', {
-        phase: 'Terminating',
-        released: 'window',
-      });
+      // The data a cancel done at once has: a replayed cancel yields the same outcome again.
+      await deps.outcomes?.emit(heldRequest(entry), 'succeeded', { phase: 'Terminating' });
     } catch (error) {
       if (!(error instanceof DomainError && error.code === 'deletion-held')) throw error;
       answer.held = held.length - i;
@@ -272,7 +270,7 @@ export async function decideHeldDeletions(
     }
     log('WARNING', 'held tenant deletion approved by an operator', { namespace });
     decisions.push({ customerId, outcome: 'deleted' });
-    await deps.outcomes?.emit(held, 'succeeded', { phase: 'Terminating', released: 'approved' });
+    await deps.outcomes?.emit(held, 'succeeded', { phase: 'Terminating' });
   }
   return decisions;
 }

@@ -14,7 +14,10 @@
 // no newer than the tenant's record, lifecycle.ts) yields only its `requested` again.
 // Plain attributes customerId, action and stage sit beside the ce-* ones, for subscription
 // filters. A publish that fails is logged at ERROR with the event's id; the request's own answer
-// does not change (its work is done).
+// does not change (its work is done). A request waits at most 5 s for a publish (the client
+// retries a failing one for much longer); past that the publish goes on in the background, where
+// Cloud Run may starve it of CPU once the request has answered: in an outage an outcome may come
+// late, or be lost with the instance (logged).
 import { randomUUID } from 'node:crypto';
 import { isRetryable, KubefnError } from '../../shared/errors.ts';
 import { cloudEventAttributes, eventSource } from '../../shared/events/cloud-event.ts';
@@ -78,6 +81,9 @@ export function outcomeMessage(
   };
 }
 
+/** How long a request waits for its outcome's publish before going on without it. */
+const waitMs = 5_000;
+
 export function outcomePublisher(
   publish: Publish,
   cell: string,
@@ -91,15 +97,26 @@ export function outcomePublisher(
           ? request.requestedAt
           : new Date().toISOString();
       const message = outcomeMessage(request, stage, data, cell, time);
-      try {
-        await publish(message);
-      } catch (error) {
-        log('ERROR', 'tenant outcome not published', {
-          id: message.attributes['ce-id'],
-          type: message.attributes['ce-type'],
-          detail: error instanceof Error ? error.message : String(error),
-        });
-      }
+      const ids = { id: message.attributes['ce-id'], type: message.attributes['ce-type'] };
+      const published = publish(message).then(
+        () => true,
+        (error: unknown) => {
+          log('ERROR', 'tenant outcome not published', {
+            ...ids,
+            detail: error instanceof Error ? error.message : String(error),
+          });
+          return true;
+        },
+      );
+      // A Pub/Sub outage must not hold every tenant request for the client's retries (minutes):
+      // after waitMs the publish goes on without the request (its failure still logged).
+      let timer: NodeJS.Timeout | undefined;
+      const waited = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), waitMs);
+      });
+      const done = await Promise.race([published, waited]);
+      clearTimeout(timer);
+      if (!done) log('WARNING', 'tenant outcome still publishing; the request goes on', ids);
     },
   };
 }

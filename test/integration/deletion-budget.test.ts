@@ -82,7 +82,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await requests?.close();
   await fx?.fn.stop();
-  for (const customerId of customers)
+  for (const customerId of [...customers, 'p0'])
     await admin
       ?.resource(nsRef)
       .delete(prefix + customerId)
@@ -122,18 +122,70 @@ async function states() {
 const count = (state: Record<string, string>, which: string, among = customers) =>
   among.filter((c) => state[c] === which).length;
 
-async function publishCancels(customerIds: string[], requestedAt: string) {
-  const messages = customerIds.map((customerId) => ({
-    data: Buffer.from(
-      JSON.stringify({ action: 'cancel', customerId, confirm: customerId, requestedAt }),
-    ).toString('base64'),
-    orderingKey: customerId,
+/** Every tenant request this run published, as published: what the replay sends again. */
+const recorded: { data: string; orderingKey: string }[] = [];
+/** Each outcome's data by its id, as first seen. */
+const seen = new Map<string, unknown>();
+
+async function publish(requests: Record<string, unknown>[]) {
+  const messages = requests.map((request) => ({
+    data: Buffer.from(JSON.stringify(request)).toString('base64'),
+    orderingKey: String(request.customerId),
   }));
+  const published = await pubsub('POST', `topics/${topics.requests}:publish`, { messages });
+  expect(published.status).toBe(200);
+  recorded.push(...messages);
+}
+
+/** Publishes recorded messages again, as they were (a redelivery, a replay). */
+async function republish(messages: typeof recorded) {
   const published = await pubsub('POST', `topics/${topics.requests}:publish`, { messages });
   expect(published.status).toBe(200);
 }
 
+async function publishCancels(customerIds: string[], requestedAt: string) {
+  await publish(
+    customerIds.map((customerId) => ({
+      action: 'cancel',
+      customerId,
+      confirm: customerId,
+      requestedAt,
+    })),
+  );
+}
+
 const requestedAt = new Date().toISOString();
+
+type OutcomeEvent = ReturnType<typeof readCloudEvent>;
+type Pulled = { message: { data: string; attributes: Record<string, string> }; ackId: string };
+
+/**
+ * Pulls (and acknowledges) outcome events until `expected` have come, or 30 s have passed; with
+ * `drain`, then on until three pulls in a row find nothing (what was published before is out).
+ */
+async function pullOutcomes(expected: number, drain = false): Promise<OutcomeEvent[]> {
+  const events: OutcomeEvent[] = [];
+  const deadline = Date.now() + 30_000;
+  let empty = 0;
+  while ((events.length < expected || (drain && empty < 3)) && Date.now() < deadline) {
+    const pulled = await pubsub('POST', `subscriptions/${outcomeSubscription}:pull`, {
+      maxMessages: 1000,
+      // The emulator otherwise holds an empty pull open for seconds.
+      returnImmediately: true,
+    });
+    const received = (pulled.body.receivedMessages ?? []) as Pulled[];
+    // Each one read by the SDK, which throws unless it is a valid CloudEvent.
+    for (const { message } of received)
+      events.push(readCloudEvent(message.attributes, Buffer.from(message.data, 'base64')));
+    if (received.length)
+      await pubsub('POST', `subscriptions/${outcomeSubscription}:acknowledge`, {
+        ackIds: received.map((r) => r.ackId),
+      });
+    else await new Promise((resolve) => setTimeout(resolve, 200));
+    empty = received.length ? 0 : empty + 1;
+  }
+  return events;
+}
 
 describe('the deletion budget', () => {
   test(`${cancelled.length} cancels at once with a budget of ${budget}: ${budget} deleted, the rest held`, async () => {
@@ -170,16 +222,16 @@ describe('the deletion budget', () => {
   test('a redelivered cancel changes nothing (stale), and the counts stay', async () => {
     const before = await states();
     const answered = answers.length;
-    await publishCancels(cancelled, requestedAt);
+    await republish(recorded.slice(0, cancelled.length));
     await eventually('the redeliveries answered', 60_000, async () =>
       answers.length >= answered + cancelled.length ? true : undefined,
     );
-    const redelivered = answers.slice(answered).map((a) => a.body.outcome);
+    const redelivered = answers.slice(answered).map((a) => `${a.status} ${a.body.outcome}`);
     // The deleted ones are gone (done, nothing to delete); the held ones recorded the cancel.
-    expect(redelivered.filter((o) => o === 'held' || o === 'stale').length).toBe(
-      cancelled.length - budget,
-    );
-    expect(redelivered).not.toContain('held');
+    expect(redelivered.sort()).toEqual([
+      ...Array(budget).fill('200 done'),
+      ...Array(cancelled.length - budget).fill('200 stale'),
+    ]);
     expect(await states()).toEqual(before);
   });
 
@@ -248,27 +300,13 @@ describe('the deletion budget', () => {
 
 describe('tenant outcome events', () => {
   test('every request yields CloudEvents the SDK accepts: requested, then succeeded or held', async () => {
-    type Pulled = { message: { data: string; attributes: Record<string, string> }; ackId: string };
-    const events: ReturnType<typeof readCloudEvent>[] = [];
+    const events: OutcomeEvent[] = [];
     // Sign-ups: requested + succeeded each; cancels: requested + succeeded or held; the HTTP
     // delete: requested + held; the redelivery: requested again (the held ones are stale) and
     // succeeded again for those deleted (a cancel of a tenant gone is done), with their ids; the
     // operator's two approvals and the scheduled check's two releases: succeeded; the drop: failed.
     const expected = customers.length * 2 + cancelled.length * 3 + 2 + budget + 5;
-    const deadline = Date.now() + 30_000;
-    while (events.length < expected && Date.now() < deadline) {
-      const pulled = await pubsub('POST', `subscriptions/${outcomeSubscription}:pull`, {
-        maxMessages: 1000,
-      });
-      const received = (pulled.body.receivedMessages ?? []) as Pulled[];
-      for (const { message } of received)
-        events.push(readCloudEvent(message.attributes, Buffer.from(message.data, 'base64')));
-      if (received.length)
-        await pubsub('POST', `subscriptions/${outcomeSubscription}:acknowledge`, {
-          ackIds: received.map((r) => r.ackId),
-        });
-      else await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    events.push(...(await pullOutcomes(expected)));
     const kinds = (list: typeof events) =>
       list.map((e) => `${(e.data as { action: string }).action} ${e.type}`).sort();
     expect(events.length, kinds(events).join('\n')).toBe(expected);
@@ -291,17 +329,122 @@ describe('tenant outcome events', () => {
     expect(held.every((e) => typeof (e.data as { heldAt?: string }).heldAt === 'string')).toBe(
       true,
     );
-    const released = cancels.filter((e) => (e.data as { released?: string }).released);
-    // A held cancel's later outcome has its id: the same request, the stage after.
-    for (const e of released)
-      expect(held.map((h) => h.id.replace(/held$/, 'succeeded'))).toContain(e.id);
+    // A held cancel's later outcome names the same request: the stage after. Two approved and two
+    // released by the window succeeded; the dropped one failed.
+    const later = (stage: string, list: typeof events) =>
+      held.filter((h) => list.some((e) => e.id === h.id.replace(/held$/, stage)));
+    expect(later('succeeded', cancels)).toHaveLength(4);
     const failed = of('cancel', 'dev.kubefn.tenant.failed');
     expect(failed.map((e) => (e.data as { code: string }).code)).toEqual(['deletion-dropped']);
+    expect(later('failed', failed)).toHaveLength(1);
+    for (const e of events) seen.set(e.id, e.data);
     // A redelivered request's outcome carries the id it had: recognisable as seen.
     const requested = of('cancel', 'dev.kubefn.tenant.requested').filter(
       (e) => (e.data as { via: string }).via === 'pubsub',
     );
     expect(requested).toHaveLength(cancelled.length * 2);
     expect(new Set(requested.map((e) => e.id)).size).toBe(cancelled.length);
+  });
+});
+
+describe('replay changes nothing', () => {
+  const p0 = 'p0';
+  const tenantKinds = [
+    { apiVersion: 'v1', kind: 'ResourceQuota' },
+    { apiVersion: 'v1', kind: 'LimitRange' },
+    { apiVersion: 'v1', kind: 'ServiceAccount' },
+    { apiVersion: 'v1', kind: 'Service' },
+    { apiVersion: 'apps/v1', kind: 'Deployment' },
+    { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' },
+    { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding' },
+  ];
+  /** What kubefn wrote to an object: its own field managers' entries (controllers' writes aside). */
+  const kubefnFields = (object: KubeObject) =>
+    JSON.stringify(
+      (
+        (object.metadata as { managedFields?: { manager?: string; time?: string }[] })
+          .managedFields ?? []
+      )
+        .filter((f) => f.manager?.startsWith('kubefn'))
+        .map((f) => [f.manager, f.time]),
+    );
+  /** This run's tenants (active or going), the budget's slot Leases and p0's objects. */
+  async function snapshot() {
+    const snap = new Map<string, string>();
+    for await (const ns of admin
+      .resource(nsRef)
+      .items({ labelSelector: 'app.kubernetes.io/managed-by=kubefn' })) {
+      const name = ns.metadata?.name ?? '';
+      if (!name.startsWith(prefix)) continue;
+      snap.set(
+        `Namespace/${name}`,
+        ns.metadata?.deletionTimestamp ? 'terminating' : kubefnFields(ns),
+      );
+    }
+    for (let i = 0; i < budget; i++) {
+      const lease = await admin
+        .resource(leaseRef)
+        .find(`${slotPrefix(prefix)}-${i}`, { namespace: systemNamespace });
+      snap.set(`Lease/${i}`, lease?.metadata?.resourceVersion ?? 'none');
+    }
+    for (const kind of tenantKinds)
+      for await (const object of admin.resource(kind).items({ namespace: prefix + p0 }))
+        snap.set(`${kind.kind}/${object.metadata?.name}`, kubefnFields(object));
+    return snap;
+  }
+  /** Keys whose state changed; a tenant already going may finish going (not kubefn's write). */
+  function writes(before: Map<string, string>, after: Map<string, string>): string[] {
+    const keys = new Set([...before.keys(), ...after.keys()]);
+    return [...keys].filter(
+      (key) => before.get(key) !== after.get(key) && before.get(key) !== 'terminating',
+    );
+  }
+
+  test('every tenant request of this run, replayed twice, writes nothing and yields only outcomes already seen', async () => {
+    // More kinds of request first, over Pub/Sub: a sign-up, a suspension, a resumption.
+    const t = Date.now();
+    const at = (ms: number) => new Date(t + ms).toISOString();
+    const answered = answers.length;
+    const more = [
+      { action: 'signup', customerId: p0, plan: 'free', owners: [], requestedAt: at(0) },
+      { action: 'suspend', customerId: p0, requestedAt: at(1) },
+      { action: 'resume', customerId: p0, requestedAt: at(2) },
+    ];
+    for (const [i, request] of more.entries()) {
+      await publish([request]);
+      await eventually(`${request.action} answered`, 60_000, async () =>
+        answers.length > answered + i ? true : undefined,
+      );
+    }
+    expect(answers.slice(answered).map((a) => a.body.outcome)).toEqual(['done', 'done', 'done']);
+    for (const e of await pullOutcomes(more.length * 2)) seen.set(e.id, e.data);
+
+    const state = await states();
+    const deleted = cancelled.filter((c) => state[c] === 'deleted').length;
+    const before = await snapshot();
+    for (const round of [1, 2]) {
+      const from = answers.length;
+      await republish(recorded);
+      await eventually(`replay ${round} answered`, 60_000, async () =>
+        answers.length >= from + recorded.length ? true : undefined,
+      );
+    }
+    expect(writes(before, await snapshot())).toEqual([]);
+    // Each round: every request's requested again, and succeeded again for a cancel of a tenant
+    // already gone (done); every other request is stale (a tenant still terminating holds the
+    // cancel's record), so at most that many. Each with the id and data it had the first time.
+    // Every outcome was published before its push was answered: draining finds them all.
+    const replayed = await pullOutcomes(2 * recorded.length, true);
+    const types = (type: string) => replayed.filter((e) => e.type === type);
+    expect(types('dev.kubefn.tenant.requested')).toHaveLength(2 * recorded.length);
+    const again = types('dev.kubefn.tenant.succeeded');
+    expect(again.length).toBeLessThanOrEqual(2 * deleted);
+    expect(again.every((e) => (e.data as { action: string }).action === 'cancel')).toBe(true);
+    expect(replayed.length).toBe(2 * recorded.length + again.length);
+    for (const e of replayed) {
+      expect(seen.has(e.id), e.id).toBe(true);
+      expect(e.data, e.id).toEqual(seen.get(e.id));
+    }
   });
 });
