@@ -256,3 +256,31 @@ test.each([
   expect(body.details.fields.map((f) => f.field)).toEqual([field]);
   expect(received).toEqual([]);
 });
+
+test('the region chosen goes to placement; the customer is told the region, never the cell', async () => {
+  answer = { status: 201, body: { created: true, region: 'europe-west1', cell: 'eu1' } };
+  const res = await signup({ customerId: 'acme', plan: 'free', region: 'europe-west1' }, token());
+  expect(res.status).toBe(201);
+  expect(await res.json()).toEqual({ created: true, region: 'europe-west1' });
+  expect(received[0]?.body).toMatchObject({ customerId: 'acme', region: 'europe-west1' });
+  answer = {
+    status: 200,
+    body: { tenants: [{ customerId: 'acme', region: 'europe-west1', cell: 'eu1' }] },
+  };
+  const list = await app.request('/api/tenants', {
+    headers: { authorization: `Bearer ${token()}` },
+  });
+  expect(await list.json()).toEqual({ tenants: [{ customerId: 'acme', region: 'europe-west1' }] });
+});
+
+test.each([
+  ['placement', 200, { regions: ['europe-west1', 'us-central1'] }, ['europe-west1', 'us-central1']],
+  ["one cell's provision (no regions)", 404, { error: 'not-found' }, []],
+])('GET /api/regions from %s', async (_from, status, body, regions) => {
+  answer = { status, body };
+  const res = await app.request('/api/regions', {
+    headers: { authorization: `Bearer ${token()}` },
+  });
+  expect([res.status, await res.json()]).toEqual([200, { regions }]);
+  expect(received.map((r) => r.url)).toEqual(['/regions']);
+});

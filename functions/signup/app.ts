@@ -6,6 +6,10 @@
 //                              verified email; a paid plan needs the customer's entitlement)
 //   GET  /api/tenants          the customer's own tenants
 //   GET  /api/tenants/:id      one of them, for the live view (anyone else's answers 404)
+//   GET  /api/regions          the regions a customer may choose (placement's; none when the
+//                              backend calls one cell's provision directly)
+// Answers name the tenant's region, never its cell: where a customer's data lives is theirs to
+// know, how kubefn spreads its clusters is the operator's.
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import * as v from 'valibot';
 import { AuthError } from '../../shared/auth/errors.ts';
@@ -34,6 +38,7 @@ type Env = { Variables: { customer: Customer } };
 const SignupSchema = v.strictObject({
   customerId: v.pipe(v.string(), v.maxLength(40)),
   plan: v.pipe(v.string(), v.maxLength(20)),
+  region: v.optional(v.pipe(v.string(), v.maxLength(40))),
 });
 
 export function createApp(deps: SignupDeps): Hono<Env> {
@@ -67,6 +72,13 @@ export function createApp(deps: SignupDeps): Hono<Env> {
       ...(customer.entitlement ? { entitlement: customer.entitlement } : {}),
     };
     return forward(deps, 'POST', '/tenants', { ...input, owners: [], owner });
+  });
+
+  app.get('/api/regions', async (c) => {
+    readQuery(c, {});
+    const answer = await forward(deps, 'GET', '/regions');
+    // One cell's provision has no regions to offer: the page offers none.
+    return answer.status === 404 ? c.json({ regions: [] }) : answer;
   });
 
   app.get('/api/tenants', (c) => {
@@ -122,5 +134,18 @@ async function forward(
         { retryable: true },
       ),
   );
-  return relay(answer);
+  return relay({ status: answer.status, text: withoutCell(answer.text, answer.status) });
+}
+
+/** The answer without the tenant's cell (placement names it for operators). */
+function withoutCell(text: string, status: number): string {
+  if (status >= 300) return text;
+  try {
+    const body = JSON.parse(text) as { cell?: unknown; tenants?: { cell?: unknown }[] };
+    delete body.cell;
+    for (const tenant of body.tenants ?? []) delete tenant.cell;
+    return JSON.stringify(body);
+  } catch {
+    return text;
+  }
 }

@@ -77,12 +77,13 @@ const template = `<!doctype html>
   <form id="signup">
     <label>Tenant id <input id="customerId" name="customerId" required pattern="${dnsLabelSource}" maxlength="40" placeholder="acme"></label>
     <label>Plan <select id="plan" name="plan"><option value="free">Free</option></select></label>
+    <label id="region-choice" hidden>Region <select id="region" name="region"></select></label>
     <button id="submit" type="submit">Sign up</button>
   </form>
 </section>
 
 <section id="tenant" hidden>
-  <p>Tenant <code id="namespace"></code>: <span id="phase"></span> <span id="elapsed"></span></p>
+  <p>Tenant <code id="namespace"></code><span id="where"></span>: <span id="phase"></span> <span id="elapsed"></span></p>
   <ol id="phases"></ol>
   <p id="address" hidden>Your instance: <a id="address-link"></a></p>
   <details><summary>Objects</summary><ul id="objects"></ul></details>
@@ -146,13 +147,24 @@ function render() {
   const plans = ['free'].concat(c.kubefnPlan && c.kubefnPlan !== 'free' ? [c.kubefnPlan] : []);
   $('plan').replaceChildren(...plans.map((p) => new Option(p[0].toUpperCase() + p.slice(1), p, false, p === c.kubefnPlan)));
   listTenants();
+  listRegions();
+}
+// Where the customer's data will live: the regions kubefn runs in, asked once per page.
+let regionsAsked = false;
+async function listRegions() {
+  if (regionsAsked) return;
+  regionsAsked = true;
+  const { res, body } = await api('/api/regions');
+  const regions = res.ok && Array.isArray(body.regions) ? body.regions : [];
+  $('region').replaceChildren(...regions.map((r) => new Option(r, r)));
+  $('region-choice').hidden = regions.length === 0;
 }
 async function listTenants() {
   const { res, body } = await api('/api/tenants');
   if (!res.ok) return show(refusal(body, res.status), 'error');
   $('my-tenants').replaceChildren(...(body.tenants.length ? body.tenants : [null]).map((t) => {
     const item = document.createElement('li');
-    item.textContent = t ? t.customerId + ' (' + t.plan + ')' : 'none yet';
+    item.textContent = t ? t.customerId + ' (' + [t.plan, t.region].filter(Boolean).join(', ') + ')' : 'none yet';
     return item;
   }));
 }
@@ -201,7 +213,7 @@ form.addEventListener('submit', async (event) => {
   const customerId = form.customerId.value;
   try {
     const { res, body } = await api('/api/signup', { method: 'POST', headers: { 'content-type': 'application/json', traceparent: traceparent() },
-      body: JSON.stringify({ customerId, plan: form.plan.value }) });
+      body: JSON.stringify({ customerId, plan: form.plan.value, ...(form.region.value ? { region: form.region.value } : {}) }) });
     if (!res.ok) throw new Error(refusal(body, res.status));
     show(body.created ? 'Created. Bringing it up...' : 'Already signed up. Checking it...');
     listTenants();
@@ -221,6 +233,7 @@ async function follow(customerId, created) {
   }
   $('tenant').hidden = false;
   $('namespace').textContent = tenant.namespace;
+  $('where').textContent = tenant.region ? ' in ' + tenant.region : '';
   const phase = $('phase');
   phase.textContent = tenant.phase;
   phase.className = tenant.phase;

@@ -125,11 +125,9 @@ describe.each(variants)('%s', (_, { spec, resources }) => {
   });
 });
 
-// NOT YET TRUE: a tenant's RoleBindings for label and ingress-timeout name the cell's own
-// accounts only once shared/identities.ts reads a cell (google:<project>/<cell>); today provision
-// can only be told google:<project>, which names kubefn-label@..., an account no cell has. When
-// this starts passing, remove `.fails`.
-it.fails("a cell's tenant RoleBindings name that cell's label and ingress-timeout accounts", () => {
+// A tenant's RoleBindings for label and ingress-timeout name the cell's own accounts
+// (KUBEFN_RBAC_SUBJECTS google:<project>/<cell>), which the cell's RBAC install binds too.
+it("a cell's tenant RoleBindings name that cell's label and ingress-timeout accounts", () => {
   const { resources } = variants[0][1];
   const p = provision.settingsFromEnv(envOf(service(resources, 'eu1-provision')));
   const subjects = subjectsByIdentity(p.KUBEFN_RBAC_SUBJECTS);

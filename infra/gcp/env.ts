@@ -72,10 +72,8 @@ export function provisionEnv(
     // billing or CRM system subscribes (pubsub.ts grants it).
     KUBEFN_OUTCOMES_TOPIC: topicNames.tenantOutcomes,
     GOOGLE_CLOUD_PROJECT: ctx.project,
-    // Tenant RoleBindings name GKE Users: the deployables' Google service-account emails.
-    // NOT YET the cell's own (kubefn-<cell>-label...): shared/identities.ts reads only
-    // google:<project>, whose names no account has any more (docs/deploy.md, "Not yet true").
-    KUBEFN_RBAC_SUBJECTS: `google:${ctx.project}`,
+    // Tenant RoleBindings name GKE Users: this cell's own Google service accounts.
+    KUBEFN_RBAC_SUBJECTS: `google:${ctx.project}/${cell.name}`,
     // A backstop behind placement's choice, which counts the same capacity.
     KUBEFN_MAX_TENANTS: String(cell.capacity),
   };

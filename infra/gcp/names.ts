@@ -25,23 +25,7 @@ export type CellDeployable = CellFunction | 'watcher';
 export const cellServiceName = (cell: string, name: CellDeployable) => `kubefn-${cell}-${name}`;
 export const globalServiceName = (name: GlobalFunction) => `kubefn-${name}`;
 
-/** The part of a cell account's id after the cell: 'ingress-timeout' would pass 30. */
-const accountSuffix = {
-  provision: 'provision',
-  label: 'label',
-  'ingress-timeout': 'ingress',
-  watcher: 'watcher',
-} as const satisfies Record<ClusterIdentity, string>;
-
-/**
- * A cell's Google service account id: `kubefn-<cell>-<provision|label|ingress|watcher>`, at
- * most 7 + 12 + 1 + 9 = 29 characters (IAM allows 6-30). The cluster's RBAC names the same
- * accounts (infra/k8s/install.ts --cell), so each cell's accounts are bound on its cluster only.
- */
-export const cellAccountId = (cell: string, identity: ClusterIdentity) =>
-  `kubefn-${cell}-${accountSuffix[identity]}`;
-export const cellAccountEmail = (cell: string, identity: ClusterIdentity, project: string) =>
-  `${cellAccountId(cell, identity)}@${project}.iam.gserviceaccount.com`;
+export { cellAccountEmail, cellAccountId } from '../../shared/identities.ts';
 
 /** Global accounts: the signup backend, placement, Pub/Sub push, Cloud Scheduler. */
 export const globalAccounts = ['signup', 'placement', 'push', 'scheduler'] as const;

@@ -3,17 +3,16 @@
 // "Sign up"; the signup backend checks the customer's ID token and calls the provisioning
 // function with its service-account token; the namespace becomes ready on the real
 // kube-apiserver. A second customer then cannot see or take the first one's tenant.
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { signupTokenFile, startSignupFunction } from '../../infra/local/deploy.ts';
 import type { RunningFunction } from '../../infra/local/functions.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
+import { createAccount, launchChromium, message } from '../support/browser.ts';
 import { adminCluster, stack } from '../support/cluster.ts';
-import { uniqueEmail } from '../support/customers.ts';
 import { uniqueName } from '../support/kube.ts';
 import { type ProvisionFixture, startProvision } from '../support/provision.ts';
 
-const chromiumPath = process.env.KUBEFN_CHROMIUM ?? '/usr/bin/chromium';
 let admin: Cluster;
 let provision: ProvisionFixture;
 let signup: RunningFunction;
@@ -23,19 +22,7 @@ beforeAll(async () => {
   admin = await adminCluster();
   provision = await startProvision(admin);
   signup = await startSignupFunction(stack, provision.fn.url, await signupTokenFile(admin, stack));
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    // This machine's network is closed: keep Chromium from reaching out at all.
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
@@ -44,45 +31,7 @@ afterAll(async () => {
   await admin?.close();
 });
 
-const message = (page: Page, text: string, timeout = 10_000) =>
-  page.locator('#message', { hasText: text }).waitFor({ timeout });
-
-/** The newest verification link the emulator "sent" to this address. */
-async function verificationLink(email: string): Promise<string> {
-  const res = await fetch(
-    `http://${stack.authEmulatorHost}/emulator/v1/projects/${stack.authProject}/oobCodes`,
-  );
-  const { oobCodes } = (await res.json()) as { oobCodes: { email: string; oobLink: string }[] };
-  const link = oobCodes.filter((c) => c.email === email).at(-1)?.oobLink;
-  if (!link) throw new Error(`no verification email for ${email}`);
-  return link;
-}
-
-/** Creates an account on the page and verifies it as its owner would: the link, then "verified". */
-async function newAccount(page: Page, prefix: string): Promise<string> {
-  const email = uniqueEmail(prefix);
-  await page.goto(signup.url);
-  await page.fill('#email', email);
-  await page.fill('#password', 'correct horse battery');
-  await page.click('#create-account');
-  await message(page, 'Account created.');
-  expect(await page.isVisible('#verify')).toBe(true);
-  // Before verifying, a sign-up is refused, with the code on the page.
-  await page.fill('#customerId', uniqueName('early'));
-  await page.click('#submit');
-  await message(page, '(email-not-verified)');
-  // The click started the request's trace; its id stays on the message (docs/tracing.md).
-  expect(await page.getAttribute('#message', 'data-trace')).toMatch(/^[0-9a-f]{32}$/);
-
-  const mail = await browser.newPage();
-  await mail.goto(await verificationLink(email));
-  expect(await mail.textContent('body')).toContain('successfully verified');
-  await mail.close();
-  await page.click('#verified');
-  await message(page, 'Email verified.');
-  expect(await page.isVisible('#verify')).toBe(false);
-  return email;
-}
+const newAccount = (page: Page, prefix: string) => createAccount(browser, page, signup.url, prefix);
 
 /** What the page's own script gets for a call with its session's token (or none). */
 function fromPage(
