@@ -55,22 +55,16 @@ export async function signUp(input: SignupRequest, deps: PlacementDeps): Promise
     const tried = { customerId: input.customerId, cell: choice.cell.name, region: wanted };
     return relayWith(tried, await forward(deps, tried, 'POST', '/tenants', forwarded));
   }
-  // The cell checks the request before anything is recorded: a refused sign-up (a bad plan, no
-  // entitlement, the customer's limit) leaves no placement behind.
-  const any = choose(await deps.store.counts(deps.cells));
-  if (!any.ok) throw refusal(any.code, wanted);
-  const check = { customerId: input.customerId, cell: any.cell.name, region: wanted };
-  const checked = await forward(deps, check, 'POST', '/tenants', { ...forwarded, dryRun: true });
-  if (checked.status >= 300) return relayWith(check, checked);
-
   const placed = await deps.store.place(
     { customerId: input.customerId, region: wanted, owner: input.owner?.uid },
     deps.cells,
     choose,
+    { knownAbsent: true },
   );
   if ('code' in placed) throw refusal(placed.code, wanted);
   const answer = await forward(deps, placed.placement, 'POST', '/tenants', forwarded);
-  // Refused after all (the customer's limit reached meanwhile): the cell made nothing; forget it.
+  // Refused by the cell (a bad plan, no entitlement, the customer's limit): a refusal creates
+  // nothing there, so the placement made for it goes too, and the sign-up leaves nothing.
   if (placed.created && answer.status >= 400 && answer.status < 500)
     await deps.store.release(placed.placement);
   if (placed.created)

@@ -61,12 +61,16 @@ export function placementStore(firestore: Firestore) {
       request: { customerId: string; region: string; owner?: string | undefined },
       cells: readonly Cell[],
       choose: (counts: Map<string, number>) => Choice,
+      /** The caller has just found no placement: the first try does not read it again. */
+      options: { knownAbsent?: boolean } = {},
     ): Promise<Placed | Extract<Choice, { ok: false }>> {
       return retryOnConflict(
-        async () => {
-          const existing = await find(request.customerId);
+        async (attempt) => {
+          const [existing, docs] = await Promise.all([
+            attempt === 1 && options.knownAbsent ? undefined : find(request.customerId),
+            readCounts(cells),
+          ]);
           if (existing) return { placement: existing, created: false };
-          const docs = await readCounts(cells);
           const choice = choose(
             new Map(cells.map((c) => [c.name, integerField(docs.get(c.name), 'tenants')])),
           );

@@ -2,9 +2,9 @@
 // on its own control plane, and the global placement function in front of them with its records
 // in the Firestore emulator; the signup backend, when started, calls placement. What `npm start`
 // runs, and what the two-cell tests and `npm run bench -- cells` use.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Cell } from '../../shared/cells.ts';
+import { type Cell, defaultCellCapacity } from '../../shared/cells.ts';
 import { Cluster, fromKubeconfig } from '../../shared/kube/index.ts';
 import {
   placementAudience,
@@ -44,15 +44,12 @@ export async function startCells(
     log?: (line: string) => void;
   } = {},
 ): Promise<RunningCells> {
-  const tokenDir = join(stack.dir, 'placement-tokens');
-  await mkdir(tokenDir, { recursive: true, mode: 0o700 });
   const running: RunningCells['cells'] = {};
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const s of stops.toReversed()) await s().catch(() => {});
   };
   try {
-    const placed: Cell[] = [];
     for (const cell of cells) {
       const info = stack.cells[cell.name];
       if (!info) throw new Error(`the stack runs no cell ${cell.name}`);
@@ -70,37 +67,57 @@ export async function startCells(
       );
       stops.push(() => provision.stop());
       running[cell.name] = { provision, admin };
-      // Each cell's cluster issues the token its provision trusts.
-      const token = await mintToken(admin, placementAccount, { audiences: [provisionAudience] });
-      await writeFile(join(tokenDir, `${cell.name}.token`), token, { mode: 0o600 });
-      placed.push({
-        name: cell.name,
-        region: cell.region,
-        provisionUrl: provision.url,
-        audience: provisionAudience,
-        ...(cell.capacity === undefined ? {} : { capacity: cell.capacity }),
-      } as Cell);
     }
-    const first = running[cells[0]?.name ?? ''];
-    if (!first) throw new Error('no cell to run');
-    const placement = await startPlacementFunction(
-      first.admin,
-      stack,
-      { cells: placed, tokenDir },
-      {
-        ...(options.log ? { log: options.log } : {}),
-        ...(options.placementPort ? { port: options.placementPort } : {}),
-      },
-    );
-    stops.push(() => placement.stop());
-    const signupTokenFile = join(stack.dir, `${signupAccount}-placement.token`);
-    const signupToken = await mintToken(first.admin, signupAccount, {
-      audiences: [placementAudience],
-    });
-    await writeFile(signupTokenFile, signupToken, { mode: 0o600 });
-    return { placement, cells: running, signupTokenFile, stop };
+    const placed = await startPlacement(stack, running, cells, options);
+    stops.push(() => placed.placement.stop());
+    return { ...placed, cells: running, stop };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/**
+ * Placement over `cells`, whose provisions run already (several placements may share them: the
+ * benchmark's one-cell and two-cell arms). Its records go to the stack's Firestore emulator.
+ */
+export async function startPlacement(
+  stack: StackInfo,
+  running: RunningCells['cells'],
+  cells: readonly LocalCell[],
+  options: { placementPort?: number; log?: (line: string) => void } = {},
+): Promise<Pick<RunningCells, 'placement' | 'signupTokenFile'>> {
+  const tokenDir = await mkdtemp(join(stack.dir, 'placement-tokens-'));
+  const placed: Cell[] = [];
+  for (const cell of cells) {
+    const { admin, provision } = running[cell.name] ?? {};
+    if (!admin || !provision) throw new Error(`cell ${cell.name} is not running`);
+    // Each cell's cluster issues the token its provision trusts.
+    const token = await mintToken(admin, placementAccount, { audiences: [provisionAudience] });
+    await writeFile(join(tokenDir, `${cell.name}.token`), token, { mode: 0o600 });
+    placed.push({
+      name: cell.name,
+      region: cell.region,
+      provisionUrl: provision.url,
+      audience: provisionAudience,
+      capacity: cell.capacity ?? defaultCellCapacity,
+    });
+  }
+  const first = running[cells[0]?.name ?? ''];
+  if (!first) throw new Error('no cell to place in');
+  const placement = await startPlacementFunction(
+    first.admin,
+    stack,
+    { cells: placed, tokenDir },
+    {
+      ...(options.log ? { log: options.log } : {}),
+      ...(options.placementPort ? { port: options.placementPort } : {}),
+    },
+  );
+  const signupTokenFile = join(tokenDir, `${signupAccount}.token`);
+  const signupToken = await mintToken(first.admin, signupAccount, {
+    audiences: [placementAudience],
+  });
+  await writeFile(signupTokenFile, signupToken, { mode: 0o600 });
+  return { placement, signupTokenFile };
 }
