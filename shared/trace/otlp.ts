@@ -5,8 +5,8 @@
 //   KUBEFN_TRACING=cloud-trace  to Cloud Trace's OTLP endpoint (telemetry.googleapis.com), with the
 //                               service account's access token from the metadata server, in
 //                               GOOGLE_CLOUD_PROJECT (the account needs roles/cloudtrace.agent)
-// Imported only by ./span.ts, only when tracing is on; the packages are imported here with
-// import(), so the bundles (infra/build-functions.ts, where they are external) load them only then.
+// Imported only by ./span.ts, only when tracing is on; deployed as a bundle of its own, otlp.mjs
+// beside the function's (infra/build-functions.ts), so a cold start with tracing off never loads it.
 //
 // Sampling is OpenTelemetry's default, parent-based: a trace the caller marked sampled (the
 // sign-up page, the watcher) is recorded; one it marked not sampled is not; a new trace is.
