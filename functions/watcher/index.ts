@@ -4,6 +4,7 @@
 // SIGTERM it stops reading, flushes what is in flight, saves its checkpoint, releases the Lease
 // and exits within 10 seconds.
 import { hostname } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
 import { connectCluster } from '../../shared/kube/index.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
 import { flushSpans } from '../../shared/trace/span.ts';
@@ -13,6 +14,15 @@ import { createPublisher } from './publisher.ts';
 import { ChangeRelayService } from './service.ts';
 
 const exitBudgetMs = 9_500; // Cloud Run kills at 10 s
+
+// A first start lists and publishes every object, and V8 lets its heap grow to several times what
+// is live between collections (its default growing factor goes up to 4): measured, 12,000
+// objects through one relay and the real Pub/Sub client (emulator), peak RSS 306-308 MiB with
+// 35 MiB live after a full collection; with the heap allowed to grow by 20% a time, 195-202 MiB
+// for 25-35% more CPU (--optimize-for-size: 141-143 MiB, twice the CPU). Set here, where it
+// reaches every way the watcher is started; V8 reads this flag at each collection, and it is a
+// growth rate, not a ceiling: a larger cell collects more often, it does not run out.
+setFlagsFromString('--heap-growing-percent=20');
 
 const config = watcherConfig(process.env);
 const cluster = await connectCluster(config.connection);
