@@ -18,7 +18,6 @@
 import type { Context, Hono } from 'hono';
 import * as v from 'valibot';
 import type { CallerRule } from '../../shared/auth/index.ts';
-import { DomainError } from '../../shared/errors.ts';
 import { ObjectChangeSchema } from '../../shared/events/change.ts';
 import { type FunctionEnv, functionSkeleton } from '../../shared/http/app.ts';
 import { readJson } from '../../shared/http/json-body.ts';

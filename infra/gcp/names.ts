@@ -1,7 +1,6 @@
 // The names the deployment and its tests share: the deployables (global or per cell), their
 // sources, the names each gets on Google Cloud, the routes the deployment calls, the topics, and
 // Pub/Sub's delivery settings.
-import type { ClusterIdentity } from '../../shared/identities.ts';
 import { topics, triggers } from '../subscriptions.ts';
 
 /** Once per deployment: the sign-up page and backend, and placement, which knows every cell. */

@@ -8,7 +8,6 @@ import { type ChangeFlow, startChangeFlow } from '../../infra/local/change-flow.
 import { provisionAudience } from '../../infra/local/deploy.ts';
 import { mintToken, signupAccount } from '../../infra/local/identities.ts';
 import type { Subscribed } from '../../infra/local/triggers.ts';
-import { subscribe } from '../../infra/local/triggers.ts';
 import { cellTrigger, triggers } from '../../infra/subscriptions.ts';
 import { cellKube } from '../support/cell-kube.ts';
 import { signUpTenant } from '../support/http.ts';
