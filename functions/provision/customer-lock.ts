@@ -3,14 +3,17 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { DomainError } from '../../shared/errors.ts';
 import { systemNamespace } from '../../shared/identities.ts';
-import { type Cluster, KubeError, type KubeObject } from '../../shared/kube/index.ts';
+import type { Cluster } from '../../shared/kube/index.ts';
 import { Backoff } from '../../shared/retry/backoff.ts';
 import { sleep } from '../../shared/retry/conflict.ts';
-
-const leaseRef = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease' } as const;
-type Lease = KubeObject & {
-  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string };
-};
+import {
+  createLease,
+  type Lease,
+  type Leases,
+  leaseRef,
+  leaseRemainingMs,
+  removeExpiredLease,
+} from './leases.ts';
 
 export type LockOptions = {
   /** How long a lock left by an instance that died blocks the customer (default 15 s). */
@@ -57,17 +60,9 @@ export async function withCustomerLock<T>(
       }
     }
     const current = await leases.find(name, { namespace: systemNamespace });
-    if (current && expired(current, leaseSeconds)) {
-      await leases
-        .delete(name, {
-          namespace: systemNamespace,
-          preconditions: { resourceVersion: current.metadata?.resourceVersion ?? '' },
-        })
-        .catch((error: unknown) => {
-          // Someone else removed or took it first: try again.
-          if (!(error instanceof KubeError && ['conflict', 'not-found'].includes(error.code)))
-            throw error;
-        });
+    if (current && leaseRemainingMs(current, leaseSeconds) <= 0) {
+      // Someone else may remove or take it first: then try again.
+      await removeExpiredLease(leases, name, current);
       continue;
     }
     const delay = backoff.next();
@@ -88,31 +83,7 @@ export const signupLeaseName = (uid: string) =>
   `kubefn-signup-${createHash('sha256').update(uid).digest('hex').slice(0, 40)}`;
 
 /** Creates the lease: its uid when this request now holds it, undefined when another does. */
-async function take(
-  leases: ReturnType<Cluster['resource']>,
-  name: string,
-  leaseSeconds: number,
-): Promise<string | undefined> {
-  try {
-    const lease = await leases.create({
-      ...leaseRef,
-      metadata: { name, namespace: systemNamespace },
-      spec: {
-        holderIdentity: randomUUID(),
-        leaseDurationSeconds: leaseSeconds,
-        // MicroTime: RFC 3339 with microseconds.
-        acquireTime: new Date().toISOString().replace('Z', '000Z'),
-      },
-    } as Lease);
-    return lease.metadata?.uid ?? 'unknown';
-  } catch (error) {
-    if (error instanceof KubeError && error.code === 'already-exists') return undefined;
-    throw error;
-  }
-}
-
-function expired(lease: Lease, fallbackSeconds: number): boolean {
-  const acquired = Date.parse(lease.spec?.acquireTime ?? String(lease.metadata?.creationTimestamp));
-  const seconds = lease.spec?.leaseDurationSeconds ?? fallbackSeconds;
-  return !Number.isFinite(acquired) || Date.now() > acquired + seconds * 1000;
+async function take(leases: Leases, name: string, seconds: number): Promise<string | undefined> {
+  const lease = await createLease(leases, name, { holder: randomUUID(), seconds });
+  return lease && (lease.metadata?.uid ?? 'unknown');
 }

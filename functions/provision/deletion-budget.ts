@@ -14,7 +14,15 @@
 // them (infra/k8s/rbac.yaml), and no count is read, changed and written back.
 import { createHash, randomUUID } from 'node:crypto';
 import { systemNamespace } from '../../shared/identities.ts';
-import { type Cluster, KubeError, type KubeObject } from '../../shared/kube/index.ts';
+import type { Cluster } from '../../shared/kube/index.ts';
+import {
+  createLease,
+  type Lease,
+  type Leases,
+  leaseRef,
+  leaseRemainingMs,
+  removeExpiredLease,
+} from './leases.ts';
 
 export type DeletionBudget = {
   /** Deletions allowed in any window; 0 holds every deletion for an operator. */
@@ -27,11 +35,6 @@ export type DeletionBudget = {
  * thousands of tenants, few enough that a runaway publisher costs ten tenants, not thousands.
  */
 export const defaultDeletionBudget = '10/1h';
-
-const leaseRef = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease' } as const;
-type Lease = KubeObject & {
-  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string };
-};
 
 /** A slot taken: given back (its Lease deleted) when the deletion it was for did not happen. */
 export type Slot = { name: string; uid: string };
@@ -63,34 +66,17 @@ export async function takeDeletionSlot(
   let soonestMs = budget.windowSeconds * 1000;
   for (const [i, name] of names.entries()) {
     const current = found[i];
-    const left = current ? remainingMs(current, budget.windowSeconds) : 0;
+    const left = current ? leaseRemainingMs(current, budget.windowSeconds) : 0;
     if (left > 0) {
       soonestMs = Math.min(soonestMs, left);
       continue;
     }
-    if (current) await removeExpired(leases, name, current);
+    if (current) await removeExpiredLease(leases, name, current);
     // Of concurrent takers of this slot, the create decides: one holds it, the others go on.
     const slot = await create(leases, name, namespace, budget.windowSeconds);
     if (slot) return { slot };
   }
   return { slot: undefined, retryAfterSeconds: Math.max(1, Math.ceil(soonestMs / 1000)) };
-}
-
-/** Removes a slot's expired Lease, guarded by the version read; another taker may be first. */
-async function removeExpired(
-  leases: ReturnType<Cluster['resource']>,
-  name: string,
-  current: Lease,
-): Promise<void> {
-  await leases
-    .delete(name, {
-      namespace: systemNamespace,
-      preconditions: { resourceVersion: current.metadata?.resourceVersion ?? '' },
-    })
-    .catch((error: unknown) => {
-      if (!(error instanceof KubeError && ['conflict', 'not-found'].includes(error.code)))
-        throw error;
-    });
 }
 
 /** Gives a slot back: the deletion it was taken for did not happen. Best effort. */
@@ -101,34 +87,17 @@ export async function releaseDeletionSlot(cluster: Cluster, slot: Slot): Promise
     .catch(() => {});
 }
 
+/** Takes the slot by creating its Lease; undefined when another taker was first. */
 async function create(
-  leases: ReturnType<Cluster['resource']>,
+  leases: Leases,
   name: string,
   holder: string,
   windowSeconds: number,
 ): Promise<Slot | undefined> {
-  try {
-    const lease = await leases.create({
-      ...leaseRef,
-      metadata: { name, namespace: systemNamespace },
-      spec: {
-        // The namespace it deletes, and this attempt (a holder name alone repeats).
-        holderIdentity: `${holder}/${randomUUID().slice(0, 8)}`,
-        leaseDurationSeconds: windowSeconds,
-        // MicroTime: RFC 3339 with microseconds.
-        acquireTime: new Date().toISOString().replace('Z', '000Z'),
-      },
-    } as Lease);
-    return { name, uid: lease.metadata?.uid ?? '' };
-  } catch (error) {
-    if (error instanceof KubeError && error.code === 'already-exists') return undefined;
-    throw error;
-  }
-}
-
-/** How long until a slot frees; 0 or less once it has. One with no readable time is expired. */
-function remainingMs(lease: Lease, fallbackSeconds: number): number {
-  const acquired = Date.parse(lease.spec?.acquireTime ?? String(lease.metadata?.creationTimestamp));
-  const seconds = lease.spec?.leaseDurationSeconds ?? fallbackSeconds;
-  return Number.isFinite(acquired) ? acquired + seconds * 1000 - Date.now() : 0;
+  // The namespace it deletes, and this attempt (a holder name alone repeats).
+  const lease = await createLease(leases, name, {
+    holder: `${holder}/${randomUUID().slice(0, 8)}`,
+    seconds: windowSeconds,
+  });
+  return lease && { name, uid: lease.metadata?.uid ?? '' };
 }
