@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, expect, test, vi } from 'vitest';
 import { install } from '../../infra/k8s/install.ts';
 import { applyIdentities } from '../../infra/local/identities.ts';
-import { googleAccountEmail } from '../../shared/identities.ts';
+import { cellAccountEmail } from '../../shared/identities.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
 import { adminCluster, stack } from '../support/cluster.ts';
 
@@ -30,13 +30,15 @@ async function run(args: string[]) {
   }
 }
 
-test('a dry run for GKE lists every object and stores nothing', async () => {
+test("a dry run for a GKE cell lists every object, binding the cell's accounts, and stores nothing", async () => {
   const before = await admin.resource(crb).get('kubefn-provision');
   const { code, out } = await run([
     '--kubeconfig',
     stack.kubeconfig,
     '--subjects',
     'google:my-project-42',
+    '--cell',
+    'eu1',
     '--dry-run',
   ]);
   expect(code).toBe(0);
@@ -47,8 +49,18 @@ test('a dry run for GKE lists every object and stores nothing', async () => {
   const after = await admin.resource(crb).get('kubefn-provision');
   expect(after.metadata?.resourceVersion).toBe(before.metadata?.resourceVersion);
   expect(JSON.stringify(after.subjects)).not.toContain(
-    googleAccountEmail('provision', 'my-project-42'),
+    cellAccountEmail('eu1', 'provision', 'my-project-42'),
   );
+});
+
+test('google subjects without a cell: exit 2, nothing applied (each cell binds its own accounts)', async () => {
+  const { code } = await run([
+    '--kubeconfig',
+    stack.kubeconfig,
+    '--subjects',
+    'google:my-project-42',
+  ]);
+  expect(code).toBe(2);
 });
 
 test.each([
