@@ -12,7 +12,6 @@
 // sign-up page, the watcher) is recorded; one it marked not sampled is not; a new trace is.
 import type { SpanOptions as OtelSpanOptions, Tracer } from '@opentelemetry/api';
 import type { TracerProvider } from '@opentelemetry/sdk-trace';
-import { metadataAccessToken } from '../gcp/access-token.ts';
 import type { Recorder, SpanKind, TracingMode } from './span.ts';
 
 /** Cloud Trace's OTLP/HTTP endpoint for traces (Telemetry API). */
@@ -49,12 +48,14 @@ export function serviceName(env: NodeJS.ProcessEnv, argv = process.argv): string
 
 function exporterFor(env: NodeJS.ProcessEnv, mode: TracingMode) {
   if (mode !== 'cloud-trace') return new exporterModule.OTLPTraceExporter();
-  const token = metadataAccessToken();
+  // Imported here, in cloud-trace mode only: shared/gcp reaches the transport, which records its
+  // spans through shared/trace, so a static import would tie the folders in a cycle.
+  const token = import('../gcp/access-token.ts').then((m) => m.metadataAccessToken());
   const project = env.GOOGLE_CLOUD_PROJECT ?? '';
   return new exporterModule.OTLPTraceExporter({
     url: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || cloudTraceUrl,
     headers: async () => ({
-      authorization: `Bearer ${await token()}`,
+      authorization: `Bearer ${await (await token)()}`,
       'x-goog-user-project': project,
     }),
   });
