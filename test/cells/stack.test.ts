@@ -110,8 +110,13 @@ test.each([
     return pods.find((p) => ready(p.status.conditions));
   });
   expect(kube.cell.nodes).toContain(pod.spec.nodeName);
-  const status = await kube('GET', `/apis/apps/v1/namespaces/${ns}/deployments/web`);
-  expect((status.body.status as { readyReplicas?: number }).readyReplicas).toBe(1);
+  // The Deployment's status follows the pod's readiness a moment later (its controller's turn).
+  await eventually(`${name}: the Deployment counts its Ready replica`, 30_000, async () => {
+    const status = await kube('GET', `/apis/apps/v1/namespaces/${ns}/deployments/web`);
+    return (status.body.status as { readyReplicas?: number }).readyReplicas === 1
+      ? true
+      : undefined;
+  });
 });
 
 test("eu1's kube-apiserver stopped: us1 answers and writes; started again, eu1 has its data", async () => {
