@@ -66,19 +66,21 @@ export async function writeKwokConfig(
   file: string,
   podStartMs: number,
 ): Promise<void> {
-  const documents = await Promise.all(
-    stageFiles.map(async (name) => {
-      const text = await readFile(join(stagesDir, name), 'utf8').catch(() => {
-        throw new Error(
-          `kwok's stage ${name} is missing from ${stagesDir}: run bash infra/local/build.sh`,
-        );
-      });
-      const doc = parseDocument(text);
-      if (name === 'pod-ready.yaml' && podStartMs > 0)
-        doc.setIn(['spec', 'delay'], { durationMilliseconds: podStartMs });
-      return doc.toString();
-    }),
+  const texts = await Promise.all(
+    stageFiles.map((name) => readFile(join(stagesDir, name), 'utf8').catch(() => undefined)),
   );
+  // The first missing in the list's order, whichever read failed first.
+  const missing = stageFiles.find((_, i) => texts[i] === undefined);
+  if (missing)
+    throw new Error(
+      `kwok's stage ${missing} is missing from ${stagesDir}: run bash infra/local/build.sh`,
+    );
+  const documents = stageFiles.map((name, i) => {
+    const doc = parseDocument(texts[i] ?? '');
+    if (name === 'pod-ready.yaml' && podStartMs > 0)
+      doc.setIn(['spec', 'delay'], { durationMilliseconds: podStartMs });
+    return doc.toString();
+  });
   await writeFile(file, documents.join('---\n'));
 }
 
