@@ -102,7 +102,11 @@ export async function ownedTenants(owner: string, deps: PlacementDeps) {
   const placements = await deps.store.ownedBy(owner);
   // Not Map.groupBy: Node 20 has none.
   const byCell = new Map<string, Placement[]>();
-  for (const p of placements) byCell.set(p.cell, [...(byCell.get(p.cell) ?? []), p]);
+  for (const p of placements) {
+    const mine = byCell.get(p.cell);
+    if (mine) mine.push(p);
+    else byCell.set(p.cell, [p]);
+  }
   const lists = await Promise.all(
     [...byCell].map(async ([cell, mine]) => {
       const first = mine[0] as Placement;

@@ -9,6 +9,7 @@
 import type { Cell } from '../../shared/cells.ts';
 import {
   type Document,
+  documentId,
   type Firestore,
   integerField,
   type Precondition,
@@ -124,7 +125,7 @@ export function placementStore(firestore: Firestore) {
     async ownedBy(owner: string): Promise<Placement[]> {
       const docs = await firestore.query('placements', 'owner', owner);
       return docs.flatMap((doc) => {
-        const placement = placementOf(doc.name.slice(doc.name.lastIndexOf('/') + 1), doc);
+        const placement = placementOf(documentId(doc), doc);
         return placement ? [placement] : [];
       });
     },

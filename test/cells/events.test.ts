@@ -7,7 +7,6 @@ import { type RunningCells, startCells } from '../../infra/local/cells.ts';
 import { type ChangeFlow, startChangeFlow } from '../../infra/local/change-flow.ts';
 import { provisionAudience } from '../../infra/local/deploy.ts';
 import { mintToken, signupAccount } from '../../infra/local/identities.ts';
-import type { Subscribed } from '../../infra/local/triggers.ts';
 import { cellTrigger, triggers } from '../../infra/subscriptions.ts';
 import { cellKube } from '../support/cell-kube.ts';
 import { signUpTenant } from '../support/http.ts';
@@ -20,7 +19,6 @@ type Name = (typeof names)[number];
 const topic = uniqueName('cells-changes');
 let cells: RunningCells;
 const flows: ChangeFlow[] = [];
-const subscriptions: Subscribed[] = [];
 /** What each cell's subscription did with each message: [the message's cluster, status]. */
 const answers: Record<Name, [string, number][]> = { eu1: [], us1: [] };
 
@@ -55,7 +53,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cellApiserver('eu1', 'start');
   for (const flow of flows) await flow.stop();
-  for (const s of subscriptions) await s.close();
   await cells?.stop();
 });
 

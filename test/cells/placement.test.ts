@@ -159,37 +159,29 @@ test('a tenant request from Pub/Sub reaches the cell that holds the tenant', asy
   const push = await mintToken(cells.cells.eu1?.admin as never, pushAccount, {
     audiences: [placementAudience],
   });
+  // As Pub/Sub pushes a tenant request to placement.
+  const pushed = (data: object) =>
+    httpRequest(
+      `${cells.placement.url}/pubsub/tenants`,
+      push,
+      'POST',
+      JSON.stringify({
+        subscription: 'projects/demo/subscriptions/kubefn-placement-tenant-requests',
+        message: {
+          messageId: uniqueName('m'),
+          data: Buffer.from(JSON.stringify(data)).toString('base64'),
+        },
+      }),
+    );
   const data = { action: 'suspend', customerId: id, requestedAt: new Date().toISOString() };
-  const envelope = {
-    subscription: 'projects/demo/subscriptions/kubefn-placement-tenant-requests',
-    message: {
-      messageId: uniqueName('m'),
-      data: Buffer.from(JSON.stringify(data)).toString('base64'),
-    },
-  };
-  const answer = await httpRequest(
-    `${cells.placement.url}/pubsub/tenants`,
-    push,
-    'POST',
-    JSON.stringify(envelope),
-  );
+  const answer = await pushed(data);
   expect([answer.status, json(answer).outcome, json(answer).cell]).toEqual([200, 'done', 'us1']);
   const ns = await kube.us1('GET', `/api/v1/namespaces/tenant-${id}`);
   expect(
     (ns.body.metadata as { labels: Record<string, string> }).labels['kubefn.dev/suspended'],
   ).toBe('true');
   // A request for a tenant placed nowhere changes nothing anywhere.
-  const nowhere = { ...data, customerId: uniqueName('nowhere') };
-  envelope.message = {
-    messageId: uniqueName('m'),
-    data: Buffer.from(JSON.stringify(nowhere)).toString('base64'),
-  };
-  const refused = await httpRequest(
-    `${cells.placement.url}/pubsub/tenants`,
-    push,
-    'POST',
-    JSON.stringify(envelope),
-  );
+  const refused = await pushed({ ...data, customerId: uniqueName('nowhere') });
   expect([refused.status, json(refused).outcome]).toEqual([200, 'failed']);
 });
 
