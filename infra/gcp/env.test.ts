@@ -39,6 +39,7 @@ const variants = [
       labelCallers:
         'ops@kubefn-prod.iam.gserviceaccount.com,ci@kubefn-prod.iam.gserviceaccount.com',
       ingressTimeoutCallers: 'ops@kubefn-prod.iam.gserviceaccount.com',
+      operators: 'ops@kubefn-prod.iam.gserviceaccount.com',
     }),
   ],
   [

@@ -63,6 +63,8 @@ export function provisionEnv(
     // Tenant requests come from placement only, over HTTP or forwarded from its /pubsub/tenants.
     KUBEFN_ALLOW_PROVISION: accounts.placement.email,
     KUBEFN_ALLOW_RESYNC: accounts.scheduler.email,
+    // Who decides on held deletions (deletion budget); none unless the spec names operators.
+    KUBEFN_ALLOW_OPERATOR: ctx.spec.operators.join(','),
     // Pub/Sub's pushes (changes, resync batches), and placement forwarding a tenant request's
     // push to /pubsub/tenants.
     KUBEFN_ALLOW_PUSH: pulumi.interpolate`${accounts.push.email},${accounts.placement.email}`,

@@ -198,6 +198,7 @@ export function defineFunctions(
       member(accounts.placement),
       member(accounts.scheduler),
       member(accounts.push),
+      ...callers(spec.operators),
     ]);
     invoke(`${cell.name}-label`, s.label, cell.region, [
       member(accounts.push),

@@ -63,6 +63,7 @@ const everything = await deploy({
   labelCallers: ops,
   ingressTimeoutCallers: ops,
   tenantRequestPublishers: billing,
+  operators: ops,
   cells: [
     ...baseSpec.cells,
     {
@@ -386,8 +387,10 @@ describe.each(variants)('%s', (_, { spec, resources }) => {
     expect(invokers('kubefn-signup')).toEqual([]);
     for (const cell of cellNames) {
       expect(invokers(cellServiceName(cell, 'provision'))).toEqual(
-        [sa('push'), sa('scheduler'), sa('placement')].sort(),
+        [sa('push'), sa('scheduler'), sa('placement'), ...callers].sort(),
       );
+      // The operators who decide on held deletions: none unless the spec names them.
+      expect(envOf(cellService(cell, 'provision')).KUBEFN_ALLOW_OPERATOR).toBe(extra ? ops : '');
       expect(invokers(cellServiceName(cell, 'label'))).toEqual([sa('push'), ...callers].sort());
       expect(invokers(cellServiceName(cell, 'ingress-timeout'))).toEqual(
         [sa('push'), sa('scheduler'), ...callers].sort(),

@@ -20,6 +20,7 @@ it('fills the defaults', () => {
     labelCallers: [],
     ingressTimeoutCallers: [],
     tenantRequestPublishers: [],
+    operators: [],
     schedules: {
       provisionResync: '17 * * * *',
       ingressTimeoutResync: '*/15 * * * *',
@@ -58,6 +59,8 @@ it.each([
   ['labelCallers', { labelCallers: 'not an email' }],
   // IAM grants them as serviceAccount:<entry>, which it refuses for people and Kubernetes.
   ['labelCallers', { labelCallers: 'alice@example.com' }],
+  ['operators', { operators: 'alice@example.com' }],
+  ['operators', { operators: 'system:serviceaccount:kubefn-system:ops' }],
   ['ingressTimeoutCallers', { ingressTimeoutCallers: 'system:serviceaccount:ops:deployer' }],
   ['tenantRequestPublishers', { tenantRequestPublishers: 'billing@example.com' }],
   ['schedules.provisionResync', { schedules: { provisionResync: 'hourly' } }],

@@ -134,6 +134,12 @@ export const DeploymentSpecSchema = v.strictObject({
    * suspend, resume, cancel) to kubefn-tenant-requests, for placement's /pubsub/tenants.
    */
   tenantRequestPublishers: v.optional(googleServiceAccounts, ''),
+  /**
+   * Service-account emails that may list, approve and drop the deletions the deletion budget
+   * holds (every cell's provision GET /deletions, POST /deletions/approve and /drop:
+   * KUBEFN_ALLOW_OPERATOR). A person calls as one by impersonating it (docs/tenants.md).
+   */
+  operators: v.optional(googleServiceAccounts, ''),
   schedules: v.optional(
     v.strictObject({
       provisionResync: v.optional(cron, '17 * * * *'),
