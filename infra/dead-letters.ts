@@ -51,6 +51,8 @@ export type Command = {
   max: number;
   topic?: string;
   dryRun: boolean;
+  /** Only these messages (the operator console replays the ones an operator picked). */
+  messageIds?: string[];
 };
 
 export class UsageError extends Error {
@@ -276,7 +278,10 @@ export async function runCommand(
   try {
     await readAll(ops, subscription, command.max, held);
     const read = [...held.values()];
-    const selected = read.filter(withAttributes(command.attributes));
+    const picked = command.messageIds && new Set(command.messageIds);
+    const selected = read
+      .filter(withAttributes(command.attributes))
+      .filter((m) => !picked || picked.has(m.messageId));
     if (command.command === 'list') {
       for (const m of selected) output.out(JSON.stringify(summary(m)));
       output.err(

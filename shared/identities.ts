@@ -13,8 +13,11 @@ export const systemNamespace = 'kubefn-system';
 export const clusterIdentities = ['provision', 'label', 'ingress-timeout', 'watcher'] as const;
 export type ClusterIdentity = (typeof clusterIdentities)[number];
 
-/** Identities that only call functions: the signup backend, Pub/Sub push, Cloud Scheduler, placement. */
-export const callerIdentities = ['signup', 'push', 'scheduler', 'placement'] as const;
+/**
+ * Identities that only call functions: the signup backend, Pub/Sub push, Cloud Scheduler,
+ * placement, and the operator console (functions/console: each cell's operator routes).
+ */
+export const callerIdentities = ['signup', 'push', 'scheduler', 'placement', 'console'] as const;
 export type CallerIdentity = (typeof callerIdentities)[number];
 
 export type Identity = ClusterIdentity | CallerIdentity;

@@ -12,6 +12,7 @@
 //                                           put back if it drifted (heal.ts)
 //   POST   /pubsub/tenants                  Pub/Sub push: a billing or CRM request (lifecycle.ts)
 //   GET    /deletions                       operators: the deletions the budget holds
+//   GET    /all-tenants                     operators: every tenant, its phase and last repair
 //   POST   /deletions/approve {customerIds} operators: do these held deletions now
 //   POST   /deletions/drop    {customerIds} operators: never do these held deletions
 // Every tenant request (POST /tenants, DELETE, /pubsub/tenants) yields outcome events (outcomes.ts).
@@ -23,6 +24,7 @@ import { type FunctionEnv, functionSkeleton } from '../../shared/http/app.ts';
 import { readJson } from '../../shared/http/json-body.ts';
 import { queryFlag, readQuery } from '../../shared/http/query.ts';
 import { pushRoute } from '../../shared/pubsub/push.ts';
+import { allTenants } from './all-tenants.ts';
 import { type FanOut, ResyncBatchSchema, resyncBatch, scheduledResync } from './fanout.ts';
 import {
   deprovisionTenant,
@@ -131,6 +133,11 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
     const loaded = await deps();
     return c.json({ budget: loaded.deletionBudget ?? null, held: await heldDeletions(loaded) });
   });
+  // Operators (the console): every tenant of this cell with its phase and last repair.
+  app.get('/all-tenants', operator, async (c) => {
+    readQuery(c, {});
+    return c.json({ tenants: await allTenants(await deps()) });
+  });
   for (const decision of ['approve', 'drop'] as const) {
     app.post(`/deletions/${decision}`, operator, async (c) => {
       readQuery(c, {});
@@ -159,7 +166,11 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
   app.post(
     '/pubsub/changes',
     guard((d) => d.pushCaller),
-    pushRoute(ObjectChangeSchema, async ({ data }) => healObject(data, await deps()), { cell }),
+    pushRoute(
+      ObjectChangeSchema,
+      async ({ data, publishTime }) => healObject(data, await deps(), publishTime),
+      { cell },
+    ),
   );
   app.post(
     '/pubsub/tenants',

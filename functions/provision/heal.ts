@@ -21,9 +21,15 @@ import type { PushOutcome } from '../../shared/pubsub/push.ts';
 import { applyTenantObject, drift, failedObject } from './apply.ts';
 import type { ProvisionDeps } from './handler.ts';
 import { readTenant } from './read-tenant.ts';
+import { healLatencyMs, recordRepair } from './repair-record.ts';
 import { desiredObjects, namespaceRef, objectKey, tenantOf, typeRef } from './tenant.ts';
 
-export async function healObject(change: ObjectChange, deps: ProvisionDeps): Promise<PushOutcome> {
+export async function healObject(
+  change: ObjectChange,
+  deps: ProvisionDeps,
+  /** When the watcher published the change (Pub/Sub's publishTime): the repair's latency. */
+  publishTime?: string,
+): Promise<PushOutcome> {
   const reported = change.object as KubeObject;
   const { name, namespace = '' } = change.object.metadata;
   const about = { kind: change.object.kind, namespace, name };
@@ -50,6 +56,15 @@ export async function healObject(change: ObjectChange, deps: ProvisionDeps): Pro
   const was = drift(entry, live);
   if (!was) return { outcome: 'in-sync', ...about };
   await applyTenantObject(resource, entry, was === 'defaults' ? { only: 'defaults' } : {});
-  log('INFO', 'tenant object put back', { ...about, was, after: change.type });
+  const at = new Date();
+  const latencyMs = healLatencyMs(publishTime, at);
+  log('INFO', 'tenant object put back', { ...about, was, after: change.type, latencyMs });
+  await recordRepair(deps.cluster, namespace, {
+    at: at.toISOString(),
+    by: 'heal',
+    object: `${about.kind}/${name}`,
+    was,
+    ...(latencyMs === undefined ? {} : { latencyMs }),
+  });
   return { outcome: 'healed', ...about, was };
 }

@@ -26,6 +26,7 @@ import type { ProvisionDeps } from './handler.ts';
 import { readTenant } from './read-tenant.ts';
 import { available, replicasDetail, workloadKinds } from './readiness.ts';
 import type { TenantObject } from './render.ts';
+import { recordRepair } from './repair-record.ts';
 import {
   customersSelector,
   desiredObjects,
@@ -144,6 +145,14 @@ async function checkTenant(
       if (after?.metadata?.resourceVersion !== current?.metadata?.resourceVersion)
         result.repaired.push({ ...ref(entry.object), was });
     }
+    const last = result.repaired.at(-1);
+    if (last)
+      await recordRepair(deps.cluster, namespace, {
+        at: new Date().toISOString(),
+        by: 'resync',
+        object: `${last.kind}/${last.name}`,
+        was: last.was,
+      });
     return {
       ...result,
       outcome: result.repaired.length ? 'repaired' : 'unchanged',

@@ -55,6 +55,8 @@ function customerOf(claims: JWTPayload): Customer {
     throw new AuthError('bad-claims', 'sub must be the user id');
   if (typeof authTime !== 'number') throw new AuthError('bad-claims', 'auth_time is required');
   const entitlement = claims[entitlementClaim];
+  const provider = (claims.firebase as { sign_in_provider?: unknown } | undefined)
+    ?.sign_in_provider;
   return {
     kind: 'customer',
     id: sub,
@@ -66,6 +68,7 @@ function customerOf(claims: JWTPayload): Customer {
         ? entitlement
         : undefined,
     authTime,
+    ...(typeof provider === 'string' ? { signInProvider: provider } : {}),
   };
 }
 

@@ -16,6 +16,8 @@ export type Principal =
       /** The plan the SaaS entitled this user to: the kubefnPlan custom claim. */
       entitlement: string | undefined;
       authTime: number;
+      /** How they signed in (`firebase.sign_in_provider`: password, google.com, ...). */
+      signInProvider?: string | undefined;
     };
 
 export type TrustedIssuer = {

@@ -67,6 +67,12 @@ function serving(fetchHandler: FetchHandler, log: Logger): Serve {
       response.headers.forEach((value, name) => {
         res.setHeader(name, value);
       });
+      // Server-Sent Events (the operator console's stream) go out as they come; a reader that
+      // leaves cancels the stream. Everything else is answered whole.
+      if (response.body && response.headers.get('content-type') === 'text/event-stream') {
+        await streamBody(response.body, res);
+        return;
+      }
       res.end(Buffer.from(await response.arrayBuffer()));
     } catch (error) {
       // Hono answers its own errors; this is the last resort, and says nothing more. A bug:
@@ -194,4 +200,16 @@ function framesOf(error: unknown): { name: string; frames?: string } {
   if (!(error instanceof Error)) return { name: typeof error };
   const frames = error.stack?.split('\n').filter((line) => /^\s+at /.test(line));
   return { name: error.name, ...(frames ? { frames: frames.join('\n') } : {}) };
+}
+
+async function streamBody(body: ReadableStream<Uint8Array>, res: ServerResponse): Promise<void> {
+  const reader = body.getReader();
+  res.once('close', () => void reader.cancel().catch(() => {}));
+  res.flushHeaders();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done || res.destroyed) break;
+    res.write(value);
+  }
+  res.end();
 }

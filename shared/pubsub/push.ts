@@ -44,6 +44,8 @@ export type PushMessage<T> = {
   eventKey: string;
   subscription: string;
   deliveryAttempt: number | undefined;
+  /** When Pub/Sub took the message (RFC 3339), when the envelope says. */
+  publishTime?: string | undefined;
 };
 
 export type PushOutcome = { outcome: string; [detail: string]: unknown };
@@ -214,6 +216,7 @@ export function decode<T>(body: string, dataSchema: v.GenericSchema<unknown, T>)
       eventKey: attributes.eventKey ?? messageId,
       subscription,
       deliveryAttempt,
+      ...(message.publishTime ? { publishTime: message.publishTime } : {}),
     },
   };
 }
