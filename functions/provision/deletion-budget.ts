@@ -15,6 +15,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { systemNamespace } from '../../shared/identities.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
+import { jsonLogger as log } from '../../shared/log.ts';
 import {
   createLease,
   type Lease,
@@ -74,7 +75,18 @@ export async function takeDeletionSlot(
     if (current) await removeExpiredLease(leases, name, current);
     // Of concurrent takers of this slot, the create decides: one holds it, the others go on.
     const slot = await create(leases, name, namespace, budget.windowSeconds);
-    if (slot) return { slot };
+    if (slot) {
+      // The budget used, for the metric kubefn/deletion_budget_used (infra/gcp/metrics.ts): the
+      // slots read busy, and this one (a concurrent taker may be missed: it is read once).
+      const busy = found.filter((l) => l && leaseRemainingMs(l, budget.windowSeconds) > 0).length;
+      log('INFO', 'tenant deletion counted', {
+        namespace,
+        budgetUsed: busy + 1,
+        budgetPerWindow: budget.perWindow,
+        windowSeconds: budget.windowSeconds,
+      });
+      return { slot };
+    }
   }
   return { slot: undefined, retryAfterSeconds: Math.max(1, Math.ceil(soonestMs / 1000)) };
 }

@@ -14,6 +14,7 @@ import type { Publish } from '../../shared/pubsub/publisher.ts';
 import type { ProvisionDeps } from './handler.ts';
 import { listTenants, type ResyncAnswer, resyncTenants } from './resync.ts';
 import { CustomerIdSchema } from './schema.ts';
+import type { RecordedTenant } from './tenant.ts';
 
 export const ResyncBatchSchema = v.strictObject({
   job: v.pipe(v.string(), v.maxLength(100)),
@@ -30,8 +31,13 @@ export async function scheduledResync(
   deps: ProvisionDeps & { fanOut: FanOut | undefined },
 ): Promise<ResyncAnswer | { job: string; tenants: number; batches: number }> {
   const tenants = await listTenants(deps);
+  logTenantCounts(tenants);
   const { fanOut } = deps;
-  if (!fanOut || tenants.length <= fanOut.batchSize) return resyncTenants(deps, { tenants });
+  if (!fanOut || tenants.length <= fanOut.batchSize) {
+    const answer = await resyncTenants(deps, { tenants });
+    logCheck(answer);
+    return answer;
+  }
   const customers = tenants.map((tenant) => tenant.customerId);
   const job = `resync-${new Date().toISOString()}-${randomUUID().slice(0, 8)}`;
   const batches = Math.ceil(customers.length / fanOut.batchSize);
@@ -54,12 +60,49 @@ export async function scheduledResync(
 /** One pushed batch: the check for its customers, and a progress line. */
 export async function resyncBatch(batch: ResyncBatch, deps: ProvisionDeps) {
   const answer = await resyncTenants(deps, { customers: batch.customers });
+  logCheck(answer, batch.job);
   log(answer.counts.failed ? 'WARNING' : 'INFO', 'resync batch done', {
     job: batch.job,
     batch: `${batch.batch}/${batch.batches}`,
     ...answer.counts,
   });
   return { outcome: 'done', job: batch.job, batch: batch.batch, ...answer };
+}
+
+/**
+ * Tenants by phase and plan, one line per pair, as listed at each scheduled check: the gauge
+ * kubefn/tenants (infra/gcp/metrics.ts) reads them. Phase as the list tells it: Terminating,
+ * Suspended, or Active (running; whether ready is each tenant's own status, GET /tenants/:id).
+ */
+export function tenantCounts(
+  tenants: RecordedTenant[],
+): { phase: string; plan: string; tenants: number }[] {
+  const counts = new Map<string, { phase: string; plan: string; tenants: number }>();
+  for (const tenant of tenants) {
+    const phase = tenant.terminating ? 'Terminating' : tenant.suspended ? 'Suspended' : 'Active';
+    const key = `${phase}/${tenant.plan}`;
+    const count = counts.get(key) ?? { phase, plan: tenant.plan, tenants: 0 };
+    count.tenants++;
+    counts.set(key, count);
+  }
+  return [...counts.values()];
+}
+
+function logTenantCounts(tenants: RecordedTenant[]): void {
+  for (const count of tenantCounts(tenants)) log('INFO', 'tenants counted', count);
+}
+
+/** One line per check (or batch): the repairs kubefn/resync_repairs sums. */
+function logCheck(answer: ResyncAnswer, job?: string): void {
+  const repairedObjects = answer.tenants.reduce((sum, t) => sum + t.repaired.length, 0);
+  log('INFO', 'tenants checked', {
+    job,
+    unchanged: answer.counts.unchanged,
+    repairedTenants: answer.counts.repaired,
+    repairedObjects,
+    failed: answer.counts.failed,
+    unavailable: answer.counts.unavailable,
+  });
 }
 
 /** A batch as the message that carries it (shared/pubsub/publisher.ts publishes it). */

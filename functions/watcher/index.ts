@@ -10,6 +10,7 @@ import { jsonLogger as log } from '../../shared/log.ts';
 import { flushSpans } from '../../shared/trace/span.ts';
 import { watcherConfig } from './config.ts';
 import { healthServer } from './health.ts';
+import { heartbeatMs, publishingHeartbeat } from './heartbeat.ts';
 import { createPublisher } from './publisher.ts';
 import { ChangeRelayService } from './service.ts';
 
@@ -36,6 +37,10 @@ const service = new ChangeRelayService({
 });
 const health = healthServer(() => service.status());
 health.listen(config.port);
+setInterval(
+  publishingHeartbeat(() => service.status(), config.cluster, log),
+  heartbeatMs,
+).unref();
 
 let exiting = false;
 async function shutdown(reason: string): Promise<void> {

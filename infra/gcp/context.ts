@@ -15,6 +15,7 @@ const apis = [
   'iamcredentials.googleapis.com',
   'container.googleapis.com',
   'logging.googleapis.com',
+  'monitoring.googleapis.com', // alert policies (alerts.ts)
   'firestore.googleapis.com', // placement's store
 ];
 

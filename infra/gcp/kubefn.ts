@@ -15,11 +15,14 @@
 //   pubsub.ts      topics, push subscriptions (per cell, or global), the dead-letter topic
 //   scheduler.ts   each cell's /resync jobs
 //   watcher.ts     a cell's watcher on Cloud Run
+//   metrics.ts     log-based metrics over the deployables' lines; alerts.ts, the alert policies
 import { defineAccounts } from './accounts.ts';
+import { defineAlerts } from './alerts.ts';
 import { defineArtifacts } from './artifacts.ts';
 import { createContext } from './context.ts';
 import { defineFirestore } from './firestore.ts';
 import { defineFunctions } from './functions.ts';
+import { defineMetrics } from './metrics.ts';
 import type { Sources } from './names.ts';
 import { definePubsub } from './pubsub.ts';
 import { defineScheduler } from './scheduler.ts';
@@ -34,6 +37,8 @@ export function defineKubefn(spec: DeploymentSpec, sources: Sources) {
   const functions = defineFunctions(ctx, accounts, artifacts, sources, store);
   const pubsub = definePubsub(ctx, accounts, functions);
   const jobs = defineScheduler(ctx, accounts, functions);
+  const metrics = defineMetrics(ctx);
+  const alerts = defineAlerts(ctx, metrics);
   const cells = Object.fromEntries(
     spec.cells.map((cell) => [
       cell.name,
@@ -72,5 +77,7 @@ export function defineKubefn(spec: DeploymentSpec, sources: Sources) {
     store,
     ...pubsub,
     jobs,
+    metrics,
+    alerts,
   };
 }

@@ -27,6 +27,7 @@ it('fills the defaults', () => {
       timeZone: 'Etc/UTC',
     },
     provisionMinInstances: 0,
+    monitoring: { notificationChannels: [], timeToReadyGoalSeconds: 120 },
     deletionProtection: true,
   });
 });
@@ -67,6 +68,8 @@ it.each([
   ['schedules.timeZone', { schedules: { timeZone: 'Europe/Pariss' } }],
   ['schedules.timeZone', { schedules: { timeZone: '' } }],
   ['provisionMinInstances', { provisionMinInstances: -1 }],
+  ['monitoring.notificationChannels.0', { monitoring: { notificationChannels: ['email:ops'] } }],
+  ['monitoring.timeToReadyGoalSeconds', { monitoring: { timeToReadyGoalSeconds: 0 } }],
   // Above provision's maximum of 3 instances: Cloud Run refuses the service.
   ['provisionMinInstances', { provisionMinInstances: 4 }],
   ['customerSignIn.apiKey', { customerSignIn: { apiKey: 'a key!' } }],

@@ -166,6 +166,29 @@ export const DeploymentSpecSchema = v.strictObject({
     v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(provisionCapacity.maxInstances)),
     0,
   ),
+  /**
+   * The alert policies (alerts.ts): the notification channels they notify (Cloud Monitoring's
+   * projects/P/notificationChannels/ID, made in the console or elsewhere; none: incidents open in
+   * the console only) and the goal time to ready is held to at p99.
+   */
+  monitoring: v.optional(
+    v.strictObject({
+      notificationChannels: v.optional(
+        v.array(
+          v.pipe(
+            v.string(),
+            v.regex(
+              /^projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/notificationChannels\/\d+$/,
+              'projects/<project>/notificationChannels/<id>',
+            ),
+          ),
+        ),
+        [],
+      ),
+      timeToReadyGoalSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 120),
+    }),
+    {},
+  ),
   /** Cloud Run services refuse deletion while true: turn off first to tear the stack down. */
   deletionProtection: v.optional(v.boolean(), true),
 });
