@@ -39,7 +39,14 @@ export type DomainCode =
   | 'unknown-region'
   | 'region-full'
   | 'region-unavailable'
-  | 'cell-unavailable';
+  | 'cell-unavailable'
+  // Moving a tenant between cells (functions/placement/move.ts, functions/provision/move.ts)
+  | 'tenant-moving'
+  | 'move-in-progress'
+  | 'not-moving'
+  | 'move-not-ready'
+  | 'unknown-cell'
+  | 'cell-full';
 
 /** A failure the caller is told about: its message is safe to show. */
 export class DomainError extends KubefnError<DomainCode> {

@@ -20,6 +20,14 @@ export const ownerUidAnnotation = 'kubefn.dev/owner-uid';
 export const ownersAnnotation = 'kubefn.dev/owners';
 
 /**
+ * A tenant moving to another cell (functions/provision/move.ts): on the source's namespace, the
+ * target cell, from the moment its state is read until it is deleted; while it is there nothing
+ * changes the tenant in that cell but the move. On the target's copy, the cell it came from.
+ */
+export const movingToLabel = 'kubefn.dev/moving-to';
+export const movedFromAnnotation = 'kubefn.dev/moved-from';
+
+/**
  * Annotations where kubefn records what it did (its own bookkeeping, not anyone's wish): a change
  * to them alone is nothing a consumer needs to hear about (the watcher does not publish it).
  */

@@ -8,10 +8,19 @@
 //   DELETE /tenants/:customerId     deprovision in its cell (?confirm=, ?dryRun=, ?owner=)
 //   GET    /regions                 the regions a customer may choose
 //   GET    /cells                   every cell: region, capacity, tenants placed, up or down
-//   POST   /pubsub/tenants          Pub/Sub push: a tenant request, forwarded to its cell
+//   POST   /pubsub/tenants          Pub/Sub push: a tenant request, forwarded to its cell; a
+//                                   `move` is placement's own (move.ts)
+// Operators only (KUBEFN_ALLOW_OPERATOR):
+//   POST   /tenants/:customerId/move {to}   move the tenant to cell `to`, or finish its move
+//   DELETE /tenants/:customerId/move        undo its unfinished move
+//   POST   /cells/:cell/drain {limit?}      drain the cell: no new tenants; one round of moves now
+//   DELETE /cells/:cell/drain               stop draining it
+// Cloud Scheduler (KUBEFN_ALLOW_SCHEDULER), every minute:
+//   POST   /drain                   one round of moves for each cell being drained
 import type { Context, Hono } from 'hono';
 import * as v from 'valibot';
 import type { CallerRule } from '../../shared/auth/index.ts';
+import { CellNameSchema } from '../../shared/cells.ts';
 import { type FunctionEnv, functionSkeleton } from '../../shared/http/app.ts';
 import { readJson } from '../../shared/http/json-body.ts';
 import { queryFlag, readQuery } from '../../shared/http/query.ts';
@@ -30,12 +39,65 @@ import {
   TenantRequestSchema,
   tenantStatus,
 } from './handler.ts';
+import { abortMove, cellNamed, drainRound, moveTenant } from './move.ts';
 
-export type AppDeps = PlacementDeps & { caller: CallerRule; pushCaller: CallerRule };
+export type AppDeps = PlacementDeps & {
+  caller: CallerRule;
+  pushCaller: CallerRule;
+  operatorCaller: CallerRule;
+  schedulerCaller: CallerRule;
+};
+
+const MoveSchema = v.strictObject({ to: CellNameSchema });
+const DrainSchema = v.strictObject({
+  /** Tenants moved per round (a round a minute): the drain's rate. */
+  limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(50)), 5),
+});
 
 export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
   const { app, deps, guard } = functionSkeleton(ready);
   const caller = guard((d) => d.caller);
+  const operator = guard((d) => d.operatorCaller);
+  // Moves and drains first: operators only, not whoever may sign tenants up.
+  app.use('/tenants/:customerId/move', operator);
+  app.use('/cells/:cell/drain', operator);
+  app.post('/tenants/:customerId/move', async (c) => {
+    readQuery(c, {});
+    const { to } = await readJson(c, MoveSchema);
+    const id = customerIdParam(c.req.param('customerId'));
+    return c.json(await moveTenant(id, to, await deps()));
+  });
+  app.delete('/tenants/:customerId/move', async (c) => {
+    readQuery(c, {});
+    return c.json(await abortMove(customerIdParam(c.req.param('customerId')), await deps()));
+  });
+  app.post('/cells/:cell/drain', async (c) => {
+    readQuery(c, {});
+    const { limit } = await readJson(c, DrainSchema);
+    const loaded = await deps();
+    const cell = cellNamed(loaded, c.req.param('cell'));
+    await loaded.store.setDraining(cell.name, true);
+    return c.json(await drainRound(cell.name, loaded, limit));
+  });
+  app.delete('/cells/:cell/drain', async (c) => {
+    readQuery(c, {});
+    const loaded = await deps();
+    const cell = cellNamed(loaded, c.req.param('cell'));
+    await loaded.store.setDraining(cell.name, false);
+    return c.json({ cell: cell.name, draining: false });
+  });
+  app.post(
+    '/drain',
+    guard((d) => d.schedulerCaller),
+    async (c) => {
+      readQuery(c, {});
+      const loaded = await deps();
+      const draining = await loaded.store.draining(loaded.cells);
+      const rounds = [];
+      for (const cell of draining.keys()) rounds.push(await drainRound(cell, loaded, 5));
+      return c.json({ rounds });
+    },
+  );
   for (const path of ['/tenants', '/tenants/*', '/regions', '/cells']) app.use(path, caller);
 
   app.post('/tenants', async (c) => {

@@ -5,6 +5,8 @@
 //   KUBEFN_ALLOW_TENANTS       who may call the tenant routes, /regions and /cells (the signup
 //                              backend, operators)
 //   KUBEFN_ALLOW_PUSH          who may push tenant requests (the push account)
+//   KUBEFN_ALLOW_OPERATOR      who may move tenants and drain cells; unset, nobody
+//   KUBEFN_ALLOW_SCHEDULER     who may run a drain's rounds (Cloud Scheduler); unset, nobody
 //   KUBEFN_CALLER_TOKEN_DIR    a folder with a token file per cell, <cell>.token (the local
 //                              stack, where each cell's cluster issues its own); otherwise an ID
 //                              token per cell's audience from the metadata server
@@ -38,6 +40,8 @@ const EnvSchema = v.object({
   KUBEFN_CELLS: v.string(),
   KUBEFN_ALLOW_TENANTS: allowList,
   KUBEFN_ALLOW_PUSH: allowList,
+  KUBEFN_ALLOW_OPERATOR: allowList,
+  KUBEFN_ALLOW_SCHEDULER: allowList,
   KUBEFN_CALLER_TOKEN_DIR: v.optional(v.pipe(v.string(), v.minLength(1))),
   GOOGLE_CLOUD_PROJECT: v.pipe(v.string(), v.minLength(1)),
   KUBEFN_FIRESTORE_DATABASE: v.optional(v.pipe(v.string(), v.regex(/^[\w()-]{1,63}$/))),
@@ -95,5 +99,7 @@ async function connect(settings: PlacementSettings): Promise<AppDeps> {
     tokenFor,
     caller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_TENANTS),
     pushCaller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_PUSH),
+    operatorCaller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_OPERATOR),
+    schedulerCaller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_SCHEDULER),
   };
 }

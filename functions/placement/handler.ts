@@ -3,7 +3,7 @@
 // is placed first (choose-cell.ts) and its sign-up forwarded there. What the cell answers is
 // relayed with the tenant's region (what the customer sees) and cell (what the operator sees).
 import * as v from 'valibot';
-import { type Cell, regionsOf } from '../../shared/cells.ts';
+import { type Cell, CellNameSchema, regionsOf } from '../../shared/cells.ts';
 import { DomainError } from '../../shared/errors.ts';
 import { callFunction, type FunctionAnswer } from '../../shared/http/call-function.ts';
 import type { TokenProvider } from '../../shared/kube/index.ts';
@@ -12,6 +12,7 @@ import type { PushMessage, PushOutcome } from '../../shared/pubsub/push.ts';
 import { CustomerIdSchema, OwnerUidSchema } from '../provision/schema.ts';
 import { chooseCell } from './choose-cell.ts';
 import type { CellHealth } from './health.ts';
+import { moveTenant } from './move.ts';
 import type { Placement, PlacementStore } from './store.ts';
 
 export type PlacementDeps = {
@@ -38,6 +39,12 @@ export const TenantRequestSchema = v.looseObject({
   action: v.string(),
   customerId: CustomerIdSchema,
   region: v.optional(v.string()),
+});
+
+/** A `move` on the tenant-requests topic: to the cell `to`. */
+const MoveRequestSchema = v.looseObject({
+  to: CellNameSchema,
+  requestedAt: v.pipe(v.string(), v.isoTimestamp()),
 });
 
 /** Places a new tenant (or finds where it is) and forwards its sign-up there. */
@@ -140,7 +147,20 @@ export async function forwardTenantRequest(
   deps: PlacementDeps,
 ): Promise<PushOutcome> {
   const { region, ...request } = message.data;
+  // A move is placement's own work, not the cell's (move.ts).
+  if (request.action === 'move') {
+    const { to, requestedAt } = v.parse(MoveRequestSchema, request);
+    return moveTenant(request.customerId, to, deps, { requestedAt });
+  }
   let placement = await deps.store.find(request.customerId);
+  // Frozen while it moves: redelivered later, it reaches the cell the move ends in.
+  if (placement?.move)
+    throw new DomainError(
+      'tenant-moving',
+      `tenant ${request.customerId} is moving to another cell; try again once it has moved`,
+      undefined,
+      { retryable: true },
+    );
   let created = false;
   if (!placement) {
     if (request.action !== 'signup') return { outcome: 'failed', code: 'no-such-tenant' };
@@ -185,7 +205,10 @@ export const regions = (deps: PlacementDeps) => ({ regions: regionsOf(deps.cells
 
 /** Every cell with its capacity, its tenants and whether it answers: the operator's view. */
 export async function cellsView(deps: PlacementDeps) {
-  const counts = await deps.store.counts(deps.cells);
+  const [counts, draining] = await Promise.all([
+    deps.store.tenantCounts(deps.cells),
+    deps.store.draining(deps.cells),
+  ]);
   return {
     cells: await Promise.all(
       deps.cells.map(async (cell) => ({
@@ -194,6 +217,7 @@ export async function cellsView(deps: PlacementDeps) {
         capacity: cell.capacity,
         tenants: counts.get(cell.name) ?? 0,
         up: await deps.health.isUp(cell),
+        ...(draining.has(cell.name) ? { drainingSince: draining.get(cell.name) } : {}),
       })),
     ),
   };
@@ -222,7 +246,7 @@ async function placed(customerId: string, deps: PlacementDeps): Promise<Placemen
 const clusterDown = new Set(['network', 'timeout', 'unavailable']);
 
 /** The cell's answer; its being unreachable, or its cluster down, is 'cell-unavailable'. */
-async function forward(
+export async function forward(
   deps: PlacementDeps,
   placement: Pick<Placement, 'cell'>,
   method: string,
@@ -283,7 +307,7 @@ function regionFor(region: string | undefined, cells: readonly Cell[]): string {
 }
 
 /** Chooses from counts, with the health of the region's cells read now. */
-async function chooser(deps: PlacementDeps, region: string) {
+export async function chooser(deps: PlacementDeps, region: string) {
   const inRegion = deps.cells.filter((c) => c.region === region);
   const up = new Map(
     await Promise.all(inRegion.map(async (c) => [c.name, await deps.health.isUp(c)] as const)),

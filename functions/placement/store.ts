@@ -1,6 +1,9 @@
 // Placement records in Firestore: which cell holds each tenant, written exactly once.
-//   placements/{customerId}   {cell, region, owner?, placedAt}
-//   cells/{cell}              {tenants}: how many placements name the cell
+//   placements/{customerId}   {cell, region, owner?, placedAt}, and while the tenant moves
+//                             {moveTo, moveFrom, moveStep, moveStartedAt}; lastMoveRequestedAt
+//   cells/{cell}              {tenants}: how many placements name the cell (a moving tenant
+//                             counts in both cells until its move ends); drainingSince while an
+//                             operator drains the cell
 // A new placement and its cell's count are one commit, guarded by two preconditions: the
 // placement must not exist (two concurrent sign-ups of one id: one wins, the other reads the
 // winner's choice), and the count must be the one the choice was made with (two sign-ups into
@@ -10,10 +13,12 @@ import type { Cell } from '../../shared/cells.ts';
 import {
   type Document,
   documentId,
+  type Fields,
   type Firestore,
   integerField,
   type Precondition,
   stringField,
+  type Write,
 } from '../../shared/gcp/firestore.ts';
 import { retryOnConflict } from '../../shared/retry/conflict.ts';
 import type { Choice } from './choose-cell.ts';
@@ -24,6 +29,22 @@ export type Placement = {
   region: string;
   /** The customer's user id, for a customer's sign-up (their list reads by it). */
   owner?: string | undefined;
+  /** A move under way (functions/placement/move.ts). */
+  move?: Move | undefined;
+  /** The requestedAt of the newest move request taken: an older one is stale. */
+  lastMoveRequestedAt?: string | undefined;
+};
+
+/**
+ * A move's decisions, the only ones that are placement's: `reserved` (room taken in the target,
+ * the tenant still placed in the source), then `switched` (placed in the target; the source's
+ * copy is still to be removed). The cells keep the rest (the freeze, the copy).
+ */
+export type Move = {
+  from: string;
+  to: string;
+  step: 'reserved' | 'switched';
+  startedAt: string;
 };
 
 export type Placed = { placement: Placement; created: boolean };
@@ -32,10 +53,43 @@ const placementPath = (customerId: string) => `placements/${customerId}`;
 const countPath = (cell: string) => `cells/${cell}`;
 
 export function placementStore(firestore: Firestore) {
-  const find = async (customerId: string): Promise<Placement | undefined> => {
+  const find = async (customerId: string): Promise<Placement | undefined> =>
+    (await read(customerId))?.placement;
+  const read = async (customerId: string) => {
     const doc = await firestore.get(placementPath(customerId));
-    return doc && placementOf(customerId, doc);
+    const placement = doc && placementOf(customerId, doc);
+    return placement && { placement, doc };
   };
+  /** Rewrites the placement as `change` makes it, if unchanged since read; retried if not. */
+  const update = (
+    customerId: string,
+    change: (placement: Placement) => { placement: Placement; counts?: Write[] } | undefined,
+  ) =>
+    retryOnConflict(async () => {
+      const found = await read(customerId);
+      if (!found) return undefined;
+      const changed = change(found.placement);
+      if (!changed) return found.placement;
+      await firestore.commit([
+        {
+          set: { path: placementPath(customerId), fields: fieldsOf(changed.placement, found.doc) },
+          precondition: { updateTime: found.doc.updateTime },
+        },
+        ...(changed.counts ?? []),
+      ]);
+      return changed.placement;
+    });
+  const queryPlacements = async (field: string, value: string): Promise<Placement[]> => {
+    const docs = await firestore.query('placements', field, value);
+    return docs.flatMap((doc) => {
+      const placement = placementOf(documentId(doc), doc);
+      return placement ? [placement] : [];
+    });
+  };
+  const count = (cell: string, by: number, precondition?: Precondition): Write => ({
+    increment: { path: countPath(cell), field: 'tenants', by },
+    ...(precondition ? { precondition } : {}),
+  });
   const readCounts = async (cells: readonly Cell[]) =>
     new Map(
       await Promise.all(
@@ -46,13 +100,116 @@ export function placementStore(firestore: Firestore) {
   return {
     find,
 
-    /** Tenants placed in each cell. */
+    /** Tenants placed in each cell as placing sees them: a cell being drained is full. */
     async counts(cells: readonly Cell[]): Promise<Map<string, number>> {
+      const docs = await readCounts(cells);
+      return new Map(cells.map((cell) => [cell.name, roomTaken(cell, docs.get(cell.name))]));
+    },
+
+    /** Tenants placed in each cell, as counted. */
+    async tenantCounts(cells: readonly Cell[]): Promise<Map<string, number>> {
       const docs = await readCounts(cells);
       return new Map(
         cells.map((cell) => [cell.name, integerField(docs.get(cell.name), 'tenants')]),
       );
     },
+
+    /** When each cell being drained began to be. */
+    async draining(cells: readonly Cell[]): Promise<Map<string, string>> {
+      const docs = await readCounts(cells);
+      return new Map(
+        cells.flatMap((cell) => {
+          const since = stringField(docs.get(cell.name) ?? emptyDoc, 'drainingSince');
+          return since ? [[cell.name, since] as const] : [];
+        }),
+      );
+    },
+
+    /** Starts draining `cell` (no new tenant goes there), or stops it. */
+    async setDraining(cell: string, draining: boolean): Promise<void> {
+      await firestore.commit([
+        {
+          patch: {
+            path: countPath(cell),
+            fields: draining ? { drainingSince: { stringValue: new Date().toISOString() } } : {},
+            ...(draining ? {} : { remove: ['drainingSince'] }),
+          },
+        },
+      ]);
+    },
+
+    /** The tenants placed in `cell`. */
+    placedIn: (cell: string) => queryPlacements('cell', cell),
+    /** The tenants whose move out of `cell` is unfinished. */
+    movingFrom: (cell: string) => queryPlacements('moveFrom', cell),
+
+    /**
+     * Records a move of the tenant to `to`, taking room there (the count must be the one read,
+     * and below capacity), unless one is recorded already (returned as it is). `cell-full` when
+     * the target has no room; `stale` when a newer move request was taken already.
+     */
+    async beginMove(
+      customerId: string,
+      to: Cell,
+      requestedAt: string | undefined,
+    ): Promise<Placement | 'cell-full' | 'stale' | undefined> {
+      return retryOnConflict(async () => {
+        const [found, counted] = await Promise.all([
+          read(customerId),
+          firestore.get(countPath(to.name)),
+        ]);
+        if (!found) return undefined;
+        const { placement, doc } = found;
+        if (placement.move) return placement;
+        const last = placement.lastMoveRequestedAt;
+        if (requestedAt && last && Date.parse(last) >= Date.parse(requestedAt)) return 'stale';
+        if (placement.cell === to.name) return placement;
+        if (roomTaken(to, counted) >= to.capacity) return 'cell-full';
+        const moving: Placement = {
+          ...placement,
+          move: {
+            from: placement.cell,
+            to: to.name,
+            step: 'reserved',
+            startedAt: new Date().toISOString(),
+          },
+          ...(requestedAt ? { lastMoveRequestedAt: requestedAt } : {}),
+        };
+        await firestore.commit([
+          {
+            set: { path: placementPath(customerId), fields: fieldsOf(moving, doc) },
+            precondition: { updateTime: doc.updateTime },
+          },
+          count(to.name, 1, counted ? { updateTime: counted.updateTime } : { exists: false }),
+        ]);
+        return moving;
+      });
+    },
+
+    /** Places the moving tenant in its target (one commit: the record and the source's count). */
+    switchMove: (customerId: string, region: string) =>
+      update(customerId, (p) =>
+        p.move?.step !== 'reserved'
+          ? undefined
+          : {
+              placement: { ...p, cell: p.move.to, region, move: { ...p.move, step: 'switched' } },
+              counts: [count(p.move.from, -1)],
+            },
+      ),
+
+    /** The move is over: its source copy is removed (or held for deletion). */
+    endMove: (customerId: string) =>
+      update(customerId, (p) =>
+        p.move?.step !== 'switched' ? undefined : { placement: { ...p, move: undefined } },
+      ),
+
+    /** An unfinished move undone: the room taken in the target given back. */
+    abandonMove: (customerId: string) =>
+      update(customerId, (p) =>
+        p.move?.step !== 'reserved'
+          ? undefined
+          : { placement: { ...p, move: undefined }, counts: [count(p.move.to, -1)] },
+      ),
 
     /**
      * The tenant's placement: the one recorded, or a new one in the cell `choose` picks from
@@ -73,7 +230,7 @@ export function placementStore(firestore: Firestore) {
           ]);
           if (existing) return { placement: existing, created: false };
           const choice = choose(
-            new Map(cells.map((c) => [c.name, integerField(docs.get(c.name), 'tenants')])),
+            new Map(cells.map((c) => [c.name, roomTaken(c, docs.get(c.name))])),
           );
           if (!choice.ok) return choice;
           const placement = { ...request, cell: choice.cell.name };
@@ -83,21 +240,10 @@ export function placementStore(firestore: Firestore) {
             : { exists: false };
           await firestore.commit([
             {
-              set: {
-                path: placementPath(request.customerId),
-                fields: {
-                  cell: { stringValue: placement.cell },
-                  region: { stringValue: placement.region },
-                  placedAt: { stringValue: new Date().toISOString() },
-                  ...(request.owner ? { owner: { stringValue: request.owner } } : {}),
-                },
-              },
+              set: { path: placementPath(request.customerId), fields: fieldsOf(placement) },
               precondition: { exists: false },
             },
-            {
-              increment: { path: countPath(placement.cell), field: 'tenants', by: 1 },
-              precondition: unchanged,
-            },
+            count(placement.cell, 1, unchanged),
           ]);
           return { placement, created: true };
         },
@@ -116,28 +262,64 @@ export function placementStore(firestore: Firestore) {
             delete: placementPath(placement.customerId),
             precondition: { updateTime: doc.updateTime },
           },
-          { increment: { path: countPath(placement.cell), field: 'tenants', by: -1 } },
+          count(placement.cell, -1),
         ]);
       });
     },
 
     /** A customer's placements, by their user id. */
-    async ownedBy(owner: string): Promise<Placement[]> {
-      const docs = await firestore.query('placements', 'owner', owner);
-      return docs.flatMap((doc) => {
-        const placement = placementOf(documentId(doc), doc);
-        return placement ? [placement] : [];
-      });
-    },
+    ownedBy: (owner: string) => queryPlacements('owner', owner),
   };
 }
 
 export type PlacementStore = ReturnType<typeof placementStore>;
+
+const emptyDoc: Document = { name: '', updateTime: '' };
+
+/** A cell's tenants as placing sees them: a cell being drained is full. */
+const roomTaken = (cell: Cell, doc: Document | undefined) =>
+  doc && stringField(doc, 'drainingSince') ? cell.capacity : integerField(doc, 'tenants');
 
 function placementOf(customerId: string, doc: Document): Placement | undefined {
   const cell = stringField(doc, 'cell');
   const region = stringField(doc, 'region');
   if (!cell || !region) return undefined;
   const owner = stringField(doc, 'owner');
-  return { customerId, cell, region, ...(owner ? { owner } : {}) };
+  const last = stringField(doc, 'lastMoveRequestedAt');
+  const [from, to, step, startedAt] = ['moveFrom', 'moveTo', 'moveStep', 'moveStartedAt'].map(
+    (field) => stringField(doc, field),
+  );
+  const move =
+    from && to && startedAt && (step === 'reserved' || step === 'switched')
+      ? { from, to, step: step as Move['step'], startedAt }
+      : undefined;
+  return {
+    customerId,
+    cell,
+    region,
+    ...(owner ? { owner } : {}),
+    ...(move ? { move } : {}),
+    ...(last ? { lastMoveRequestedAt: last } : {}),
+  };
+}
+
+/** The placement's document; `was` keeps when it was first placed. */
+function fieldsOf(placement: Placement, was?: Document): Fields {
+  const text = (value: string) => ({ stringValue: value });
+  const { move, owner, lastMoveRequestedAt: last } = placement;
+  return {
+    cell: text(placement.cell),
+    region: text(placement.region),
+    placedAt: text((was && stringField(was, 'placedAt')) ?? new Date().toISOString()),
+    ...(owner ? { owner: text(owner) } : {}),
+    ...(last ? { lastMoveRequestedAt: text(last) } : {}),
+    ...(move
+      ? {
+          moveFrom: text(move.from),
+          moveTo: text(move.to),
+          moveStep: text(move.step),
+          moveStartedAt: text(move.startedAt),
+        }
+      : {}),
+  };
 }

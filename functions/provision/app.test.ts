@@ -35,6 +35,7 @@ const app = (error: unknown = new Error('not called')) =>
       caller: caller.rule,
       resyncCaller: caller.rule,
       operatorCaller: caller.rule,
+      moveCaller: caller.rule,
       pushCaller: caller.rule,
       fanOut: undefined,
     }),

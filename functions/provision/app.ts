@@ -15,10 +15,18 @@
 //   GET    /all-tenants                     operators: every tenant, its phase and last repair
 //   POST   /deletions/approve {customerIds} operators: do these held deletions now
 //   POST   /deletions/drop    {customerIds} operators: never do these held deletions
+//   POST   /moves/:customerId/out {to}      placement, moving a tenant away: freeze it, answer its
+//                                           snapshot (move.ts)
+//   PUT    /moves/:customerId/in  snapshot  placement, moving a tenant here: build it
+//   DELETE /moves/:customerId/out           placement, once the tenant is placed elsewhere: delete
+//                                           the frozen copy (deletion budget)
+//   POST   /moves/:customerId/thaw          placement, undoing an unfinished move: unfreeze
+//   DELETE /moves/:customerId/in?from=CELL  placement, undoing an unfinished move: delete the copy
 // Every tenant request (POST /tenants, DELETE, /pubsub/tenants) yields outcome events (outcomes.ts).
 import type { Context, Hono } from 'hono';
 import * as v from 'valibot';
 import type { CallerRule } from '../../shared/auth/index.ts';
+import { DomainError } from '../../shared/errors.ts';
 import { ObjectChangeSchema } from '../../shared/events/change.ts';
 import { type FunctionEnv, functionSkeleton } from '../../shared/http/app.ts';
 import { readJson } from '../../shared/http/json-body.ts';
@@ -37,6 +45,16 @@ import { healObject } from './heal.ts';
 import { decideHeldDeletions, heldDeletions, releaseHeldDeletions } from './held-deletions.ts';
 import { applyTenantRequest, TenantRequestSchema } from './lifecycle.ts';
 import {
+  MoveInQuerySchema,
+  MoveOutSchema,
+  moveIn,
+  moveOut,
+  removeMovedIn,
+  removeMovedOut,
+  SnapshotSchema,
+  thaw,
+} from './move.ts';
+import {
   httpRequestKey,
   type OutcomeRequest,
   type Outcomes,
@@ -53,6 +71,8 @@ export type AppDeps = ProvisionDeps & {
   pushCaller: CallerRule;
   /** Who may list, approve and drop held deletions (KUBEFN_ALLOW_OPERATOR). */
   operatorCaller: CallerRule;
+  /** Who may move tenants in and out (KUBEFN_ALLOW_MOVES: placement). */
+  moveCaller: CallerRule;
   fanOut: FanOut | undefined;
   outcomes?: Outcomes | undefined;
 };
@@ -145,6 +165,37 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
       return c.json({ decisions: await decideHeldDeletions(await deps(), customerIds, decision) });
     });
   }
+  // Placement, moving a tenant between cells (move.ts): each step idempotent.
+  app.use(
+    '/moves/*',
+    guard((d) => d.moveCaller),
+  );
+  const moving = (c: Context) => customerIdParam(c.req.param('customerId') ?? '');
+  app.post('/moves/:customerId/out', async (c) => {
+    readQuery(c, {});
+    const { to } = await readJson(c, MoveOutSchema);
+    return c.json(await moveOut(moving(c), to, await deps()));
+  });
+  app.put('/moves/:customerId/in', async (c) => {
+    readQuery(c, {});
+    const snapshot = await readJson(c, SnapshotSchema);
+    if (snapshot.customerId !== moving(c))
+      throw new DomainError('invalid-input', 'the snapshot is of another tenant');
+    return c.json(await moveIn(snapshot, await deps()));
+  });
+  app.delete('/moves/:customerId/out', async (c) => {
+    readQuery(c, {});
+    return c.json(await removeMovedOut(moving(c), await deps()));
+  });
+  app.post('/moves/:customerId/thaw', async (c) => {
+    readQuery(c, {});
+    return c.json(await thaw(moving(c), await deps()));
+  });
+  app.delete('/moves/:customerId/in', async (c) => {
+    const { from } = readQuery(c, MoveInQuerySchema);
+    return c.json(await removeMovedIn(moving(c), from, await deps()));
+  });
+
   // Cloud Scheduler: every tenant checked against its template; what was put back is listed.
   app.post(
     '/resync',

@@ -17,6 +17,8 @@
 //                             beyond it a deletion is held (held-deletions.ts)
 //   KUBEFN_ALLOW_OPERATOR     who may list, approve and drop held deletions (/deletions);
 //                             unset, nobody
+//   KUBEFN_ALLOW_MOVES        who may move tenants into and out of this cell (/moves: placement);
+//                             unset, nobody
 //   KUBEFN_OUTCOMES_TOPIC     where each tenant request's outcome events go, CloudEvents
 //                             (outcomes.ts); unset, none are published
 //   KUBEFN_CELL               this cluster's cell (shared/cells.ts; default "local"): in the
@@ -73,6 +75,7 @@ const EnvSchema = v.object({
     v.check((b) => b.perWindow <= 1000 && b.windowSeconds >= 1, 'at most 1000, in at least 1s'),
   ),
   KUBEFN_ALLOW_OPERATOR: allowList,
+  KUBEFN_ALLOW_MOVES: allowList,
   KUBEFN_OUTCOMES_TOPIC: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z][\w.~+%-]{2,254}$/))),
   ...cellEnvEntries,
   ...pubsubProjectEntries,
@@ -134,6 +137,7 @@ async function connect(settings: ProvisionSettings): Promise<AppDeps> {
     resyncCaller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_RESYNC),
     pushCaller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_PUSH),
     operatorCaller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_OPERATOR),
+    moveCaller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_MOVES),
     outcomes: settings.KUBEFN_OUTCOMES_TOPIC
       ? outcomePublisher(
           pubsubPublisher(pubsubProject('provision', settings), settings.KUBEFN_OUTCOMES_TOPIC, {

@@ -5,7 +5,7 @@
 // request that failed halfway is completed by the next one.
 import { DomainError } from '../../shared/errors.ts';
 import { type Cluster, KubeError, type KubeObject } from '../../shared/kube/index.ts';
-import { ownerLabel } from '../../shared/labels.ts';
+import { movingToLabel, ownerLabel } from '../../shared/labels.ts';
 import { applyTenantObject, equal, failedObject, fieldManager } from './apply.ts';
 import { withCustomerLock } from './customer-lock.ts';
 import type { DeletionBudget } from './deletion-budget.ts';
@@ -120,7 +120,7 @@ export async function provisionTenant(
   return { ...result, created };
 }
 
-const partition = <T>(items: T[], first: (item: T) => boolean): [T[], T[]] => [
+export const partition = <T>(items: T[], first: (item: T) => boolean): [T[], T[]] => [
   items.filter(first),
   items.filter((item) => !first(item)),
 ];
@@ -254,7 +254,11 @@ export async function tenantStatus(
   // The bundle's objects and the Service's endpoints are read alongside their namespace, one
   // round trip less; nothing is shown unless the namespace turns out to be this customer's.
   const [ns, live, endpointSlices] = await Promise.all([
-    ownTenant(deps, customerId, { allowTerminating: true, owner: options.owner }),
+    ownTenant(deps, customerId, {
+      allowTerminating: true,
+      owner: options.owner,
+      whileMoving: 'allow',
+    }),
     Promise.all(
       refs.map(async (ref) =>
         deps.cluster
@@ -342,6 +346,11 @@ export type OwnTenantOptions = {
    * 409 namespace-taken for a sign-up, whose id is a namespace name no one else may take.
    */
   foreign?: 'hidden' | 'taken';
+  /**
+   * A tenant moving to another cell is frozen here (move.ts): only reads and the move itself
+   * may act on it; anything else is told to try again once it has moved.
+   */
+  whileMoving?: 'allow';
 };
 
 /** The tenant's namespace, if kubefn manages it for this customer; otherwise 404 or 409. */
@@ -368,6 +377,15 @@ export async function ownTenant(
   }
   if (!ours) {
     throw new DomainError('namespace-taken', `namespace ${name} exists and is not this tenant's`);
+  }
+  const movingTo = ns.metadata?.labels?.[movingToLabel];
+  if (movingTo && options.whileMoving !== 'allow') {
+    throw new DomainError(
+      'tenant-moving',
+      `tenant ${customerId} is moving to another cell; try again once it has moved`,
+      undefined,
+      { retryable: true },
+    );
   }
   if (tenant.terminating && !options.allowTerminating) {
     throw new DomainError(

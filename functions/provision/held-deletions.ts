@@ -37,7 +37,8 @@ export type DeletionDeps = ProvisionDeps & {
   outcomes?: Outcomes | undefined;
 };
 export type HoldSource = {
-  via: 'http' | 'pubsub';
+  /** A move's source copy (move.ts) counts like every deletion. */
+  via: 'http' | 'pubsub' | 'move';
   /** The request's own key (outcomes.ts): the outcome of a held deletion, once done, names it. */
   request?: string | undefined;
   requestedAt?: string | undefined;

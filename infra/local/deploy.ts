@@ -12,6 +12,7 @@ import {
   kubeconfigFor,
   localSubjectsSetting,
   mintToken,
+  operatorAccount,
   placementAccount,
   pushAccount,
   schedulerAccount,
@@ -87,6 +88,8 @@ export function startProvisionFunction(
     KUBEFN_ALLOW_RESYNC: principal(schedulerAccount),
     // Placement forwards tenant requests from Pub/Sub to the tenant's cell.
     KUBEFN_ALLOW_PUSH: `${principal(pushAccount)},${principal(placementAccount)}`,
+    // Placement moves tenants between cells.
+    KUBEFN_ALLOW_MOVES: principal(placementAccount),
     KUBEFN_RBAC_SUBJECTS: localSubjectsSetting,
   };
   return startAs(admin, stack, 'provision', provisionAudience, env, options);
@@ -174,6 +177,8 @@ export function startPlacementFunction(
     KUBEFN_CALLER_TOKEN_DIR: settings.tokenDir,
     KUBEFN_ALLOW_TENANTS: principal(signupAccount),
     KUBEFN_ALLOW_PUSH: principal(pushAccount),
+    KUBEFN_ALLOW_OPERATOR: principal(operatorAccount),
+    KUBEFN_ALLOW_SCHEDULER: principal(schedulerAccount),
     GOOGLE_CLOUD_PROJECT: stack.firestoreProject,
     FIRESTORE_EMULATOR_HOST: stack.firestoreEmulatorHost,
   };

@@ -23,6 +23,8 @@ export const pushAccount = accountId('push');
 export const schedulerAccount = accountId('scheduler');
 /** Placement's identity in each cell's cluster: what it presents to that cell's provision. */
 export const placementAccount = accountId('placement');
+/** A local operator (a person's Google account in a deployment): moves tenants, drains cells. */
+export const operatorAccount = 'kubefn-operator';
 
 /** Who the local bindings name: the ServiceAccounts, and the local project's Google accounts. */
 export const localSubjectSources: SubjectSource[] = [
@@ -36,7 +38,13 @@ export const localSubjects = subjectsByIdentity(localSubjectSources);
 export async function applyIdentities(admin: Cluster): Promise<void> {
   await applyRbac(admin, localSubjectSources);
   const accounts = admin.resource({ apiVersion: 'v1', kind: 'ServiceAccount' });
-  for (const name of [signupAccount, pushAccount, schedulerAccount, placementAccount])
+  for (const name of [
+    signupAccount,
+    pushAccount,
+    schedulerAccount,
+    placementAccount,
+    operatorAccount,
+  ])
     await accounts.apply(
       { metadata: { name, namespace: systemNamespace } },
       { fieldManager: 'kubefn-local', force: true },

@@ -19,7 +19,12 @@ export type Precondition = { exists: boolean } | { updateTime: string };
 export type Write =
   | { set: { path: string; fields: Fields }; precondition?: Precondition }
   | { increment: { path: string; field: string; by: number }; precondition?: Precondition }
-  | { delete: string; precondition?: Precondition };
+  | { delete: string; precondition?: Precondition }
+  /** Sets `fields` and removes `remove`, leaving the document's other fields as they are. */
+  | {
+      patch: { path: string; fields: Fields; remove?: string[] };
+      precondition?: Precondition;
+    };
 
 export type FirestoreOptions = {
   project: string;
@@ -51,6 +56,11 @@ export function firestoreClient(options: FirestoreOptions) {
     const pre = currentDocument ? { currentDocument } : {};
     if ('set' in w) return { update: { name: name(w.set.path), fields: w.set.fields }, ...pre };
     if ('delete' in w) return { delete: name(w.delete), ...pre };
+    if ('patch' in w) {
+      const { path, fields, remove = [] } = w.patch;
+      const fieldPaths = [...Object.keys(fields), ...remove];
+      return { update: { name: name(path), fields }, updateMask: { fieldPaths }, ...pre };
+    }
     const { path, field, by } = w.increment;
     // An update of no field with a transform: creates the document if it is missing.
     return {

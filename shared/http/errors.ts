@@ -41,6 +41,14 @@ export const statusOf: Record<FailureCode, ContentfulStatusCode> = {
   'region-full': 409,
   'region-unavailable': 503,
   'cell-unavailable': 503,
+  // Moves: the tenant is frozen while it moves (retry later), another move is under way, a cell
+  // not configured or full, the target not Ready yet (the move resumes when asked again)
+  'tenant-moving': 503,
+  'move-in-progress': 409,
+  'not-moving': 409,
+  'move-not-ready': 503,
+  'unknown-cell': 400,
+  'cell-full': 409,
   // Another service kubefn calls
   'provisioning-refused': 502,
   'provisioning-unavailable': 503,
