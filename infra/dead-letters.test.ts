@@ -89,6 +89,12 @@ test.each([
   ['kubefn-label-requests', 'kubefn-label-requests'],
   ['kubefn-placement-tenant-requests', 'kubefn-tenant-requests'],
   ['kubefn-provision-resync-batches', 'kubefn-resync-batches'],
+  // A cell's own copy of a per-cell trigger (infra/subscriptions.ts cellTrigger).
+  ['kubefn-provision-changes-eu1', 'kubefn-changes'],
+  ['projects/p/subscriptions/kubefn-label-requests-us1', 'kubefn-label-requests'],
+  // Tenant requests are global: no cell copy; nor is a name that is no cell's.
+  ['kubefn-placement-tenant-requests-eu1', undefined],
+  ['kubefn-provision-changes-Not_A_Cell', undefined],
   ['somebody-elses', undefined],
   [undefined, undefined],
 ])('a message dead-lettered from %s is replayed to %s', (subscription, topic) => {

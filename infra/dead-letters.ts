@@ -22,6 +22,8 @@
 // the project is PUBSUB_PROJECT_ID or GOOGLE_CLOUD_PROJECT (shared/pubsub/project.ts).
 import { parseArgs } from 'node:util';
 import { PubSub, type Topic, v1 } from '@google-cloud/pubsub';
+import * as v from 'valibot';
+import { CellNameSchema } from '../shared/cells.ts';
 import { EnvError } from '../shared/env.ts';
 import { pubsubProject } from '../shared/pubsub/project.ts';
 import { topics, triggers } from './subscriptions.ts';
@@ -107,7 +109,14 @@ export function parseCommand(argv: string[]): Command {
 /** The topic a subscription in infra/subscriptions.ts reads; a full name is shortened first. */
 export function sourceTopic(subscription: string | undefined): string | undefined {
   const name = subscription?.replace(/^projects\/[^/]+\/subscriptions\//, '');
-  const trigger = Object.values(triggers).find((t) => t.subscription === name);
+  // A per-cell trigger's subscription is named after its cell (cellTrigger): kubefn-...-eu1.
+  const trigger = Object.values(triggers).find(
+    (t) =>
+      t.subscription === name ||
+      (t.scope === 'cell' &&
+        name?.startsWith(`${t.subscription}-`) &&
+        v.is(CellNameSchema, name.slice(t.subscription.length + 1))),
+  );
   return trigger ? topics[trigger.topic] : undefined;
 }
 
