@@ -7,6 +7,11 @@
 // and links them to its trace: `logging.googleapis.com/trace` (projects/P/traces/ID, P from
 // GOOGLE_CLOUD_PROJECT or PUBSUB_PROJECT_ID; the bare ID when neither is set), `.../spanId` and
 // `.../trace_sampled`.
+//
+// Some lines are metrics too: log-based metrics (infra/gcp/metrics.ts) count them or read a
+// number from them, by their message and field names ('push handled', 'tenant ready', ...;
+// docs/metrics.md). Those names are an interface: one line per event, a field's name and unit
+// never changing; test/integration/metric-lines.test.ts fails when a line and its metric part.
 import { activeSpan } from './trace/span.ts';
 
 export type Severity = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';

@@ -100,12 +100,35 @@ describe('pushRoute answers', () => {
     const answer = await run(handle);
     expect(answer.status).toBe(status);
     expect(answer.body.outcome).toBe(outcome);
+    // One 'push handled' line per push, the last: what kubefn/push_outcomes counts.
+    expect(answer.logs.filter((l) => l.message === 'push handled')).toEqual([answer.logs.at(-1)]);
+    expect(answer.logs.at(-1)?.fields).toMatchObject({
+      subscription: 's',
+      outcome,
+      status,
+      result: status === 200 ? 'done' : 'retried',
+    });
+  });
+
+  test("the line's ageMs: from Pub/Sub's publish time to the answer", async () => {
+    const publishTime = new Date(Date.now() - 5_000).toISOString();
+    const answer = await run(
+      async () => ({ outcome: 'healed' }),
+      envelope({ messageId: '1', data: base64({ name: 'a' }), publishTime }),
+    );
+    const ageMs = answer.logs.at(-1)?.fields?.ageMs as number;
+    expect(ageMs).toBeGreaterThanOrEqual(5_000);
+    expect(ageMs).toBeLessThan(60_000);
   });
 
   test('bad data is acknowledged with its code and logged at ERROR', async () => {
     const answer = await run(async () => ({ outcome: 'unreached' }), '{');
     expect(answer).toMatchObject({ status: 200, body: { outcome: 'rejected', code: 'not-json' } });
     expect(answer.logs[0]?.severity).toBe('ERROR');
+    expect(answer.logs[1]).toMatchObject({
+      message: 'push handled',
+      fields: { outcome: 'rejected', result: 'done' },
+    });
   });
 
   test('a redelivery of a finished event is answered without running the handler', async () => {

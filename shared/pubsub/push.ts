@@ -98,6 +98,7 @@ export function pushRoute<T>(
         reason: decoded.reason,
         messageId: decoded.messageId,
       });
+      logHandled(log, 'rejected', 200, undefined);
       return c.json({ outcome: 'rejected', code: decoded.code, reason: decoded.reason }, 200);
     }
     const message = decoded.message;
@@ -116,25 +117,26 @@ export function pushRoute<T>(
         },
       },
       async (span) => {
-        const response = await answer(c, message);
-        span.set({ 'http.response.status_code': response.status });
-        return response;
+        const [outcome, status] = await answer(message);
+        logHandled(log, outcome.outcome, status, message);
+        span.set({ 'http.response.status_code': status });
+        return c.json(outcome, status);
       },
     );
   };
 
-  async function answer(c: Context, message: PushMessage<T>): Promise<Response> {
+  async function answer(message: PushMessage<T>): Promise<Answer> {
     const ids = { messageId: message.messageId, eventKey: message.eventKey };
-    if (recent.has(message.eventKey)) return c.json({ outcome: 'duplicate' }, 200);
+    if (recent.has(message.eventKey)) return [{ outcome: 'duplicate' }, 200];
     const cluster = message.attributes.cluster;
     if (cluster !== undefined && options.cell && cluster !== (await options.cell())) {
       log('WARNING', 'push message of another cell ignored', { ...ids, cluster });
-      return c.json({ outcome: 'other-cell', cluster }, 200);
+      return [{ outcome: 'other-cell', cluster }, 200];
     }
     try {
       const result = await handle(message);
       recent.add(message.eventKey);
-      return c.json(result, 200);
+      return [result, 200];
     } catch (error) {
       if (!(error instanceof KubefnError)) {
         // A bug, not the message's fault: 500, so Pub/Sub keeps the message (redelivered, then
@@ -144,7 +146,7 @@ export function pushRoute<T>(
           deliveryAttempt: message.deliveryAttempt,
           detail: error instanceof Error ? (error.stack ?? error.message) : String(error),
         });
-        return c.json({ outcome: 'error' }, 500);
+        return [{ outcome: 'error' }, 500];
       }
       const retryable = isRetryable(error);
       log(retryable ? 'WARNING' : 'ERROR', 'push message failed', {
@@ -154,11 +156,36 @@ export function pushRoute<T>(
         deliveryAttempt: message.deliveryAttempt,
         detail: error.message,
       });
-      if (retryable) return c.json({ outcome: 'retry' }, 503);
+      if (retryable) return [{ outcome: 'retry' }, 503];
       recent.add(message.eventKey);
-      return c.json({ outcome: 'failed' }, 200);
+      return [{ outcome: 'failed' }, 200];
     }
   }
+}
+
+/** What a push is answered: the outcome, and the status that tells Pub/Sub what to do. */
+type Answer = [PushOutcome, 200 | 500 | 503];
+
+/**
+ * One line per push, 'push handled', which the metrics kubefn/push_outcomes reads
+ * (infra/gcp/metrics.ts): `result` done (acknowledged) or retried (Pub/Sub delivers it again, then
+ * dead-letters it), the handler's `outcome`, and `ageMs` from Pub/Sub's publish time to the answer.
+ */
+function logHandled(
+  log: Logger,
+  outcome: string,
+  status: number,
+  message: PushMessage<unknown> | undefined,
+): void {
+  const published = Date.parse(message?.publishTime ?? '');
+  log('INFO', 'push handled', {
+    subscription: message?.subscription.split('/').pop(),
+    outcome,
+    result: status < 300 ? 'done' : 'retried',
+    status,
+    deliveryAttempt: message?.deliveryAttempt,
+    ageMs: Number.isFinite(published) ? Math.max(0, Date.now() - published) : undefined,
+  });
 }
 
 type Decoded<T> =
