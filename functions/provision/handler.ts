@@ -19,6 +19,7 @@ import {
   planRules,
 } from './owner.ts';
 import { acceptedAtAnnotation, type Phase, policyKinds, readiness } from './readiness.ts';
+import { reportReady } from './ready-report.ts';
 import type { RenderValues } from './render.ts';
 import { bundleRefs, type Templates, type TenantObject } from './render.ts';
 import type { SignupInput } from './schema.ts';
@@ -285,6 +286,8 @@ export async function tenantStatus(
     : tenant?.suspended
       ? 'Suspended'
       : { ready: 'Ready', failed: 'Failed', provisioning: 'Provisioning' }[ready.state];
+  if (phase === 'Ready')
+    reportReady({ customerId, namespace, plan: tenant?.plan ?? '', phases: ready.phases });
   return {
     customerId,
     namespace,
