@@ -7,7 +7,13 @@
 import * as gcp from '@pulumi/gcp';
 import { type ClusterIdentity, clusterIdentities } from '../../shared/identities.ts';
 import type { Context } from './context.ts';
-import { cellAccountId, type GlobalAccount, globalAccountId, globalAccounts } from './names.ts';
+import {
+  cellAccountId,
+  consoleAccountId,
+  type GlobalAccount,
+  globalAccountId,
+  globalAccounts,
+} from './names.ts';
 import type { CellSpec } from './spec.ts';
 
 export type Accounts = ReturnType<typeof defineAccounts>;
@@ -141,5 +147,19 @@ export function defineAccounts(ctx: Context) {
         opts,
       );
   }
-  return { ...global, cells, cell: (name: string) => cells[name] as CellAccounts };
+  // The operator console's, only when the spec has a console: it has no grant of its own here.
+  const operatorConsole = spec.console
+    ? account(
+        'console',
+        consoleAccountId,
+        'kubefn console',
+        "Runs the operator console: each cell's provision operator routes, its Pub/Sub reads",
+      )
+    : undefined;
+  return {
+    ...global,
+    console: operatorConsole,
+    cells,
+    cell: (name: string) => cells[name] as CellAccounts,
+  };
 }

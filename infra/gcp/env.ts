@@ -5,6 +5,7 @@
 // Cells: a cell's deployables get their own cell's cluster (server, CA) and name, and nothing of
 // any other cell; placement alone knows every cell, as the list of their provision functions.
 import * as pulumi from '@pulumi/pulumi';
+import type { ConsoleSettings } from '../../functions/console/config.ts';
 import type { IngressTimeoutSettings } from '../../functions/ingress-timeout/config.ts';
 import type { LabelSettings } from '../../functions/label/config.ts';
 import type { PlacementSettings } from '../../functions/placement/config.ts';
@@ -63,8 +64,11 @@ export function provisionEnv(
     // Tenant requests come from placement only, over HTTP or forwarded from its /pubsub/tenants.
     KUBEFN_ALLOW_PROVISION: accounts.placement.email,
     KUBEFN_ALLOW_RESYNC: accounts.scheduler.email,
-    // Who decides on held deletions (deletion budget); none unless the spec names operators.
-    KUBEFN_ALLOW_OPERATOR: ctx.spec.operators.join(','),
+    // Who decides on held deletions (deletion budget); none unless the spec names operators;
+    // and the operator console's account, when there is one.
+    KUBEFN_ALLOW_OPERATOR: accounts.console
+      ? pulumi.interpolate`${[...ctx.spec.operators, ''].join(',')}${accounts.console.email}`
+      : ctx.spec.operators.join(','),
     // Pub/Sub's pushes (changes, resync batches), and placement forwarding a tenant request's
     // push to /pubsub/tenants.
     KUBEFN_ALLOW_PUSH: pulumi.interpolate`${accounts.push.email},${accounts.placement.email}`,
@@ -147,7 +151,19 @@ export function placementEnv(
   accounts: Accounts,
   provisionUrls: Record<string, pulumi.Input<string>>,
 ): EnvOf<PlacementSettings> {
-  const cells = pulumi
+  return {
+    ...globalAuth(ctx, 'placement'),
+    KUBEFN_CELLS: cellsJson(ctx, provisionUrls),
+    KUBEFN_ALLOW_TENANTS: accounts.signup.email,
+    KUBEFN_ALLOW_PUSH: accounts.push.email,
+    GOOGLE_CLOUD_PROJECT: ctx.project,
+    KUBEFN_FIRESTORE_DATABASE: ctx.spec.placement.database,
+  };
+}
+
+/** KUBEFN_CELLS: every cell as shared/cells.ts's `Cell`, its provision's URL and audience. */
+function cellsJson(ctx: Context, provisionUrls: Record<string, pulumi.Input<string>>) {
+  return pulumi
     .all(
       ctx.spec.cells.map((cell) =>
         pulumi.output(provisionUrls[cell.name] as pulumi.Input<string>).apply(
@@ -162,13 +178,26 @@ export function placementEnv(
       ),
     )
     .apply((list) => JSON.stringify(list));
+}
+
+/**
+ * The operator console: every cell as placement knows them (it calls each cell's provision
+ * itself, as its own account), who may use it, and where operators sign in.
+ */
+export function consoleEnv(
+  ctx: Context,
+  provisionUrls: Record<string, pulumi.Input<string>>,
+): EnvOf<ConsoleSettings> {
+  const console = ctx.spec.console;
+  if (!console) throw new Error('no console in the spec');
   return {
-    ...globalAuth(ctx, 'placement'),
-    KUBEFN_CELLS: cells,
-    KUBEFN_ALLOW_TENANTS: accounts.signup.email,
-    KUBEFN_ALLOW_PUSH: accounts.push.email,
-    GOOGLE_CLOUD_PROJECT: ctx.project,
-    KUBEFN_FIRESTORE_DATABASE: ctx.spec.placement.database,
+    KUBEFN_CELLS: cellsJson(ctx, provisionUrls),
+    KUBEFN_CONSOLE_OPERATORS: console.operators.join(','),
+    KUBEFN_OPERATOR_PROJECT: console.project ?? ctx.project,
+    KUBEFN_OPERATOR_API_KEY: console.apiKey,
+    KUBEFN_OPERATOR_GOOGLE_CLIENT_ID: console.googleClientId,
+    // Its stream's and the dead letters' subscriptions (console.ts names them as the defaults).
+    PUBSUB_PROJECT_ID: ctx.project,
   };
 }
 

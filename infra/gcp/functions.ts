@@ -11,6 +11,7 @@ import type { Accounts } from './accounts.ts';
 import type { Artifacts } from './artifacts.ts';
 import type { Context } from './context.ts';
 import {
+  consoleEnv,
   type Env,
   envList,
   ingressTimeoutEnv,
@@ -23,6 +24,7 @@ import {
   type CellFunction,
   cellServiceName,
   type FunctionName,
+  type GlobalFunction,
   globalServiceName,
   placementCapacity,
   provisionCapacity,
@@ -139,10 +141,10 @@ export function defineFunctions(
     };
   }
 
-  const global = (name: 'signup' | 'placement') => ({
+  const global = (name: GlobalFunction) => ({
     name: globalServiceName(name),
     region: ctx.region,
-    account: accounts[name],
+    account: (name === 'console' ? accounts.console : accounts[name]) as gcp.serviceaccount.Account,
     audience: ctx.audience(name),
   });
   const placement = functionService(
@@ -173,6 +175,24 @@ export function defineFunctions(
     timeout: '60s',
   });
 
+  // The operator console, when the spec has one: a public page (operators sign in on it; its
+  // backend admits only them), acting as its own account on each cell's provision.
+  const provisionUrls = Object.fromEntries(
+    spec.cells.map((c) => [c.name, (cells[c.name] as CellServices).provision.uri]),
+  );
+  const operatorConsole = spec.console
+    ? functionService('console', 'console', {
+        ...global('console'),
+        env: consoleEnv(ctx, provisionUrls),
+        public: true,
+        internal: false,
+        // One instance: its live stream's subscriptions are shared by the operators' pages.
+        maxInstances: 1,
+        // A live stream lasts 5 minutes (functions/console/handler.ts), then the page reopens it.
+        timeout: '360s',
+      })
+    : undefined;
+
   const callers = (emails: string[]) => emails.map((email) => `serviceAccount:${email}`);
   const grants: gcp.cloudrunv2.ServiceIamMember[] = [];
   const invoke = (
@@ -192,6 +212,8 @@ export function defineFunctions(
     });
   // The signup backend's calls, and the tenant requests' pushes (/pubsub/tenants).
   invoke('placement', placement, ctx.region, [member(accounts.signup), member(accounts.push)]);
+  // The console reads each cell's tenants and held deletions, and decides on them.
+  const consoleCaller = accounts.console ? [member(accounts.console)] : [];
   for (const cell of spec.cells) {
     const s = cells[cell.name] as CellServices;
     invoke(`${cell.name}-provision`, s.provision, cell.region, [
@@ -199,6 +221,7 @@ export function defineFunctions(
       member(accounts.scheduler),
       member(accounts.push),
       ...callers(spec.operators),
+      ...consoleCaller,
     ]);
     invoke(`${cell.name}-label`, s.label, cell.region, [
       member(accounts.push),
@@ -210,5 +233,9 @@ export function defineFunctions(
       ...callers(spec.ingressTimeoutCallers),
     ]);
   }
-  return { global: { signup, placement }, cells, invokerGrants: grants };
+  return {
+    global: { signup, placement, ...(operatorConsole ? { console: operatorConsole } : {}) },
+    cells,
+    invokerGrants: grants,
+  };
 }

@@ -18,6 +18,7 @@ const kubefn = defineKubefn(spec, await deploySources(bundles, { outDir }));
 export const urls = {
   signup: kubefn.services.signup.uri,
   placement: kubefn.services.placement.uri,
+  ...(kubefn.services.console ? { console: kubefn.services.console.uri } : {}),
   cells: Object.fromEntries(
     Object.entries(kubefn.services.cells).map(([cell, services]) => [
       cell,
@@ -33,7 +34,9 @@ export const audiences = kubefn.audiences;
 const { cells: cellAccounts, cell: _, ...globalAccounts } = kubefn.accounts;
 export const serviceAccounts = {
   ...Object.fromEntries(
-    Object.entries(globalAccounts).map(([name, account]) => [name, account.email]),
+    Object.entries(globalAccounts).flatMap(([name, account]) =>
+      account ? [[name, account.email]] : [],
+    ),
   ),
   cells: Object.fromEntries(
     Object.entries(cellAccounts).map(([cell, accounts]) => [

@@ -13,12 +13,14 @@
 //   functions.ts   signup and placement, each cell's functions on Cloud Run, and their invokers
 //   env.ts         what each deployable's settings reader gets
 //   pubsub.ts      topics, push subscriptions (per cell, or global), the dead-letter topic
+//   console.ts     the operator console's subscriptions and Pub/Sub grants (when it has one)
 //   scheduler.ts   each cell's /resync jobs
 //   watcher.ts     a cell's watcher on Cloud Run
 //   metrics.ts     log-based metrics over the deployables' lines; alerts.ts, the alert policies
 import { defineAccounts } from './accounts.ts';
 import { defineAlerts } from './alerts.ts';
 import { defineArtifacts } from './artifacts.ts';
+import { defineConsolePubsub } from './console.ts';
 import { createContext } from './context.ts';
 import { defineFirestore } from './firestore.ts';
 import { defineFunctions } from './functions.ts';
@@ -36,6 +38,7 @@ export function defineKubefn(spec: DeploymentSpec, sources: Sources) {
   const store = defineFirestore(ctx);
   const functions = defineFunctions(ctx, accounts, artifacts, sources, store);
   const pubsub = definePubsub(ctx, accounts, functions);
+  const operatorConsole = defineConsolePubsub(ctx, accounts, pubsub);
   const jobs = defineScheduler(ctx, accounts, functions);
   const metrics = defineMetrics(ctx);
   const alerts = defineAlerts(ctx, metrics);
@@ -77,6 +80,7 @@ export function defineKubefn(spec: DeploymentSpec, sources: Sources) {
     store,
     ...pubsub,
     jobs,
+    ...(operatorConsole ? { console: operatorConsole } : {}),
     metrics,
     alerts,
   };

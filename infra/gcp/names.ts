@@ -3,8 +3,11 @@
 // Pub/Sub's delivery settings.
 import { topics, triggers } from '../subscriptions.ts';
 
-/** Once per deployment: the sign-up page and backend, and placement, which knows every cell. */
-export const globalFunctions = ['signup', 'placement'] as const;
+/**
+ * Once per deployment: the sign-up page and backend, placement, which knows every cell, and the
+ * operator console (deployed when the spec has one: console.ts).
+ */
+export const globalFunctions = ['signup', 'placement', 'console'] as const;
 export type GlobalFunction = (typeof globalFunctions)[number];
 /** Once per cell, each acting on its own cell's cluster only. */
 export const cellFunctions = ['provision', 'label', 'ingress-timeout'] as const;
@@ -28,6 +31,8 @@ export { cellAccountEmail, cellAccountId } from '../../shared/identities.ts';
 
 /** Global accounts: the signup backend, placement, Pub/Sub push, Cloud Scheduler. */
 export const globalAccounts = ['signup', 'placement', 'push', 'scheduler'] as const;
+/** The operator console's account, made only with the console (infra/gcp/console.ts). */
+export const consoleAccountId = 'kubefn-console';
 export type GlobalAccount = (typeof globalAccounts)[number];
 export const globalAccountId = (name: GlobalAccount) => `kubefn-${name}`;
 

@@ -140,6 +140,22 @@ export const DeploymentSpecSchema = v.strictObject({
    * KUBEFN_ALLOW_OPERATOR). A person calls as one by impersonating it (docs/tenants.md).
    */
   operators: v.optional(googleServiceAccounts, ''),
+  /**
+   * The operator console (functions/console), deployed when given: the people's Google emails it
+   * admits (`operators`), who sign in with Google through Identity Platform: its project (this
+   * one unless given), its browser API key, and the OAuth client id of Google's sign-in button.
+   */
+  console: v.optional(
+    v.strictObject({
+      operators: v.pipe(v.array(v.pipe(v.string(), v.email())), v.minLength(1)),
+      apiKey: v.pipe(v.string(), v.regex(/^[\w-]{10,100}$/, 'an API key')),
+      googleClientId: v.pipe(
+        v.string(),
+        v.regex(/^[\w.-]{10,200}\.apps\.googleusercontent\.com$/, 'an OAuth client id'),
+      ),
+      project: v.optional(projectId),
+    }),
+  ),
   schedules: v.optional(
     v.strictObject({
       provisionResync: v.optional(cron, '17 * * * *'),
