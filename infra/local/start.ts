@@ -2,18 +2,19 @@
 // us-central1). Brings up each cell's etcd, kube-apiserver, kube-controller-manager,
 // kube-scheduler and kwok's simulated nodes (a pod Ready 1 s after it is scheduled, unless
 // KUBEFN_POD_START_MS says otherwise), and the Pub/Sub, Auth and Firestore emulators; applies
-// kubefn's identities; runs placement and the signup page (global), and in each cell the
-// provisioning, label and ingress-timeout functions under the Functions Framework, the cell's
-// triggers of infra/subscriptions.ts (topics and filtered push subscriptions on the emulator)
-// and its watcher forwarding what happens in kubefn's namespaces to kubefn-changes, each message
-// naming the cell; prints how to reach them, and keeps everything running
-// until Ctrl-C (or SIGTERM), then stops all it started. Each function and the watcher is
+// kubefn's identities; runs placement, the signup page and the operator console (global), and
+// in each cell the provisioning, label and ingress-timeout functions under the Functions
+// Framework, the cell's triggers of infra/subscriptions.ts (topics and filtered push
+// subscriptions on the emulator) and its watcher forwarding what happens in kubefn's namespaces
+// to kubefn-changes, each message naming the cell; prints how to reach them, and keeps everything
+// running until Ctrl-C (or SIGTERM), then stops all it started. Each function and the watcher is
 // supervised (supervise.ts): one that crashes is restarted with backoff, and that is printed here.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cellTrigger, topics, triggers } from '../subscriptions.ts';
 import { localCells, startCells } from './cells.ts';
 import { startChangeFlow } from './change-flow.ts';
+import { consolePrincipal, startConsole } from './console.ts';
 import {
   ingressTimeoutAudience,
   labelAudience,
@@ -28,6 +29,11 @@ import { mintToken, schedulerAccount } from './identities.ts';
 import { type Stack, startStack } from './stack.ts';
 import { subscribeAll } from './triggers.ts';
 
+/** Who the local console admits: KUBEFN_CONSOLE_OPERATORS (comma-separated), or one made-up operator. */
+const consoleOperators = (process.env.KUBEFN_CONSOLE_OPERATORS ?? 'operator@example.com')
+  .split(',')
+  .map((e) => e.trim())
+  .filter(Boolean);
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 const begun = performance.now();
 const step = (line: string) =>
@@ -59,7 +65,17 @@ try {
     // Tenants' pods take a moment to be Ready, as an image pull and start would.
     ...(process.env.KUBEFN_POD_START_MS === undefined && { podStartMs: 1000 }),
   });
-  const cells = await startCells(stack, localCells, { placementPort: await preferredPort(8081) });
+  const cells = await startCells(stack, localCells, {
+    placementPort: await preferredPort(8081),
+    provisionEnv: {
+      // The operator console decides on held deletions and lists every tenant.
+      KUBEFN_ALLOW_OPERATOR: consolePrincipal,
+      // Each tenant request's outcome events, which the console's live view shows.
+      KUBEFN_OUTCOMES_TOPIC: topics.tenantOutcomes,
+      PUBSUB_EMULATOR_HOST: stack.pubsubEmulatorHost,
+      PUBSUB_PROJECT_ID: stack.pubsubProject,
+    },
+  });
   running.push(cells);
   const { placement } = cells;
   for (const cell of localCells)
@@ -73,6 +89,12 @@ try {
   });
   running.push(signup);
   step(`signup page up at ${signup.url}, calling placement`);
+  const operatorConsole = await startConsole(stack, cells, localCells, {
+    operators: consoleOperators,
+    port: await preferredPort(8082),
+  });
+  running.push(operatorConsole);
+  step(`operator console up at ${operatorConsole.url}, for ${consoleOperators.join(', ')}`);
   const first = cells.cells[localCells[0]?.name ?? ''];
   if (!first) throw new Error('no cell');
   // Tenant requests are global: placement takes them and forwards each to the tenant's cell.
@@ -140,6 +162,7 @@ kubefn is running on the local stack (${((performance.now() - begun) / 1000).toF
 two cells, eu1 (europe-west1) and us1 (us-central1), each its own control plane.
 
   Sign-up page      ${signup.url}
+  Operator console  ${operatorConsole.url}   (sign in with Google as ${consoleOperators.join(' or ')}: the Auth emulator's Google provider)
   placement         ${placement.url}   (audience ${placementAudience}; GET /cells, /regions)
 ${perCell.join('\n')}
   Pub/Sub emulator  ${stack.pubsubEmulatorHost}   (project ${stack.pubsubProject})
