@@ -14,6 +14,8 @@ export type ApiserverOptions = {
   port: number;
   /** Where bearer tokens kube-apiserver does not know itself are reviewed. */
   tokenWebhookUrl?: string | undefined;
+  /** host:port of an OTLP gRPC receiver for its spans (tracingConfig below). */
+  tracingEndpoint?: string | undefined;
 };
 
 /**
@@ -21,7 +23,7 @@ export type ApiserverOptions = {
  * once: a restart (the fault tests') starts it again with the same ones.
  */
 export async function apiserverArgs(dir: string, options: ApiserverOptions): Promise<string[]> {
-  const { pki, etcdUrl, port, tokenWebhookUrl } = options;
+  const { pki, etcdUrl, port, tokenWebhookUrl, tracingEndpoint } = options;
   return [
     `--etcd-servers=${etcdUrl}`,
     '--bind-address=127.0.0.1',
@@ -44,7 +46,31 @@ export async function apiserverArgs(dir: string, options: ApiserverOptions): Pro
     '--disable-admission-plugins=TaintNodesByCondition',
     '--profiling=false',
     ...(tokenWebhookUrl ? await tokenWebhookArgs(dir, tokenWebhookUrl) : []),
+    ...(tracingEndpoint
+      ? [`--tracing-config-file=${await tracingConfig(dir, tracingEndpoint)}`]
+      : []),
   ];
+}
+
+/**
+ * kube-apiserver's own spans (APIServerTracing, GA), sent over OTLP gRPC without TLS to
+ * `endpoint`. Sampling 0 per million under a parent-based sampler (k8s.io/component-base/tracing):
+ * only a request that arrives with a sampled `traceparent` is recorded, as a child of the caller's
+ * span, so a traced sign-up shows the API server's work and nothing else is exported. With no
+ * receiver listening the exporter drops what it cannot send.
+ */
+async function tracingConfig(dir: string, endpoint: string): Promise<string> {
+  const file = join(dir, 'tracing-config.json');
+  await writeFile(
+    file,
+    JSON.stringify({
+      apiVersion: 'apiserver.config.k8s.io/v1',
+      kind: 'TracingConfiguration',
+      endpoint,
+      samplingRatePerMillion: 0,
+    }),
+  );
+  return file;
 }
 
 export function startApiserver(dir: string, args: string[]): Managed {

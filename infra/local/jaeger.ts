@@ -32,11 +32,19 @@ export type JaegerSpan = {
 
 export const jaegerBinary = join(binDir, 'jaeger-all-in-one');
 
-export async function startJaeger(stateDir: string, timeoutMs = 60_000): Promise<Jaeger> {
+/**
+ * `otlpGrpcPort`: its OTLP gRPC receiver's port, when something already sends there (the stack's
+ * kube-apiservers: StackInfo's apiserverTracingEndpoint); otherwise a free one.
+ */
+export async function startJaeger(
+  stateDir: string,
+  timeoutMs = 60_000,
+  otlpGrpcPort?: number,
+): Promise<Jaeger> {
   if (!existsSync(jaegerBinary))
     throw new Error(`no ${jaegerBinary}: run infra/local/build.sh (npm test runs it)`);
   // Every port Jaeger opens, on 127.0.0.1 and free: tests run beside other stacks.
-  const ports = await freePorts([
+  const free = await freePorts([
     'otlpHttp',
     'otlpGrpc',
     'query',
@@ -45,6 +53,7 @@ export async function startJaeger(stateDir: string, timeoutMs = 60_000): Promise
     'collectorHttp',
     'collectorGrpc',
   ] as const);
+  const ports = { ...free, otlpGrpc: otlpGrpcPort ?? free.otlpGrpc };
   const at = (port: number) => `127.0.0.1:${port}`;
   const proc = startProcess(
     stateDir,

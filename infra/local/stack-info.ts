@@ -39,6 +39,11 @@ export type StackInfo = Omit<CellInfo, 'name' | 'dir'> & {
   firestoreProject: string;
   /** How long a pod bound to a simulated node takes to be Running and Ready. */
   podStartMs: number;
+  /**
+   * host:port where every cell's kube-apiserver sends the spans of traced requests (OTLP gRPC);
+   * nothing listens unless a Jaeger is started there (jaeger.ts, `otlpGrpcPort`).
+   */
+  apiserverTracingEndpoint: string;
 };
 
 /** Writes <dir>/stack.json and <dir>/stack.env. */

@@ -172,6 +172,7 @@ export async function startStack(options: StartOptions = {}): Promise<Stack> {
       'loggingPort',
       'firestorePort',
       'firestoreWebsocketPort',
+      'apiserverTracingPort',
       ...cells.flatMap(cellPortNames),
     ]);
     const port = (name: string) => {
@@ -211,6 +212,7 @@ export async function startStack(options: StartOptions = {}): Promise<Stack> {
           nodeCount,
           podStartMs,
           tokenWebhookUrl: options.tokenWebhookUrl,
+          tracingEndpoint: `127.0.0.1:${port('apiserverTracingPort')}`,
           running,
           closing,
           log: (line) =>
@@ -244,6 +246,7 @@ export async function startStack(options: StartOptions = {}): Promise<Stack> {
       firestoreEmulatorHost: `127.0.0.1:${port('firestorePort')}`,
       firestoreProject,
       podStartMs,
+      apiserverTracingEndpoint: `127.0.0.1:${port('apiserverTracingPort')}`,
     };
     await writeStackInfo(info);
     const cell = (name: string) => {
@@ -282,6 +285,8 @@ type CellStart = {
   nodeCount: number;
   podStartMs: number;
   tokenWebhookUrl: string | undefined;
+  /** host:port where every cell's kube-apiserver sends its spans (OTLP gRPC). */
+  tracingEndpoint: string;
   running: Registry;
   /** Where the cell puts what the stack's stop must close (its admin connection). */
   closing: (() => Promise<void>)[];
@@ -307,8 +312,14 @@ async function startCell(start: CellStart): Promise<CellControl> {
   const server = `https://127.0.0.1:${start.apiPort}`;
   const admin = await adminAgent(pki);
   start.closing.push(() => admin.close());
-  const { tokenWebhookUrl } = start;
-  const args = await apiserverArgs(dir, { pki, etcdUrl, port: start.apiPort, tokenWebhookUrl });
+  const { tokenWebhookUrl, tracingEndpoint } = start;
+  const args = await apiserverArgs(dir, {
+    pki,
+    etcdUrl,
+    port: start.apiPort,
+    tokenWebhookUrl,
+    tracingEndpoint,
+  });
   let apiserver: Managed | undefined = started(startApiserver(dir, args));
   await waitForApiserver(apiserver, server, admin);
   log(`kube-apiserver ready at ${server}`);

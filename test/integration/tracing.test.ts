@@ -9,6 +9,7 @@ import { signupTokenFile, startSignupFunction } from '../../infra/local/deploy.t
 import type { RunningFunction } from '../../infra/local/functions.ts';
 import { type Jaeger, type JaegerSpan, startJaeger, traceSpans } from '../../infra/local/jaeger.ts';
 import type { Cluster } from '../../shared/kube/index.ts';
+import { inSpan } from '../../shared/trace/span.ts';
 import { adminCluster, stack } from '../support/cluster.ts';
 import { newCustomer } from '../support/customers.ts';
 import { type EventFlow, startEventFlow } from '../support/event-flow.ts';
@@ -27,7 +28,9 @@ let namespace: string;
 
 beforeAll(async () => {
   admin = await adminCluster();
-  jaeger = await startJaeger(stack.dir);
+  // On the port the stack's kube-apiservers already send their spans to (apiserver.ts).
+  const apiserverPort = Number(stack.apiserverTracingEndpoint.split(':').pop());
+  jaeger = await startJaeger(stack.dir, undefined, apiserverPort);
   // Inherited by every process this file starts (infra/local's functions and watcher).
   process.env.KUBEFN_TRACING = 'otlp';
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT = jaeger.otlpEndpoint;
@@ -121,6 +124,29 @@ describe('one trace per request', () => {
     expect(calls.filter(isWrite).map((s) => s.name)).toContain('POST /api/v1/namespaces');
     for (const call of calls)
       expect(ancestors(spans, call).map((s) => s.spanId)).toContain(provisionServer?.spanId);
+  });
+
+  test("kube-apiserver's spans join a privileged caller's trace", async () => {
+    // Kubernetes' rule (k8s.io/apiserver endpoints/filters/traces.go): a caller outside
+    // system:masters and system:monitoring gets a new root span, only linked to its own, so that
+    // no client can make the API server record; under sampling 0 (apiserver.ts) those are not
+    // recorded. The admin here is system:masters: its sampled call is the API server's parent.
+    const traceId = [...crypto.getRandomValues(new Uint8Array(16))]
+      .map((b) => b.toString(16).padStart(2, '0'))
+      .join('');
+    const parent = { traceId, spanId: '0123456789abcdef', sampled: true };
+    await inSpan('admin read', { parent }, () =>
+      admin.resource({ apiVersion: 'v1', kind: 'Namespace' }).find('default'),
+    );
+    const spans = await settled(traceId, "kube-apiserver's spans", (s) =>
+      s.some((span) => /apiserver/.test(span.service)),
+    );
+    // In the caller's trace, its first span under a parent from outside it: the client's span
+    // (this process records none with tracing off, so only its id is known).
+    const served = spans.filter((s) => /apiserver/.test(s.service) && s.traceId === traceId);
+    const firsts = served.filter((s) => !served.some((o) => o.spanId === s.parentId));
+    expect(firsts.length).toBeGreaterThan(0);
+    for (const span of firsts) expect(span.parentId).toMatch(/^[0-9a-f]{16}$/);
   });
 
   test('a healed object: watch event -> watcher -> Pub/Sub -> provision -> its writes', async () => {
