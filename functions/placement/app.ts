@@ -21,6 +21,7 @@ import type { Context, Hono } from 'hono';
 import * as v from 'valibot';
 import type { CallerRule } from '../../shared/auth/index.ts';
 import { CellNameSchema } from '../../shared/cells.ts';
+import { DomainError } from '../../shared/errors.ts';
 import { type FunctionEnv, functionSkeleton } from '../../shared/http/app.ts';
 import { readJson } from '../../shared/http/json-body.ts';
 import { queryFlag, readQuery } from '../../shared/http/query.ts';
@@ -48,10 +49,15 @@ export type AppDeps = PlacementDeps & {
   schedulerCaller: CallerRule;
 };
 
+/** Tenants a drain moves per round by default: a round a minute, so 300 an hour. */
+const drainLimit = 5;
+
 const MoveSchema = v.strictObject({ to: CellNameSchema });
 const DrainSchema = v.strictObject({
   /** Tenants moved per round (a round a minute): the drain's rate. */
-  limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(50)), 5),
+  limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(50)), drainLimit),
+  /** Where its tenants go; unset, each to the cell of its region with the most room. */
+  to: v.optional(CellNameSchema),
 });
 
 export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
@@ -73,11 +79,16 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
   });
   app.post('/cells/:cell/drain', async (c) => {
     readQuery(c, {});
-    const { limit } = await readJson(c, DrainSchema);
+    const { limit, to } = await readJson(c, DrainSchema);
     const loaded = await deps();
     const cell = cellNamed(loaded, c.req.param('cell'));
-    await loaded.store.setDraining(cell.name, true);
-    return c.json(await drainRound(cell.name, loaded, limit));
+    if (to !== undefined && (to === cell.name || !loaded.cells.some((c) => c.name === to)))
+      throw new DomainError(
+        'unknown-cell',
+        'drain to another configured cell; GET /cells lists them',
+      );
+    await loaded.store.setDraining(cell.name, { to });
+    return c.json(await drainRound(cell.name, loaded, limit, to));
   });
   app.delete('/cells/:cell/drain', async (c) => {
     readQuery(c, {});
@@ -94,7 +105,8 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
       const loaded = await deps();
       const draining = await loaded.store.draining(loaded.cells);
       const rounds = [];
-      for (const cell of draining.keys()) rounds.push(await drainRound(cell, loaded, 5));
+      for (const [cell, { to }] of draining)
+        rounds.push(await drainRound(cell, loaded, drainLimit, to));
       return c.json({ rounds });
     },
   );

@@ -98,6 +98,7 @@ export async function removeTenant(
   deps: PlacementDeps,
 ): Promise<Answer> {
   const placement = await placed(customerId, deps);
+  if (placement.move?.step === 'reserved') throw moving(customerId);
   const path = `/tenants/${encodeURIComponent(customerId)}${query}`;
   const answer = await forward(deps, placement, 'DELETE', path);
   if (answer.status === 202 && !dryRun) await deps.store.release(placement);
@@ -153,14 +154,7 @@ export async function forwardTenantRequest(
     return moveTenant(request.customerId, to, deps, { requestedAt });
   }
   let placement = await deps.store.find(request.customerId);
-  // Frozen while it moves: redelivered later, it reaches the cell the move ends in.
-  if (placement?.move)
-    throw new DomainError(
-      'tenant-moving',
-      `tenant ${request.customerId} is moving to another cell; try again once it has moved`,
-      undefined,
-      { retryable: true },
-    );
+  if (placement?.move?.step === 'reserved') throw moving(request.customerId);
   let created = false;
   if (!placement) {
     if (request.action !== 'signup') return { outcome: 'failed', code: 'no-such-tenant' };
@@ -217,7 +211,7 @@ export async function cellsView(deps: PlacementDeps) {
         capacity: cell.capacity,
         tenants: counts.get(cell.name) ?? 0,
         up: await deps.health.isUp(cell),
-        ...(draining.has(cell.name) ? { drainingSince: draining.get(cell.name) } : {}),
+        ...(draining.has(cell.name) ? { draining: draining.get(cell.name) } : {}),
       })),
     ),
   };
@@ -270,6 +264,15 @@ export async function forward(
     throw error;
   }
 }
+
+/** Frozen while it moves: asked again later, the request reaches the cell the move ends in. */
+const moving = (customerId: string) =>
+  new DomainError(
+    'tenant-moving',
+    `tenant ${customerId} is moving to another cell; try again once it has moved`,
+    undefined,
+    { retryable: true },
+  );
 
 function unavailable(cell: string): DomainError {
   log('WARNING', 'cell unavailable', { cell });

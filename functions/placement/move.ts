@@ -169,11 +169,16 @@ async function targetReached(
 
 /**
  * One round of draining `cell`: up to `limit` of its tenants moved, one after another, each to
- * the cell of its region with the most room (never a cell being drained). Moves left unfinished
+ * `to`, or else to the cell of its region with the most room (never a cell being drained). Moves left unfinished
  * in an earlier round are finished first. Cloud Scheduler calls it every minute while the cell
  * drains, so `limit` bounds the rate; the answer is the progress.
  */
-export async function drainRound(cellName: string, deps: PlacementDeps, limit: number) {
+export async function drainRound(
+  cellName: string,
+  deps: PlacementDeps,
+  limit: number,
+  to?: string | undefined,
+) {
   const cell = cellNamed(deps, cellName);
   const [placed, unfinished] = await Promise.all([
     deps.store.placedIn(cell.name),
@@ -184,8 +189,8 @@ export async function drainRound(cellName: string, deps: PlacementDeps, limit: n
   const failed: { customerId: string; code: string; message: string }[] = [];
   for (const placement of queue.slice(0, Math.max(limit, unfinished.length))) {
     try {
-      const to = placement.move?.to ?? (await targetFor(deps, placement));
-      moved.push(await moveTenant(placement.customerId, to, deps));
+      const target = placement.move?.to ?? to ?? (await targetFor(deps, placement));
+      moved.push(await moveTenant(placement.customerId, target, deps));
     } catch (error) {
       const known = error instanceof DomainError;
       failed.push({

@@ -49,6 +49,9 @@ export type Move = {
 
 export type Placed = { placement: Placement; created: boolean };
 
+/** A cell being drained: since when, and the cell its tenants go to (else their region's). */
+export type Draining = { since: string; to?: string };
+
 const placementPath = (customerId: string) => `placements/${customerId}`;
 const countPath = (cell: string) => `cells/${cell}`;
 
@@ -114,28 +117,26 @@ export function placementStore(firestore: Firestore) {
       );
     },
 
-    /** When each cell being drained began to be. */
-    async draining(cells: readonly Cell[]): Promise<Map<string, string>> {
+    /** The cells being drained: since when, and where to, if the operator named a cell. */
+    async draining(cells: readonly Cell[]): Promise<Map<string, Draining>> {
       const docs = await readCounts(cells);
       return new Map(
         cells.flatMap((cell) => {
-          const since = stringField(docs.get(cell.name) ?? emptyDoc, 'drainingSince');
-          return since ? [[cell.name, since] as const] : [];
+          const doc = docs.get(cell.name) ?? emptyDoc;
+          const since = stringField(doc, 'drainingSince');
+          const to = stringField(doc, 'drainingTo');
+          return since ? [[cell.name, { since, ...(to ? { to } : {}) }] as const] : [];
         }),
       );
     },
 
-    /** Starts draining `cell` (no new tenant goes there), or stops it. */
-    async setDraining(cell: string, draining: boolean): Promise<void> {
-      await firestore.commit([
-        {
-          patch: {
-            path: countPath(cell),
-            fields: draining ? { drainingSince: { stringValue: new Date().toISOString() } } : {},
-            ...(draining ? {} : { remove: ['drainingSince'] }),
-          },
-        },
-      ]);
+    /** Starts draining `cell` (no new tenant goes there; its tenants to `to`), or stops it. */
+    async setDraining(cell: string, draining: { to?: string | undefined } | false): Promise<void> {
+      const fields: Fields = {};
+      if (draining) fields.drainingSince = { stringValue: new Date().toISOString() };
+      if (draining && draining.to) fields.drainingTo = { stringValue: draining.to };
+      const remove = ['drainingSince', 'drainingTo'].filter((field) => !(field in fields));
+      await firestore.commit([{ patch: { path: countPath(cell), fields, remove } }]);
     },
 
     /** The tenants placed in `cell`. */
@@ -255,14 +256,17 @@ export function placementStore(firestore: Firestore) {
     /** Forgets the tenant's placement (after its deletion, or a refused first sign-up). */
     async release(placement: Placement): Promise<void> {
       await retryOnConflict(async () => {
-        const doc = await firestore.get(placementPath(placement.customerId));
-        if (!doc || stringField(doc, 'cell') !== placement.cell) return;
+        const found = await read(placement.customerId);
+        if (!found || found.placement.cell !== placement.cell) return;
+        const { move } = found.placement;
         await firestore.commit([
           {
             delete: placementPath(placement.customerId),
-            precondition: { updateTime: doc.updateTime },
+            precondition: { updateTime: found.doc.updateTime },
           },
           count(placement.cell, -1),
+          // A tenant gone while it moved: the room its move took is given back too.
+          ...(move?.step === 'reserved' ? [count(move.to, -1)] : []),
         ]);
       });
     },

@@ -72,6 +72,8 @@ export function provisionEnv(
     // Pub/Sub's pushes (changes, resync batches), and placement forwarding a tenant request's
     // push to /pubsub/tenants.
     KUBEFN_ALLOW_PUSH: pulumi.interpolate`${accounts.push.email},${accounts.placement.email}`,
+    // Placement moves tenants into and out of the cell (/moves).
+    KUBEFN_ALLOW_MOVES: accounts.placement.email,
     // More tenants than a batch: the scheduled check fans out through this topic.
     KUBEFN_RESYNC_TOPIC: topicNames.resyncBatches,
     // Each tenant request's outcome, CloudEvents whose source names the cell (KUBEFN_CELL): the
@@ -156,6 +158,9 @@ export function placementEnv(
     KUBEFN_CELLS: cellsJson(ctx, provisionUrls),
     KUBEFN_ALLOW_TENANTS: accounts.signup.email,
     KUBEFN_ALLOW_PUSH: accounts.push.email,
+    // Operators move tenants and drain cells; Cloud Scheduler runs a drain's rounds (/drain).
+    KUBEFN_ALLOW_OPERATOR: ctx.spec.operators.join(','),
+    KUBEFN_ALLOW_SCHEDULER: accounts.scheduler.email,
     GOOGLE_CLOUD_PROJECT: ctx.project,
     KUBEFN_FIRESTORE_DATABASE: ctx.spec.placement.database,
   };

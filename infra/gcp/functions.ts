@@ -211,7 +211,13 @@ export function defineFunctions(
       );
     });
   // The signup backend's calls, and the tenant requests' pushes (/pubsub/tenants).
-  invoke('placement', placement, ctx.region, [member(accounts.signup), member(accounts.push)]);
+  // Operators' moves and drains, and Cloud Scheduler's drain rounds.
+  invoke('placement', placement, ctx.region, [
+    member(accounts.signup),
+    member(accounts.push),
+    member(accounts.scheduler),
+    ...callers(spec.operators),
+  ]);
   // The console reads each cell's tenants and held deletions, and decides on them.
   const consoleCaller = accounts.console ? [member(accounts.console)] : [];
   for (const cell of spec.cells) {

@@ -359,7 +359,8 @@ describe.each(variants)('%s', (_, { spec, resources }) => {
   });
 
   it("calls each cell's /resync from Cloud Scheduler in its region, with the audience", () => {
-    const jobs = ofType(resources, types.job);
+    const all = ofType(resources, types.job);
+    const jobs = all.filter((j) => j.inputs.name !== 'kubefn-placement-drain');
     expect(jobs.map((j) => j.inputs.name).sort()).toEqual(
       cellNames
         .flatMap((cell) => [
@@ -368,6 +369,14 @@ describe.each(variants)('%s', (_, { spec, resources }) => {
         ])
         .sort(),
     );
+    // One drain job, global: placement's rounds of moves off the cells being drained.
+    const drain = all.find((j) => j.inputs.name === 'kubefn-placement-drain');
+    const placement = serviceByUri(resources, drain?.inputs.httpTarget.uri ?? '');
+    expect([drain?.inputs.httpTarget.uri, drain?.inputs.httpTarget.oidcToken]).toEqual([
+      `${url(placement.inputs.name)}${routes.drain}`,
+      { serviceAccountEmail: email('scheduler'), audience: placement.inputs.customAudiences[0] },
+    ]);
+    expect(envOf(placement).KUBEFN_ALLOW_SCHEDULER).toBe(email('scheduler'));
     for (const job of jobs) {
       const { uri, httpMethod, oidcToken } = job.inputs.httpTarget;
       const target = serviceByUri(resources, uri);
@@ -383,7 +392,13 @@ describe.each(variants)('%s', (_, { spec, resources }) => {
 
   it('lets only the intended principals invoke each service', () => {
     const callers = extra ? [`serviceAccount:${ops}`] : [];
-    expect(invokers('kubefn-placement')).toEqual([sa('push'), sa('signup')].sort());
+    // The signup backend, tenant requests' pushes, the drain's rounds and the operators' moves.
+    expect(invokers('kubefn-placement')).toEqual(
+      [sa('push'), sa('signup'), sa('scheduler'), ...callers].sort(),
+    );
+    expect(envOf(byName(resources, types.service, 'kubefn-placement')).KUBEFN_ALLOW_OPERATOR).toBe(
+      extra ? ops : '',
+    );
     expect(invokers('kubefn-signup')).toEqual([]);
     for (const cell of cellNames) {
       expect(invokers(cellServiceName(cell, 'provision'))).toEqual(

@@ -51,6 +51,8 @@ export const routes = {
   /** Label requests' and Ingress changes' route. */
   push: triggers.labelRequests.route,
   resync: '/resync',
+  /** Placement's drain rounds (functions/placement/move.ts). */
+  drain: '/drain',
   /** Provision's batches of a fanned-out scheduled check (functions/provision/fanout.ts). */
   resyncBatches: triggers.resyncBatches.route,
 } as const;

@@ -235,7 +235,7 @@ function callsTo(service: Registered): Call[] {
     .filter((j) => base(j.inputs.httpTarget.uri))
     .map((j): Call => {
       const { uri, httpMethod, oidcToken } = j.inputs.httpTarget;
-      expect(new URL(uri).pathname).toBe(routes.resync);
+      expect([routes.resync, routes.drain]).toContain(new URL(uri).pathname);
       return {
         what: `the Scheduler job ${j.inputs.name}`,
         path: new URL(uri).pathname,

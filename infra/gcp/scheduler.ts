@@ -1,6 +1,7 @@
 // Cloud Scheduler: every cell's /resync jobs (its provision's tenant check, its ingress-timeout's
-// Ingress check), in the cell's region, each called with an OIDC token of the scheduler account
-// whose audience is the target's custom audience.
+// Ingress check), in the cell's region, and placement's /drain (a round of moves for each cell an
+// operator drains; nothing while none is), in the deployment's region; each called with an OIDC
+// token of the scheduler account whose audience is the target's custom audience.
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
 import type { Accounts } from './accounts.ts';
@@ -11,10 +12,33 @@ import { cellServiceName, routes } from './names.ts';
 export function defineScheduler(
   ctx: Context,
   accounts: Accounts,
-  { cells, invokerGrants }: ReturnType<typeof defineFunctions>,
+  { cells, global, invokerGrants }: ReturnType<typeof defineFunctions>,
 ) {
   const { project, spec } = ctx;
-  return Object.fromEntries(
+  const opts = { ...ctx.opts, dependsOn: [...ctx.enabled, ...invokerGrants] };
+  const drain = new gcp.cloudscheduler.Job(
+    'placement-drain',
+    {
+      project,
+      region: ctx.region,
+      name: 'kubefn-placement-drain',
+      schedule: spec.schedules.drain,
+      timeZone: spec.schedules.timeZone,
+      attemptDeadline: '600s',
+      // A round that failed is the next minute's: no retries piling up behind it.
+      retryConfig: { retryCount: 0 },
+      httpTarget: {
+        uri: pulumi.interpolate`${global.placement.uri}${routes.drain}`,
+        httpMethod: 'POST',
+        oidcToken: {
+          serviceAccountEmail: accounts.scheduler.email,
+          audience: ctx.audience('placement'),
+        },
+      },
+    },
+    opts,
+  );
+  const perCell = Object.fromEntries(
     spec.cells.map((cell) => {
       const resyncJob = (target: 'provision' | 'ingress-timeout', schedule: string) =>
         new gcp.cloudscheduler.Job(
@@ -36,7 +60,7 @@ export function defineScheduler(
               },
             },
           },
-          { ...ctx.opts, dependsOn: [...ctx.enabled, ...invokerGrants] },
+          opts,
         );
       return [
         cell.name,
@@ -47,4 +71,5 @@ export function defineScheduler(
       ];
     }),
   );
+  return { cells: perCell, drain };
 }

@@ -24,6 +24,7 @@ it('fills the defaults', () => {
     schedules: {
       provisionResync: '17 * * * *',
       ingressTimeoutResync: '*/15 * * * *',
+      drain: '* * * * *',
       timeZone: 'Etc/UTC',
     },
     provisionMinInstances: 0,

@@ -160,6 +160,8 @@ export const DeploymentSpecSchema = v.strictObject({
     v.strictObject({
       provisionResync: v.optional(cron, '17 * * * *'),
       ingressTimeoutResync: v.optional(cron, '*/15 * * * *'),
+      /** Placement's drain rounds: each moves at most 5 tenants of each cell being drained. */
+      drain: v.optional(cron, '* * * * *'),
       timeZone: v.optional(timeZone, 'Etc/UTC'),
     }),
     {},
