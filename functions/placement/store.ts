@@ -134,7 +134,7 @@ export function placementStore(firestore: Firestore) {
     async setDraining(cell: string, draining: { to?: string | undefined } | false): Promise<void> {
       const fields: Fields = {};
       if (draining) fields.drainingSince = { stringValue: new Date().toISOString() };
-      if (draining && draining.to) fields.drainingTo = { stringValue: draining.to };
+      if (draining && draining.to !== undefined) fields.drainingTo = { stringValue: draining.to };
       const remove = ['drainingSince', 'drainingTo'].filter((field) => !(field in fields));
       await firestore.commit([{ patch: { path: countPath(cell), fields, remove } }]);
     },

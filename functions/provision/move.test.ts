@@ -17,7 +17,7 @@ const deployment = (managedFields: object[], extra: object = {}): KubeObject => 
     },
     managedFields,
     ...extra,
-  } as KubeObject['metadata'],
+  } as NonNullable<KubeObject['metadata']>,
   spec: { replicas: 3 },
 });
 
