@@ -30,6 +30,7 @@ import {
   provisionCapacity,
   type Sources,
 } from './names.ts';
+import { tracingEnv } from './tracing.ts';
 
 type FunctionOptions = {
   env: Env;
@@ -94,7 +95,7 @@ export function defineFunctions(
           containers: [
             {
               ...artifacts.sourceContainer(source, sources[source], o.region),
-              envs: envList(o.env),
+              envs: envList({ ...tracingEnv(ctx), ...o.env }),
               resources: {
                 limits: { cpu: '1', memory: '512Mi' },
                 cpuIdle: true,

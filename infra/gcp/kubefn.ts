@@ -17,6 +17,7 @@
 //   scheduler.ts   each cell's /resync jobs, placement's /drain job
 //   watcher.ts     a cell's watcher on Cloud Run
 //   metrics.ts     log-based metrics over the deployables' lines; alerts.ts, the alert policies
+//   tracing.ts     spec.tracing: KUBEFN_TRACING for every deployable, the Cloud Trace agent role
 import { defineAccounts } from './accounts.ts';
 import { defineAlerts } from './alerts.ts';
 import { defineArtifacts } from './artifacts.ts';
@@ -29,6 +30,7 @@ import type { Sources } from './names.ts';
 import { definePubsub } from './pubsub.ts';
 import { defineScheduler } from './scheduler.ts';
 import type { DeploymentSpec } from './spec.ts';
+import { defineTracing, deployableAccounts } from './tracing.ts';
 import { defineWatcher } from './watcher.ts';
 
 export function defineKubefn(spec: DeploymentSpec, sources: Sources) {
@@ -41,6 +43,7 @@ export function defineKubefn(spec: DeploymentSpec, sources: Sources) {
   const operatorConsole = defineConsolePubsub(ctx, accounts, pubsub);
   const jobs = defineScheduler(ctx, accounts, functions);
   const metrics = defineMetrics(ctx);
+  const tracing = defineTracing(ctx, deployableAccounts(accounts));
   const alerts = defineAlerts(ctx, metrics);
   const cells = Object.fromEntries(
     spec.cells.map((cell) => [
@@ -83,5 +86,6 @@ export function defineKubefn(spec: DeploymentSpec, sources: Sources) {
     ...(operatorConsole ? { console: operatorConsole } : {}),
     metrics,
     alerts,
+    tracing,
   };
 }

@@ -28,6 +28,7 @@ it('fills the defaults', () => {
       timeZone: 'Etc/UTC',
     },
     provisionMinInstances: 0,
+    tracing: 'off',
     monitoring: { notificationChannels: [], timeToReadyGoalSeconds: 120 },
     deletionProtection: true,
   });

@@ -7,6 +7,7 @@ import { allowList } from '../../shared/auth/index.ts';
 import { CellNameSchema, defaultCellCapacity, RegionSchema } from '../../shared/cells.ts';
 import { clusterEnvEntries } from '../../shared/kube/index.ts';
 import { provisionCapacity } from './names.ts';
+import { tracingModes } from './tracing.ts';
 
 // A Google project id: 6-30 lowercase letters, digits and hyphens, starting with a letter.
 const projectId = v.pipe(v.string(), v.regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'a project id'));
@@ -184,6 +185,11 @@ export const DeploymentSpecSchema = v.strictObject({
     v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(provisionCapacity.maxInstances)),
     0,
   ),
+  /**
+   * Spans to Cloud Trace (tracing.ts, docs/tracing.md): every deployable's KUBEFN_TRACING and its
+   * account's roles/cloudtrace.agent. Off: the log lines' trace fields only.
+   */
+  tracing: v.optional(v.picklist(tracingModes), 'off'),
   /**
    * The alert policies (alerts.ts): the notification channels they notify (Cloud Monitoring's
    * projects/P/notificationChannels/ID, made in the console or elsewhere; none: incidents open in

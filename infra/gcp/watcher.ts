@@ -11,6 +11,7 @@ import type { Context } from './context.ts';
 import { envList, watcherEnv } from './env.ts';
 import { cellServiceName, type DeploySource, livenessPath } from './names.ts';
 import type { CellSpec } from './spec.ts';
+import { tracingEnv } from './tracing.ts';
 
 export function defineWatcher(
   ctx: Context,
@@ -40,7 +41,7 @@ export function defineWatcher(
         containers: [
           {
             ...artifacts.sourceContainer('watcher', source, cell.region),
-            envs: envList(watcherEnv(ctx, cell, topic)),
+            envs: envList({ ...tracingEnv(ctx), ...watcherEnv(ctx, cell, topic) }),
             resources: {
               limits: { cpu: '1', memory: '512Mi' },
               cpuIdle: false, // it works between requests: it has none
