@@ -26,6 +26,7 @@ import { type FunctionEnv, functionSkeleton } from '../../shared/http/app.ts';
 import { readJson } from '../../shared/http/json-body.ts';
 import { queryFlag, readQuery } from '../../shared/http/query.ts';
 import { pushRoute } from '../../shared/pubsub/push.ts';
+import { httpRequestKey } from '../provision/outcomes.ts';
 import { customerIdParam, OwnerUidSchema } from '../provision/schema.ts';
 import {
   type Answer,
@@ -40,7 +41,7 @@ import {
   TenantRequestSchema,
   tenantStatus,
 } from './handler.ts';
-import { abortMove, cellNamed, drainRound, moveTenant } from './move.ts';
+import { abortMove, cellNamed, drainRound, requestedMove } from './move.ts';
 
 export type AppDeps = PlacementDeps & {
   caller: CallerRule;
@@ -71,7 +72,8 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
     readQuery(c, {});
     const { to } = await readJson(c, MoveSchema);
     const id = customerIdParam(c.req.param('customerId'));
-    return c.json(await moveTenant(id, to, await deps()));
+    const request = httpRequestKey(c.req.header('idempotency-key'));
+    return c.json(await requestedMove(id, to, await deps(), { via: 'http', request }));
   });
   app.delete('/tenants/:customerId/move', async (c) => {
     readQuery(c, {});

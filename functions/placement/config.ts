@@ -7,6 +7,9 @@
 //   KUBEFN_ALLOW_PUSH          who may push tenant requests (the push account)
 //   KUBEFN_ALLOW_OPERATOR      who may move tenants and drain cells; unset, nobody
 //   KUBEFN_ALLOW_SCHEDULER     who may run a drain's rounds (Cloud Scheduler); unset, nobody
+//   KUBEFN_OUTCOMES_TOPIC      where moves' outcome events go (provision's outcomes.ts, source
+//                              placement); the project from PUBSUB_PROJECT_ID or
+//                              GOOGLE_CLOUD_PROJECT; unset, none are published
 //   KUBEFN_CALLER_TOKEN_DIR    a folder with a token file per cell, <cell>.token (the local
 //                              stack, where each cell's cluster issues its own); otherwise an ID
 //                              token per cell's audience from the metadata server
@@ -29,6 +32,9 @@ import {
   type TokenProvider,
   tokenFile,
 } from '../../shared/kube/index.ts';
+import { pubsubProject, pubsubProjectEntries } from '../../shared/pubsub/project.ts';
+import { pubsubPublisher } from '../../shared/pubsub/publisher.ts';
+import { outcomePublisher } from '../provision/outcomes.ts';
 import type { AppDeps } from './app.ts';
 import { probeCell } from './handler.ts';
 import { cellHealth } from './health.ts';
@@ -42,6 +48,8 @@ const EnvSchema = v.object({
   KUBEFN_ALLOW_PUSH: allowList,
   KUBEFN_ALLOW_OPERATOR: allowList,
   KUBEFN_ALLOW_SCHEDULER: allowList,
+  KUBEFN_OUTCOMES_TOPIC: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z][\w.~+%-]{2,254}$/))),
+  ...pubsubProjectEntries,
   KUBEFN_CALLER_TOKEN_DIR: v.optional(v.pipe(v.string(), v.minLength(1))),
   GOOGLE_CLOUD_PROJECT: v.pipe(v.string(), v.minLength(1)),
   KUBEFN_FIRESTORE_DATABASE: v.optional(v.pipe(v.string(), v.regex(/^[\w()-]{1,63}$/))),
@@ -56,6 +64,7 @@ export type PlacementSettings = v.InferOutput<typeof EnvSchema> & { cells: Cell[
 export function settingsFromEnv(env: NodeJS.ProcessEnv): PlacementSettings {
   const settings = readEnv('placement', EnvSchema, env);
   checkClusterSettings('placement', settings);
+  if (settings.KUBEFN_OUTCOMES_TOPIC) pubsubProject('placement', settings);
   let json: unknown;
   try {
     json = JSON.parse(settings.KUBEFN_CELLS);
@@ -101,5 +110,15 @@ async function connect(settings: PlacementSettings): Promise<AppDeps> {
     pushCaller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_PUSH),
     operatorCaller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_OPERATOR),
     schedulerCaller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_SCHEDULER),
+    outcomes: settings.KUBEFN_OUTCOMES_TOPIC
+      ? outcomePublisher(
+          pubsubPublisher(pubsubProject('placement', settings), settings.KUBEFN_OUTCOMES_TOPIC, {
+            ordered: true,
+          }),
+          'global',
+          undefined,
+          'placement',
+        )
+      : undefined,
   };
 }

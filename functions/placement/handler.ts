@@ -9,10 +9,11 @@ import { callFunction, type FunctionAnswer } from '../../shared/http/call-functi
 import type { TokenProvider } from '../../shared/kube/index.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
 import type { PushMessage, PushOutcome } from '../../shared/pubsub/push.ts';
+import type { Outcomes } from '../provision/outcomes.ts';
 import { CustomerIdSchema, OwnerUidSchema } from '../provision/schema.ts';
 import { chooseCell } from './choose-cell.ts';
 import type { CellHealth } from './health.ts';
-import { moveTenant } from './move.ts';
+import { requestedMove } from './move.ts';
 import type { Placement, PlacementStore } from './store.ts';
 
 export type PlacementDeps = {
@@ -21,6 +22,8 @@ export type PlacementDeps = {
   health: CellHealth;
   /** Our ID token for a cell's provision (its audience). */
   tokenFor: (cell: Cell) => TokenProvider;
+  /** Moves' outcome events (KUBEFN_OUTCOMES_TOPIC); none when unset. */
+  outcomes?: Outcomes | undefined;
 };
 
 export type Answer = { status: number; body: unknown };
@@ -151,7 +154,11 @@ export async function forwardTenantRequest(
   // A move is placement's own work, not the cell's (move.ts).
   if (request.action === 'move') {
     const { to, requestedAt } = v.parse(MoveRequestSchema, request);
-    return moveTenant(request.customerId, to, deps, { requestedAt });
+    return requestedMove(request.customerId, to, deps, {
+      via: 'pubsub',
+      request: requestedAt,
+      requestedAt,
+    });
   }
   let placement = await deps.store.find(request.customerId);
   if (placement?.move?.step === 'reserved') throw moving(request.customerId);

@@ -16,6 +16,7 @@ import type { Cell } from '../../shared/cells.ts';
 import { DomainError } from '../../shared/errors.ts';
 import type { FunctionAnswer } from '../../shared/http/call-function.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
+import { type OutcomeRequest, withOutcomes } from '../provision/outcomes.ts';
 import { chooser, forward, type PlacementDeps } from './handler.ts';
 import type { Placement } from './store.ts';
 
@@ -52,7 +53,8 @@ export async function moveTenant(
   const started = Date.now();
   const target = cellNamed(deps, to);
   const step = async (name: MoveStep, from: string) => {
-    log('INFO', `tenant move: ${name}`, { customerId, from, to, step: name });
+    const elapsedMs = Date.now() - started;
+    log('INFO', `tenant move: ${name}`, { customerId, from, to, step: name, elapsedMs });
     await options.onStep?.(name, customerId);
   };
   let placement = await placed(customerId, deps);
@@ -111,6 +113,26 @@ export async function moveTenant(
   };
 }
 
+/**
+ * A move someone asked for, between its outcome events (functions/provision/outcomes.ts):
+ * requested, then succeeded (from, to, region, what became of the source's copy) or failed; a
+ * stale request's only event is its requested, again. Nothing is published without a topic.
+ */
+export function requestedMove(
+  customerId: string,
+  to: string,
+  deps: PlacementDeps,
+  request: Pick<OutcomeRequest, 'via' | 'request' | 'requestedAt'>,
+): Promise<MoveResult> {
+  return withOutcomes(
+    deps.outcomes,
+    { action: 'move', customerId, ...request },
+    () => moveTenant(customerId, to, deps, { requestedAt: request.requestedAt }),
+    async ({ outcome, customerId: _, ...data }) =>
+      outcome === 'stale' ? undefined : { stage: 'succeeded', data: { outcome, ...data } },
+  );
+}
+
 /** Undoes the tenant's unfinished move (an operator's decision); a switched move finishes instead. */
 export async function abortMove(
   customerId: string,
@@ -163,7 +185,7 @@ async function targetReached(
         undefined,
         { retryable: true },
       );
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
@@ -190,7 +212,12 @@ export async function drainRound(
   for (const placement of queue.slice(0, Math.max(limit, unfinished.length))) {
     try {
       const target = placement.move?.to ?? to ?? (await targetFor(deps, placement));
-      moved.push(await moveTenant(placement.customerId, target, deps));
+      moved.push(
+        await requestedMove(placement.customerId, target, deps, {
+          via: 'drain',
+          request: `drain:${cell.name}`,
+        }),
+      );
     } catch (error) {
       const known = error instanceof DomainError;
       failed.push({

@@ -14,25 +14,37 @@
 // no newer than the tenant's record, lifecycle.ts) yields only its `requested` again.
 // Plain attributes customerId, action and stage sit beside the ce-* ones, for subscription
 // filters. A publish that fails is logged at ERROR with the event's id; the request's own answer
-// does not change (its work is done). A request waits at most 5 s for a publish (the client
-// retries a failing one for much longer); past that the publish goes on in the background, where
-// Cloud Run may starve it of CPU once the request has answered: in an outage an outcome may come
-// late, or be lost with the instance (logged).
+// does not change (its work is done). A request waits at most 5 s for a publish; the client
+// retries a failing one for 10 minutes (`outcomeRetryMs`, 10 s an attempt, so a dead connection
+// does not use it up), in the background past those 5 s, where Cloud Run may starve it of CPU
+// once the request has answered: in an outage an outcome may come late, or be lost with the
+// instance (logged). A 30 s Pub/Sub outage, refused or blackholed, loses none
+// (test/faults/deletion-budget-outages.test.ts).
 import { randomUUID } from 'node:crypto';
 import { isRetryable, KubefnError } from '../../shared/errors.ts';
 import { cloudEventAttributes, eventSource } from '../../shared/events/cloud-event.ts';
 import { jsonLogger, type Logger } from '../../shared/log.ts';
 import type { Publish, PublishedMessage } from '../../shared/pubsub/publisher.ts';
 
-export const tenantActions = ['signup', 'change-plan', 'suspend', 'resume', 'cancel'] as const;
+export const tenantActions = [
+  'signup',
+  'change-plan',
+  'suspend',
+  'resume',
+  'cancel',
+  // Placement's (functions/placement/move.ts): its events' source is placement, not a cell.
+  'move',
+] as const;
 export type TenantAction = (typeof tenantActions)[number];
 export type Stage = 'requested' | 'succeeded' | 'failed' | 'held';
 
 export type OutcomeRequest = {
   action: TenantAction;
   customerId: string;
-  namespace: string;
-  via: 'http' | 'pubsub';
+  /** The tenant's namespace; placement, which moves tenants, does not know it. */
+  namespace?: string | undefined;
+  /** A drain's moves are placement's own (functions/placement/move.ts). */
+  via: 'http' | 'pubsub' | 'drain';
   /** What makes the request itself: its requestedAt, or the HTTP caller's Idempotency-Key. */
   request: string;
   requestedAt?: string | undefined;
@@ -51,13 +63,14 @@ export function outcomeMessage(
   data: Record<string, unknown>,
   cell: string,
   time: string,
+  deployable = 'provision',
 ): PublishedMessage {
   const { action, customerId, namespace, via, requestedAt } = request;
   return {
     data: Buffer.from(
       JSON.stringify({
         customerId,
-        namespace,
+        ...(namespace ? { namespace } : {}),
         action,
         stage,
         via,
@@ -68,7 +81,7 @@ export function outcomeMessage(
     attributes: {
       ...cloudEventAttributes({
         id: `${customerId}/${action}/${request.request}/${stage}`,
-        source: eventSource(cell, 'provision'),
+        source: eventSource(cell, deployable),
         type: outcomeType(stage),
         subject: `tenants/${customerId}`,
         time,
@@ -81,6 +94,9 @@ export function outcomeMessage(
   };
 }
 
+/** How long the client tries to publish an outcome before it is lost (logged at ERROR). */
+export const outcomeRetryMs = 10 * 60_000;
+
 /** How long a request waits for its outcome's publish before going on without it. */
 const waitMs = 5_000;
 
@@ -88,6 +104,8 @@ export function outcomePublisher(
   publish: Publish,
   cell: string,
   log: Logger = jsonLogger,
+  /** Who publishes: a cell's provision, or placement (cell `global`) for moves. */
+  deployable = 'provision',
 ): Outcomes {
   return {
     async emit(request, stage, data = {}) {
@@ -96,7 +114,7 @@ export function outcomePublisher(
         stage === 'requested' && request.requestedAt
           ? request.requestedAt
           : new Date().toISOString();
-      const message = outcomeMessage(request, stage, data, cell, time);
+      const message = outcomeMessage(request, stage, data, cell, time, deployable);
       const ids = { id: message.attributes['ce-id'], type: message.attributes['ce-type'] };
       const published = publish(message).then(
         () => true,

@@ -161,6 +161,8 @@ export function placementEnv(
     // Operators move tenants and drain cells; Cloud Scheduler runs a drain's rounds (/drain).
     KUBEFN_ALLOW_OPERATOR: ctx.spec.operators.join(','),
     KUBEFN_ALLOW_SCHEDULER: accounts.scheduler.email,
+    // Moves' outcome events, on the topic the billing or CRM system hears (pubsub.ts grants).
+    KUBEFN_OUTCOMES_TOPIC: topicNames.tenantOutcomes,
     GOOGLE_CLOUD_PROJECT: ctx.project,
     KUBEFN_FIRESTORE_DATABASE: ctx.spec.placement.database,
   };

@@ -476,6 +476,15 @@ describe.each(variants)('%s', (_, { spec, resources }) => {
       // Its outcome events go to the one topic the billing or CRM system hears.
       expect(envOf(provision).KUBEFN_OUTCOMES_TOPIC).toBe(topicNames.tenantOutcomes);
     }
+    // ... and so do placement's moves, which it may publish there.
+    const placement = byName(resources, types.service, 'kubefn-placement');
+    expect(envOf(placement).KUBEFN_OUTCOMES_TOPIC).toBe(topicNames.tenantOutcomes);
+    const publishers = ofType(resources, types.topicMember)
+      .filter(
+        (m) => m.inputs.role === 'roles/pubsub.publisher' && m.inputs.member === sa('placement'),
+      )
+      .map((m) => m.inputs.topic);
+    expect(publishers).toEqual([topicNames.tenantOutcomes]);
   });
 
   it('signs customers in with Identity Platform of the project, never the emulator', () => {

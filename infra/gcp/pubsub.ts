@@ -73,6 +73,17 @@ export function definePubsub(
       opts,
     );
   }
+  // Placement's moves have outcome events too (functions/placement/move.ts).
+  new gcp.pubsub.TopicIAMMember(
+    'placement-publishes-tenant-outcomes',
+    {
+      project,
+      topic: tenantOutcomes.name,
+      role: 'roles/pubsub.publisher',
+      member: member(accounts.placement),
+    },
+    opts,
+  );
   spec.labelCallers.forEach((email, i) => {
     new gcp.pubsub.TopicIAMMember(
       `label-caller-publishes-${i}`,

@@ -39,6 +39,7 @@ export async function startCells(
   cells: readonly LocalCell[],
   options: {
     provisionEnv?: Record<string, string | undefined>;
+    placementEnv?: Record<string, string | undefined>;
     /** Placement's port (`npm start` prefers a well-known one). */
     placementPort?: number;
     log?: (line: string) => void;
@@ -85,7 +86,11 @@ export async function startPlacement(
   stack: StackInfo,
   running: RunningCells['cells'],
   cells: readonly LocalCell[],
-  options: { placementPort?: number; log?: (line: string) => void } = {},
+  options: {
+    placementPort?: number;
+    placementEnv?: Record<string, string | undefined>;
+    log?: (line: string) => void;
+  } = {},
 ): Promise<Pick<RunningCells, 'placement' | 'signupTokenFile'>> {
   const tokenDir = await mkdtemp(join(stack.dir, 'placement-tokens-'));
   const placed: Cell[] = [];
@@ -112,6 +117,7 @@ export async function startPlacement(
     {
       ...(options.log ? { log: options.log } : {}),
       ...(options.placementPort ? { port: options.placementPort } : {}),
+      ...(options.placementEnv ? { env: options.placementEnv } : {}),
     },
   );
   const signupTokenFile = join(tokenDir, `${signupAccount}.token`);

@@ -33,7 +33,7 @@ const firestore = firestoreClient({
 try {
   // Every round deletes a source copy: more than the default budget of 10 an hour.
   const running = await startCells(stack, cells, {
-    provisionEnv: { KUBEFN_DELETION_BUDGET: '1000/1h' },
+    provisionEnv: { KUBEFN_DELETION_BUDGET: '50/1h' },
   });
   const deps = placementDeps(running, cells, firestore);
   const provision = async (cell: string) => {

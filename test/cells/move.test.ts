@@ -22,6 +22,7 @@ import type { KubeObject } from '../../shared/kube/index.ts';
 import { type Answer, httpRequest } from '../support/http.ts';
 import { eventually, uniqueName } from '../support/kube.ts';
 import { placementDeps } from '../support/placement-deps.ts';
+import { pubsub, pullCloudEvents, topicPath } from '../support/pubsub.ts';
 import { stack } from '../support/stack.ts';
 
 type CellName = 'eu1' | 'us1';
@@ -39,6 +40,7 @@ const tokens = {
   read: { eu1: '', us1: '' },
 };
 let deps: PlacementDeps;
+const outcomesTopic = uniqueName('move-outcomes');
 const firestore = firestoreClient({
   project: stack.firestoreProject,
   emulatorHost: stack.firestoreEmulatorHost,
@@ -50,12 +52,22 @@ beforeAll(async () => {
     `http://${stack.firestoreEmulatorHost}/emulator/v1/projects/${stack.firestoreProject}/databases/(default)/documents`,
     { method: 'DELETE' },
   );
-  cells = await startCells(
-    stack,
-    moveCells,
+  expect((await pubsub('PUT', `topics/${outcomesTopic}`)).status).toBe(200);
+  const subscribed = await pubsub('PUT', `subscriptions/${outcomesTopic}-app`, {
+    topic: topicPath(outcomesTopic),
+    enableMessageOrdering: true,
+  });
+  expect(subscribed.status).toBe(200);
+  cells = await startCells(stack, moveCells, {
     // The moves here delete more source copies than the default budget of 10 an hour.
-    { provisionEnv: { KUBEFN_DELETION_BUDGET: '1000/1h' } },
-  );
+    provisionEnv: { KUBEFN_DELETION_BUDGET: '50/1h' },
+    // Moves' outcome events, for the SaaS app.
+    placementEnv: {
+      KUBEFN_OUTCOMES_TOPIC: outcomesTopic,
+      PUBSUB_EMULATOR_HOST: stack.pubsubEmulatorHost,
+      PUBSUB_PROJECT_ID: stack.pubsubProject,
+    },
+  });
   const forPlacement = { audiences: [placementAudience] };
   tokens.signup = await mintToken(admin('eu1'), signupAccount, forPlacement);
   tokens.operator = await mintToken(admin('eu1'), operatorAccount, forPlacement);
@@ -322,6 +334,35 @@ test('a move from the tenant-requests topic; a stale one changes nothing', async
   });
   expect([stale.status, json(stale).outcome]).toEqual([200, 'stale']);
   expect((await record(id))?.fields?.cell).toEqual({ stringValue: 'us1' });
+  // Its outcome events, as the SaaS app reads them: requested and succeeded for the move, and
+  // the stale one's requested only; placement is their source.
+  const events = (await pullCloudEvents(`${outcomesTopic}-app`, 3, true)).filter(
+    (e) => e.subject === `tenants/${id}`,
+  );
+  expect(events.map((e) => [e.type, e.source, e.id])).toEqual([
+    [
+      'dev.kubefn.tenant.requested',
+      '//kubefn.dev/clusters/global/placement',
+      `${id}/move/${requestedAt}/requested`,
+    ],
+    [
+      'dev.kubefn.tenant.succeeded',
+      '//kubefn.dev/clusters/global/placement',
+      `${id}/move/${requestedAt}/succeeded`,
+    ],
+    [
+      'dev.kubefn.tenant.requested',
+      '//kubefn.dev/clusters/global/placement',
+      `${id}/move/${older}/requested`,
+    ],
+  ]);
+  expect(events[1]?.data).toMatchObject({
+    action: 'move',
+    from: 'eu1',
+    to: 'us1',
+    region: 'us-central1',
+    removed: 'deleted',
+  });
 }, 240_000);
 
 test('a drain moves every tenant off a cell, a bounded number per round, and takes no new ones', async () => {

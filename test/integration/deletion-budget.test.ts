@@ -9,12 +9,12 @@ import { mintToken, pushAccount, schedulerAccount } from '../../infra/local/iden
 import { type Subscribed, subscribe } from '../../infra/local/triggers.ts';
 import { systemNamespace } from '../../shared/identities.ts';
 import type { Cluster, KubeObject } from '../../shared/kube/index.ts';
-import { readCloudEvent } from '../support/cloud-events.ts';
+import type { CloudEvent } from '../support/cloud-events.ts';
 import { adminCluster, stack } from '../support/cluster.ts';
 import { httpRequest } from '../support/http.ts';
 import { eventually } from '../support/kube.ts';
 import { type ProvisionFixture, provisionAudience, startProvision } from '../support/provision.ts';
-import { pubsub, topicPath } from '../support/pubsub.ts';
+import { pubsub, pullCloudEvents, topicPath } from '../support/pubsub.ts';
 
 const run = Date.now().toString(36).slice(-6);
 const prefix = `db${run}-`;
@@ -157,36 +157,9 @@ async function publishCancels(customerIds: string[], requestedAt: string) {
 
 const requestedAt = new Date().toISOString();
 
-type OutcomeEvent = ReturnType<typeof readCloudEvent>;
-type Pulled = { message: { data: string; attributes: Record<string, string> }; ackId: string };
-
-/**
- * Pulls (and acknowledges) outcome events until `expected` have come, or 30 s have passed; with
- * `drain`, then on until three pulls in a row find nothing (what was published before is out).
- */
-async function pullOutcomes(expected: number, drain = false): Promise<OutcomeEvent[]> {
-  const events: OutcomeEvent[] = [];
-  const deadline = Date.now() + 30_000;
-  let empty = 0;
-  while ((events.length < expected || (drain && empty < 3)) && Date.now() < deadline) {
-    const pulled = await pubsub('POST', `subscriptions/${outcomeSubscription}:pull`, {
-      maxMessages: 1000,
-      // The emulator otherwise holds an empty pull open for seconds.
-      returnImmediately: true,
-    });
-    const received = (pulled.body.receivedMessages ?? []) as Pulled[];
-    // Each one read by the SDK, which throws unless it is a valid CloudEvent.
-    for (const { message } of received)
-      events.push(readCloudEvent(message.attributes, Buffer.from(message.data, 'base64')));
-    if (received.length)
-      await pubsub('POST', `subscriptions/${outcomeSubscription}:acknowledge`, {
-        ackIds: received.map((r) => r.ackId),
-      });
-    else await new Promise((resolve) => setTimeout(resolve, 200));
-    empty = received.length ? 0 : empty + 1;
-  }
-  return events;
-}
+type OutcomeEvent = CloudEvent<unknown>;
+const pullOutcomes = (expected: number, drain = false) =>
+  pullCloudEvents(outcomeSubscription, expected, drain);
 
 describe('the deletion budget', () => {
   test(`${cancelled.length} cancels at once with a budget of ${budget}: ${budget} deleted, the rest held`, async () => {

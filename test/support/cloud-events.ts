@@ -4,6 +4,8 @@
 // event against the spec's schema (toEvent alone accepts a missing source, and makes up a time).
 import { type CloudEvent, HTTP } from 'cloudevents';
 
+export type { CloudEvent };
+
 export function readCloudEvent(
   attributes: Record<string, string>,
   data: Buffer | string,
