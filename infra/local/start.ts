@@ -25,7 +25,7 @@ import {
   startSignupFunction,
 } from './deploy.ts';
 import { freePort } from './functions.ts';
-import { mintToken, schedulerAccount } from './identities.ts';
+import { mintToken, operatorAccount, schedulerAccount } from './identities.ts';
 import { type Stack, startStack } from './stack.ts';
 import { subscribeAll } from './triggers.ts';
 
@@ -155,6 +155,14 @@ try {
     { mode: 0o600 },
   );
 
+  // A local operator's token for placement: moves and drains.
+  const operatorTokenFile = join(stack.dir, 'operator.token');
+  await writeFile(
+    operatorTokenFile,
+    await mintToken(first.admin, operatorAccount, { audiences: [placementAudience] }),
+    { mode: 0o600 },
+  );
+
   const memory = await stack.memory();
   const total = Object.values(memory).reduce((a, b) => a + b, 0);
   console.log(`
@@ -194,6 +202,13 @@ Label everything of a kind in the tenant (eu1's label function):
 
 Delete a tenant's quota; eu1's watcher reports it and eu1's provision puts it back within seconds:
   kubectl -n tenant-acme delete resourcequota tenant-quota && sleep 2 && kubectl -n tenant-acme get resourcequota
+
+Move the tenant to us1, as an operator: placement copies it there with what you set by hand,
+switches once it is Ready there, then removes it from eu1 (it is Ready somewhere all along):
+  curl -s -X POST ${placement.url}/tenants/acme/move -H "authorization: Bearer $(cat ${operatorTokenFile})" -H 'content-type: application/json' -d '{"to":"us1"}'
+Drain a cell: no new tenants there, and each call moves the next 5 (Cloud Scheduler's job does a
+round a minute on Google Cloud; here, call it again):
+  curl -s -X POST ${placement.url}/cells/eu1/drain -H "authorization: Bearer $(cat ${operatorTokenFile})" -H 'content-type: application/json' -d '{"limit":5,"to":"us1"}'
 
 Publish a billing request (suspend, resume, change-plan, cancel) to ${topics.tenantRequests}; placement sends it to the tenant's cell:
   MSG=$(printf '{"action":"suspend","customerId":"acme","requestedAt":"%s"}' "$(date -u +%FT%T.%3NZ)" | base64 -w0)
