@@ -34,6 +34,8 @@ type DeployOptions = {
   env?: Record<string, string | undefined>;
   /** Where a restart after a crash is said (default: stdout). */
   log?: (line: string) => void;
+  /** Its log file's name (default function-<target>, shared with the stack's others). */
+  name?: string;
 };
 const principal = (account: string) => `system:serviceaccount:kubefn-system:${account}`;
 
@@ -60,7 +62,11 @@ async function startAs(
   return startFunction({
     stateDir: stack.dir,
     target,
-    ...(cell ? { name: `function-${target}-${cell.name}` } : {}),
+    ...(options.name
+      ? { name: options.name }
+      : cell
+        ? { name: `function-${target}-${cell.name}` }
+        : {}),
     source: outputs[target]?.entry ?? '',
     ...(options.port ? { port: options.port } : {}),
     ...(options.log ? { log: options.log } : {}),

@@ -44,10 +44,12 @@ const call = (path: string, token: string, method = 'GET', body?: unknown) =>
 
 beforeAll(async () => {
   admin = await adminCluster();
-  fx = await startProvision(admin, {
-    KUBEFN_NAMESPACE_PREFIX: prefix,
-    KUBEFN_DELETION_BUDGET: '1/1h',
-  });
+  // A log file of its own: other test files' provision functions write the stack's shared one.
+  fx = await startProvision(
+    admin,
+    { KUBEFN_NAMESPACE_PREFIX: prefix, KUBEFN_DELETION_BUDGET: '1/1h' },
+    `function-provision-${prefix}`,
+  );
   const mint = (account: string) =>
     mintToken(admin, account, { audiences: [provisionAudience], expirationSeconds: 3600 });
   [pushToken, schedulerToken] = await Promise.all([mint(pushAccount), mint(schedulerAccount)]);

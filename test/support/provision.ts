@@ -13,8 +13,10 @@ export type ProvisionFixture = { fn: RunningFunction; callerToken: string; stran
 export async function startProvision(
   admin: Cluster,
   env: Record<string, string> = {},
+  /** Its own log file's name, for a test that reads its lines (default: the stack's shared one). */
+  name?: string,
 ): Promise<ProvisionFixture> {
-  const fn = await startProvisionFunction(admin, stack, { env });
+  const fn = await startProvisionFunction(admin, stack, { env, ...(name ? { name } : {}) });
   const mint = (account: string) =>
     mintToken(admin, account, { audiences: [provisionAudience], expirationSeconds: 3600 });
   return { fn, callerToken: await mint(signupAccount), strangerToken: await mint('kubefn-label') };
