@@ -126,6 +126,14 @@ describe('log-based metrics', () => {
     ).toBe('REGEXP_EXTRACT(resource.labels.service_name, "^kubefn-(.+)-watcher$")');
   });
 
+  it("keeps within Logging's limits: names of allowed characters, at most 10 labels", () => {
+    for (const m of ofType(resources, metricT)) {
+      // Metric identifiers: up to 100 characters of A-Z a-z 0-9 _-.,+!*',()%/ (Logging's docs).
+      expect(m.inputs.name).toMatch(/^[A-Za-z0-9_\-.,+!*',()%/]{1,100}$/);
+      expect(m.inputs.metricDescriptor.labels.length).toBeLessThanOrEqual(10);
+    }
+  });
+
   it('enables the Monitoring API the alert policies need', () => {
     const apis = ofType(resources, 'gcp:projects/service:Service').map((a) => a.inputs.service);
     expect(apis).toContain('monitoring.googleapis.com');
