@@ -42,7 +42,7 @@ import { pubsubPublisher } from '../../shared/pubsub/publisher.ts';
 import type { AppDeps } from './app.ts';
 import { type DeletionBudget, defaultDeletionBudget } from './deletion-budget.ts';
 import { resyncPublisher } from './fanout.ts';
-import { outcomePublisher } from './outcomes.ts';
+import { outcomePublisher, outcomeRetryMs } from './outcomes.ts';
 import { badPlanRules } from './owner.ts';
 import { bundleRefs, type Templates } from './render.ts';
 import builtInBundle from './templates/bundle.json' with { type: 'json' };
@@ -142,6 +142,7 @@ async function connect(settings: ProvisionSettings): Promise<AppDeps> {
       ? outcomePublisher(
           pubsubPublisher(pubsubProject('provision', settings), settings.KUBEFN_OUTCOMES_TOPIC, {
             ordered: true,
+            retryForMs: outcomeRetryMs,
           }),
           settings.KUBEFN_CELL,
         )

@@ -43,16 +43,39 @@ const requestSubscription = `${prefix}provision-tenant-requests`;
 const outcomeSubscription = `${prefix}outcomes-app`;
 /** Deleted over HTTP at once, more than the budget: the list tests' held deletions. */
 const cancelledFirst = ['a0', 'a1', 'a2', 'a3', 'a4', 'a5'];
-/** Cancelled over Pub/Sub (b*) and over HTTP (h0) during the outage; suspended; re-planned. */
-const cancelledInOutage = ['b0', 'b1', 'b2', 'b3', 'b4'];
-const suspended = ['k0', 'k1'];
-const replanned = 'k2';
+/**
+ * Each outage's tenants, by the letter of its kind (r: refused, x: blackholed): cancelled over
+ * Pub/Sub (c*) and over HTTP (h0) during it; suspended (k0, k1) and re-planned (k2); signed up
+ * over Pub/Sub (s0, s1) and over HTTP (s2).
+ */
+function outageTenants(letter: string) {
+  const id = (name: string) => `${letter}${name}`;
+  return {
+    cancelled: ['c0', 'c1', 'c2', 'c3', 'c4'].map(id),
+    overHttp: id('h0'),
+    suspended: ['k0', 'k1'].map(id),
+    replanned: id('k2'),
+    signedUp: ['s0', 's1'].map(id),
+    signedUpOverHttp: id('s2'),
+  };
+}
+const outages = { refused: outageTenants('r'), blackholed: outageTenants('x') };
 /** Never asked to go: every one of them must still be there at the end. */
-const bystanders = ['k0', 'k1', 'k2', 'k3', 'k4'];
-const existing = [...cancelledFirst, ...cancelledInOutage, 'h0', ...bystanders];
-const signedUpInOutage = ['s0', 's1'];
-const signedUpOverHttp = 's2';
-const everyone = [...existing, ...signedUpInOutage, signedUpOverHttp];
+const bystanders = ['k0', 'k1', 'k2'];
+const existing = [
+  ...cancelledFirst,
+  ...bystanders,
+  ...Object.values(outages).flatMap((o) => [
+    ...o.cancelled,
+    o.overHttp,
+    ...o.suspended,
+    o.replanned,
+  ]),
+];
+const everyone = [
+  ...existing,
+  ...Object.values(outages).flatMap((o) => [...o.signedUp, o.signedUpOverHttp]),
+];
 const principal = (account: string) => `system:serviceaccount:kubefn-system:${account}`;
 const nsRef = { apiVersion: 'v1', kind: 'Namespace' } as const;
 const leaseRef = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease' } as const;
@@ -151,14 +174,16 @@ async function call(method: string, path: string, token: string, body?: unknown)
 }
 
 type State = 'deleted' | 'held' | 'kept';
-/** Each customer's tenant, read by name (no list): gone or terminating, held, or neither. */
-async function states(customers = everyone): Promise<Record<string, State | 'absent'>> {
-  const state: Record<string, State | 'absent'> = {};
+/**
+ * Each customer's tenant, read by name (no list): deleted (gone, or terminating: a namespace
+ * finishes going on its own time), held, or neither.
+ */
+async function states(customers = everyone): Promise<Record<string, State>> {
+  const state: Record<string, State> = {};
   for (const customerId of customers) {
     const ns: KubeObject | undefined = await admin.resource(nsRef).find(prefix + customerId);
-    state[customerId] = !ns
-      ? 'absent'
-      : ns.metadata?.deletionTimestamp
+    state[customerId] =
+      !ns || ns.metadata?.deletionTimestamp
         ? 'deleted'
         : ns.metadata?.labels?.['kubefn.dev/deletion-held'] === 'true'
           ? 'held'
@@ -166,7 +191,7 @@ async function states(customers = everyone): Promise<Record<string, State | 'abs
   }
   return state;
 }
-const gone = (state: string | undefined) => state === 'deleted' || state === 'absent';
+const gone = (state: string | undefined) => state === 'deleted';
 const which = (state: Record<string, string>, wanted: (s: string | undefined) => boolean) =>
   Object.keys(state)
     .filter((c) => wanted(state[c]))
@@ -289,7 +314,7 @@ describe('lists that fail, come back empty or are cut short delete nothing', () 
     for (const c of existing.filter((c) => !cancelledFirst.includes(c)))
       expect(state[c], c).toBe('kept');
     console.log(
-      `list faults: deleted ${which(state, gone).length} of ${cancelledFirst.length} cancelled (budget ${budget} a window, two windows), held ${held.length}, bystanders kept ${bystanders.length + cancelledInOutage.length + 1}`,
+      `list faults: deleted ${which(state, gone).length} of ${cancelledFirst.length} cancelled (budget ${budget} a window, two windows), held ${held.length}, bystanders kept ${existing.length - cancelledFirst.length}`,
     );
   });
 });
@@ -320,148 +345,164 @@ async function pullOutcomes(
   }
 }
 
-describe(`a ${outageMs / 1000} s Pub/Sub outage`, () => {
-  test('with cancels beyond the budget and other requests in flight: the budget holds, no request and no outcome is lost', async () => {
-    await freeTheWindow(); // a fresh window
-    const heldEarlier = which(await states(cancelledFirst), (s) => s === 'held');
+/**
+ * A Pub/Sub outage of `outageMs` right after tenant requests were published: the push to
+ * provision and provision's publishing both cut off, `refused` (connections reset and refused,
+ * as a service answering UNAVAILABLE) or `blackholed` (connections kept, every byte dropped).
+ */
+async function outage(mode: keyof typeof outages) {
+  const tenants = outages[mode];
+  const { cancelled, overHttp, suspended, replanned, signedUp, signedUpOverHttp } = tenants;
+  await freeTheWindow(); // a fresh window
+  const earlier = existing.filter(
+    (c) => !cancelled.includes(c) && c !== overHttp && !suspended.includes(c) && c !== replanned,
+  );
+  const before = await states(earlier);
+  const logBefore = await readFile(fn.process.logFile, 'utf8');
 
-    const t = Date.now();
-    const at = (ms: number) => new Date(t + ms).toISOString();
-    const published = [
-      ...cancelledInOutage.map((customerId, i) => ({
-        action: 'cancel',
-        customerId,
-        confirm: customerId,
-        requestedAt: at(i),
-      })),
-      ...suspended.map((customerId) => ({ action: 'suspend', customerId, requestedAt: at(10) })),
-      { action: 'change-plan', customerId: replanned, plan: 'free', requestedAt: at(11) },
-      ...signedUpInOutage.map((customerId) => ({
-        action: 'signup',
-        customerId,
-        plan: 'free',
-        owners: [],
-        requestedAt: at(12),
-      })),
-    ];
-    const answered = answers.length;
-    const sent = await pubsub('POST', `topics/${topics.requests}:publish`, {
-      messages: published.map((request) => ({
-        data: Buffer.from(JSON.stringify(request)).toString('base64'),
-        attributes: { customerId: request.customerId },
-        orderingKey: request.customerId,
-      })),
-    });
-    expect(sent.status).toBe(200);
-    // In flight: the first push answered, the others on their way when Pub/Sub goes.
-    await eventually('a first push answered', 30_000, async () =>
-      answers.length > answered ? true : undefined,
-    );
-    toProvision.cut();
-    toPubsub.cut();
-    const outageEnds = Date.now() + outageMs;
-    const answeredBeforeCut = answers.length - answered;
-    // During the outage, tenant requests over HTTP: their outcomes are published into it.
-    const deleteH0 = await call('DELETE', `/tenants/h0?confirm=h0`, callerToken);
-    expect([202, 429]).toContain(deleteH0.status);
-    await signUpTenant(fn.url, callerToken, signedUpOverHttp);
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, outageEnds - Date.now())));
-    const answeredInOutage = answers.length - answered - answeredBeforeCut;
-    toProvision.restore();
-    toPubsub.restore();
-    const outageSeconds = ((Date.now() - (outageEnds - outageMs)) / 1000).toFixed(1);
+  const t = Date.now();
+  const at = (ms: number) => new Date(t + ms).toISOString();
+  const published = [
+    ...cancelled.map((customerId, i) => ({
+      action: 'cancel',
+      customerId,
+      confirm: customerId,
+      requestedAt: at(i),
+    })),
+    ...suspended.map((customerId) => ({ action: 'suspend', customerId, requestedAt: at(10) })),
+    { action: 'change-plan', customerId: replanned, plan: 'free', requestedAt: at(11) },
+    ...signedUp.map((customerId) => ({
+      action: 'signup',
+      customerId,
+      plan: 'free',
+      owners: [],
+      requestedAt: at(12),
+    })),
+  ];
+  const answered = answers.length;
+  const sent = await pubsub('POST', `topics/${topics.requests}:publish`, {
+    messages: published.map((request) => ({
+      data: Buffer.from(JSON.stringify(request)).toString('base64'),
+      attributes: { customerId: request.customerId },
+      orderingKey: request.customerId,
+    })),
+  });
+  expect(sent.status).toBe(200);
+  // In flight: the first push answered, the others on their way when Pub/Sub goes.
+  await eventually('a first push answered', 30_000, async () =>
+    answers.length > answered ? true : undefined,
+  );
+  const stop = mode === 'refused' ? 'cut' : 'freeze';
+  toProvision[stop]();
+  toPubsub[stop]();
+  const outageEnds = Date.now() + outageMs;
+  const answeredBeforeCut = answers.length - answered;
+  // During the outage, tenant requests over HTTP: their outcomes are published into it.
+  const deleteH0 = await call('DELETE', `/tenants/${overHttp}?confirm=${overHttp}`, callerToken);
+  expect([202, 429]).toContain(deleteH0.status);
+  await signUpTenant(fn.url, callerToken, signedUpOverHttp);
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, outageEnds - Date.now())));
+  const answeredInOutage = answers.length - answered - answeredBeforeCut;
+  toProvision.restore();
+  toPubsub.restore();
+  const outageSeconds = ((Date.now() - (outageEnds - outageMs)) / 1000).toFixed(1);
 
-    // Every published request ends applied or held (this subscription has no dead-letter topic:
-    // Pub/Sub redelivers until a 2xx). Read from the cluster, not from the answers.
-    const cancels = [...cancelledInOutage, 'h0'];
-    const applied = async () => {
-      const state = await states([...cancels, ...suspended, replanned, ...signedUpInOutage]);
-      const records = await Promise.all(
-        [...suspended, replanned, ...signedUpInOutage].map(async (c) => {
-          const ns = await admin.resource(nsRef).find(prefix + c);
-          return ns?.metadata?.annotations?.['kubefn.dev/requested-at'];
-        }),
-      );
-      const cancelsSettled = cancels.every((c) => gone(state[c]) || state[c] === 'held');
-      const othersApplied = records.every((r) => r !== undefined);
-      return cancelsSettled && othersApplied ? state : undefined;
-    };
-    const mark = (what: string) =>
-      console.log(`${((Date.now() - t) / 1000).toFixed(1)} s: ${what}`);
-    mark('Pub/Sub back');
-    const state = await eventually('every request applied or held', 120_000, applied);
-    mark('every request applied or held');
-    const deleted = cancels.filter((c) => gone(state[c]));
-    const held = cancels.filter((c) => state[c] === 'held');
-    expect(deleted).toHaveLength(budget);
-    expect(held).toHaveLength(cancels.length - budget);
-    // Nothing else went: the earlier held ones are still held, every bystander is there.
-    expect(which(await states(cancelledFirst), (s) => s === 'held')).toEqual(heldEarlier);
-    const rest = await states([...bystanders, ...signedUpInOutage, signedUpOverHttp]);
-    for (const c of Object.keys(rest)) expect(rest[c], c).toBe('kept');
-    const suspendedNow = await Promise.all(
-      suspended.map(
-        async (c) =>
-          (await admin.resource(nsRef).find(prefix + c))?.metadata?.labels?.[
-            'kubefn.dev/suspended'
-          ],
-      ),
+  // Every published request ends applied or held (this subscription has no dead-letter topic:
+  // Pub/Sub redelivers until a 2xx). Read from the cluster, not from the answers.
+  const cancels = [...cancelled, overHttp];
+  const applied = async () => {
+    const state = await states([...cancels, ...suspended, replanned, ...signedUp]);
+    const records = await Promise.all(
+      [...suspended, replanned, ...signedUp].map(async (c) => {
+        const ns = await admin.resource(nsRef).find(prefix + c);
+        return ns?.metadata?.annotations?.['kubefn.dev/requested-at'];
+      }),
     );
-    expect(suspendedNow).toEqual(suspended.map(() => 'true'));
-    // Each Pub/Sub request was answered 200 at least once (a push cut mid-way came again).
-    const unanswered = () => {
-      const ok = new Set(answers.filter((a) => a.status === 200).map((a) => a.customerId));
-      return published.filter((r) => !ok.has(r.customerId)).map((r) => r.customerId);
-    };
-    await eventually('every push answered 200', 60_000, async () =>
-      unanswered().length === 0 ? true : undefined,
-    ).catch((error: Error) => {
-      throw new Error(
-        `${error.message}: ${unanswered().join(', ')}; answers ${JSON.stringify(answers.slice(answered))}`,
-      );
-    });
+    const cancelsSettled = cancels.every((c) => gone(state[c]) || state[c] === 'held');
+    const othersApplied = records.every((r) => r !== undefined);
+    return cancelsSettled && othersApplied ? state : undefined;
+  };
+  const mark = (what: string) => console.log(`${((Date.now() - t) / 1000).toFixed(1)} s: ${what}`);
+  mark('Pub/Sub back');
+  const state = await eventually('every request applied or held', 120_000, applied);
+  mark('every request applied or held');
+  const deleted = cancels.filter((c) => gone(state[c]));
+  const held = cancels.filter((c) => state[c] === 'held');
+  expect(deleted).toHaveLength(budget);
+  expect(held).toHaveLength(cancels.length - budget);
+  // Nothing else went: every other tenant is as it was, every one signed up is there.
+  expect(await states(earlier)).toEqual(before);
+  const added = await states([...signedUp, signedUpOverHttp]);
+  for (const c of Object.keys(added)) expect(added[c], c).toBe('kept');
+  const suspendedNow = await Promise.all(
+    suspended.map(
+      async (c) =>
+        (await admin.resource(nsRef).find(prefix + c))?.metadata?.labels?.['kubefn.dev/suspended'],
+    ),
+  );
+  expect(suspendedNow).toEqual(suspended.map(() => 'true'));
+  // Each Pub/Sub request was answered 200 at least once (a push cut mid-way came again).
+  const unanswered = () => {
+    const ok = new Set(answers.filter((a) => a.status === 200).map((a) => a.customerId));
+    return published.filter((r) => !ok.has(r.customerId)).map((r) => r.customerId);
+  };
+  await eventually('every push answered 200', 60_000, async () =>
+    unanswered().length === 0 ? true : undefined,
+  ).catch((error: Error) => {
+    throw new Error(
+      `${error.message}: ${unanswered().join(', ')}; answers ${JSON.stringify(answers.slice(answered))}`,
+    );
+  });
 
-    // Every request's outcomes: `requested`, then `succeeded` or `held`, none lost. Those
-    // published during the outage come once the client's retries reach Pub/Sub again.
-    const events: OutcomeEvent[] = [];
-    // Keyed by customer, action and stage: the sign-ups before the outage have keys of their own.
-    const key = (e: OutcomeEvent) => {
-      const { customerId, action } = e.data as { customerId: string; action: string };
-      return `${customerId} ${action} ${e.type.replace('dev.kubefn.tenant.', '')}`;
-    };
-    const final = (c: string) => (gone(state[c]) ? 'succeeded' : 'held');
-    const expected = [
-      ...published.map((r) => `${r.customerId} ${r.action} requested`),
-      ...published
-        .filter((r) => r.action !== 'cancel')
-        .map((r) => `${r.customerId} ${r.action} succeeded`),
-      ...cancelledInOutage.map((c) => `${c} cancel ${final(c)}`),
-      'h0 cancel requested',
-      `h0 cancel ${final('h0')}`,
-      `${signedUpOverHttp} signup requested`,
-      `${signedUpOverHttp} signup succeeded`,
-    ];
-    const missing = () => {
-      const seen = new Set(events.map(key));
-      return expected.filter((k) => !seen.has(k));
-    };
-    mark('every push answered 200');
-    await pullOutcomes(events, () => missing().length === 0, 120_000);
-    mark(`outcomes pulled, missing: ${missing().join(', ') || 'none'}`);
-    // The outage reached the outcomes: some were still publishing when their request went on
-    // (outcomes.ts waits 5 s), and none failed for good (the client's retries outlast 30 s).
-    const log = await readFile(fn.process.logFile, 'utf8');
-    const stillPublishing = log.split('tenant outcome still publishing').length - 1;
-    const notPublished = log.split('tenant outcome not published').length - 1;
-    const ours = events.filter((e) => expected.includes(key(e)));
-    console.log(
-      `Pub/Sub outage ${outageSeconds} s: ${published.length} published + 2 over HTTP; pushes answered before the cut ${answeredBeforeCut}, during it ${answeredInOutage}; deleted ${deleted.length} (budget ${budget}), held ${held.length}, lost 0 requests; outcome events of these requests ${ours.length} (${expected.length} expected at least), published into the outage ${stillPublishing}, failed ${notPublished}, lost ${missing().length}`,
-    );
-    expect(missing()).toEqual([]);
-    expect(stillPublishing).toBeGreaterThan(0);
-    expect(notPublished).toBe(0);
-    expect(answeredInOutage).toBe(0);
-    // Nothing beyond the budget since: the slots are all the window's deletions.
-    expect(await slotsTaken()).toBe(budget);
-  }, 400_000);
+  // Every request's outcomes: `requested`, then `succeeded` or `held`, none lost. Those
+  // published during the outage come once the client's retries reach Pub/Sub again.
+  const events: OutcomeEvent[] = [];
+  // Keyed by customer, action and stage: the sign-ups before the outage have keys of their own.
+  const key = (e: OutcomeEvent) => {
+    const { customerId, action } = e.data as { customerId: string; action: string };
+    return `${customerId} ${action} ${e.type.replace('dev.kubefn.tenant.', '')}`;
+  };
+  const final = (c: string) => (gone(state[c]) ? 'succeeded' : 'held');
+  const expected = [
+    ...published.map((r) => `${r.customerId} ${r.action} requested`),
+    ...published
+      .filter((r) => r.action !== 'cancel')
+      .map((r) => `${r.customerId} ${r.action} succeeded`),
+    ...cancelled.map((c) => `${c} cancel ${final(c)}`),
+    `${overHttp} cancel requested`,
+    `${overHttp} cancel ${final(overHttp)}`,
+    `${signedUpOverHttp} signup requested`,
+    `${signedUpOverHttp} signup succeeded`,
+  ];
+  const missing = () => {
+    const seen = new Set(events.map(key));
+    return expected.filter((k) => !seen.has(k));
+  };
+  mark('every push answered 200');
+  await pullOutcomes(events, () => missing().length === 0, 240_000);
+  mark(`outcomes pulled, missing: ${missing().join(', ') || 'none'}`);
+  // The outage reached the outcomes: some were still publishing when their request went on
+  // (outcomes.ts waits 5 s), and none failed for good (the client's retries outlast 30 s).
+  const log = (await readFile(fn.process.logFile, 'utf8')).slice(logBefore.length);
+  const stillPublishing = log.split('tenant outcome still publishing').length - 1;
+  const notPublished = log.split('tenant outcome not published').length - 1;
+  const ours = events.filter((e) => expected.includes(key(e)));
+  console.log(
+    `Pub/Sub outage (${mode}) ${outageSeconds} s: ${published.length} published + 2 over HTTP; pushes answered before the cut ${answeredBeforeCut}, during it ${answeredInOutage}; deleted ${deleted.length} (budget ${budget}), held ${held.length}, lost 0 requests; outcome events of these requests ${ours.length} (${expected.length} expected at least), published into the outage ${stillPublishing}, failed ${notPublished}, lost ${missing().length}`,
+  );
+  expect(missing()).toEqual([]);
+  expect(stillPublishing).toBeGreaterThan(0);
+  expect(notPublished).toBe(0);
+  expect(answeredInOutage).toBe(0);
+  // Nothing beyond the budget since: the slots are all the window's deletions.
+  expect(await slotsTaken()).toBe(budget);
+}
+
+describe(`a ${outageMs / 1000} s Pub/Sub outage with cancels beyond the budget and other requests in flight: the budget holds, no request and no outcome is lost`, () => {
+  test('connections refused and reset', () => outage('refused'), 400_000);
+  test(
+    'connections blackholed (kept open, every byte dropped)',
+    () => outage('blackholed'),
+    500_000,
+  );
 });
