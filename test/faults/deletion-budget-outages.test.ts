@@ -24,12 +24,12 @@ import { type Subscribed, subscribe } from '../../infra/local/triggers.ts';
 import { mapLimit } from '../../shared/concurrency.ts';
 import { systemNamespace } from '../../shared/identities.ts';
 import type { Cluster, KubeObject } from '../../shared/kube/index.ts';
-import { readCloudEvent } from '../support/cloud-events.ts';
+import type { CloudEvent } from '../support/cloud-events.ts';
 import { adminCluster, stack } from '../support/cluster.ts';
 import { httpRequest, signUpTenant } from '../support/http.ts';
 import { eventually } from '../support/kube.ts';
 import { type ListFaultProxy, startListFaultProxy } from '../support/list-fault-proxy.ts';
-import { pubsub, topicPath } from '../support/pubsub.ts';
+import { pubsub, pullCloudEvents, topicPath } from '../support/pubsub.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 
 const run = Date.now().toString(36).slice(-6);
@@ -319,31 +319,7 @@ describe('lists that fail, come back empty or are cut short delete nothing', () 
   });
 });
 
-type Pulled = { message: { data: string; attributes: Record<string, string> }; ackId: string };
-type OutcomeEvent = ReturnType<typeof readCloudEvent>;
-
-/** Pulls and acknowledges outcome events until `done` says so or `timeoutMs` passes. */
-async function pullOutcomes(
-  events: OutcomeEvent[],
-  done: () => boolean,
-  timeoutMs: number,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done() && Date.now() < deadline) {
-    const pulled = await pubsub('POST', `subscriptions/${outcomeSubscription}:pull`, {
-      maxMessages: 1000,
-      returnImmediately: true,
-    });
-    const received = (pulled.body.receivedMessages ?? []) as Pulled[];
-    for (const { message } of received)
-      events.push(readCloudEvent(message.attributes, Buffer.from(message.data, 'base64')));
-    if (received.length)
-      await pubsub('POST', `subscriptions/${outcomeSubscription}:acknowledge`, {
-        ackIds: received.map((r) => r.ackId),
-      });
-    else await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
+type OutcomeEvent = CloudEvent<unknown>;
 
 /**
  * A Pub/Sub outage of `outageMs` right after tenant requests were published: the push to
@@ -456,7 +432,7 @@ async function outage(mode: keyof typeof outages) {
 
   // Every request's outcomes: `requested`, then `succeeded` or `held`, none lost. Those
   // published during the outage come once the client's retries reach Pub/Sub again.
-  const events: OutcomeEvent[] = [];
+  let events: OutcomeEvent[] = [];
   // Keyed by customer, action and stage: the sign-ups before the outage have keys of their own.
   const key = (e: OutcomeEvent) => {
     const { customerId, action } = e.data as { customerId: string; action: string };
@@ -474,12 +450,17 @@ async function outage(mode: keyof typeof outages) {
     `${signedUpOverHttp} signup requested`,
     `${signedUpOverHttp} signup succeeded`,
   ];
-  const missing = () => {
-    const seen = new Set(events.map(key));
+  const missing = (among = events) => {
+    const seen = new Set(among.map(key));
     return expected.filter((k) => !seen.has(k));
   };
   mark('every push answered 200');
-  await pullOutcomes(events, () => missing().length === 0, 240_000);
+  events = await pullCloudEvents(
+    outcomeSubscription,
+    (pulled) => missing(pulled).length === 0,
+    false,
+    240_000,
+  );
   mark(`outcomes pulled, missing: ${missing().join(', ') || 'none'}`);
   // The outage reached the outcomes: some were still publishing when their request went on
   // (outcomes.ts waits 5 s), and none failed for good (the client's retries outlast 30 s).

@@ -19,19 +19,23 @@ export async function pubsub(method: string, path: string, body?: unknown) {
 type Pulled = { message: { data: string; attributes: Record<string, string> }; ackId: string };
 
 /**
- * Pulls (and acknowledges) the events on `subscription` until `expected` have come, or 30 s have
- * passed; with `drain`, then on until three pulls in a row find nothing (what was published
- * before is out). Each is read by the SDK, which throws unless it is a valid CloudEvent.
+ * Pulls (and acknowledges) the events on `subscription` until `expected` have come (a count, or
+ * a check of the events so far), or `timeoutMs` has passed; with `drain`, then on until three
+ * pulls in a row find nothing (what was published before is out). Each is read by the SDK, which
+ * throws unless it is a valid CloudEvent.
  */
 export async function pullCloudEvents(
   subscription: string,
-  expected: number,
+  expected: number | ((events: CloudEvent<unknown>[]) => boolean),
   drain = false,
+  timeoutMs = 30_000,
 ): Promise<CloudEvent<unknown>[]> {
   const events: CloudEvent<unknown>[] = [];
-  const deadline = Date.now() + 30_000;
+  const enough = () =>
+    typeof expected === 'number' ? events.length >= expected : expected(events);
+  const deadline = Date.now() + timeoutMs;
   let empty = 0;
-  while ((events.length < expected || (drain && empty < 3)) && Date.now() < deadline) {
+  while ((!enough() || (drain && empty < 3)) && Date.now() < deadline) {
     const pulled = await pubsub('POST', `subscriptions/${subscription}:pull`, {
       maxMessages: 1000,
       // The emulator otherwise holds an empty pull open for seconds.
