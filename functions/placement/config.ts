@@ -34,7 +34,7 @@ import {
 } from '../../shared/kube/index.ts';
 import { pubsubProject, pubsubProjectEntries } from '../../shared/pubsub/project.ts';
 import { pubsubPublisher } from '../../shared/pubsub/publisher.ts';
-import { outcomePublisher } from '../provision/outcomes.ts';
+import { outcomePublisher, outcomeRetryMs } from '../provision/outcomes.ts';
 import type { AppDeps } from './app.ts';
 import { probeCell } from './handler.ts';
 import { cellHealth } from './health.ts';
@@ -114,6 +114,7 @@ async function connect(settings: PlacementSettings): Promise<AppDeps> {
       ? outcomePublisher(
           pubsubPublisher(pubsubProject('placement', settings), settings.KUBEFN_OUTCOMES_TOPIC, {
             ordered: true,
+            retryForMs: outcomeRetryMs,
           }),
           'global',
           undefined,
