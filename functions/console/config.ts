@@ -30,6 +30,7 @@ import {
 import { type Cell, CellsSchema } from '../../shared/cells.ts';
 import { commaList, envProblem, readEnv, readEnvValue } from '../../shared/env.ts';
 import { metadataIdToken } from '../../shared/gcp/id-token.ts';
+import { signInEndpoints } from '../../shared/http/sign-in-page.ts';
 import { type TokenProvider, tokenFile } from '../../shared/kube/index.ts';
 import type { ConsoleDeps } from './handler.ts';
 import type { ConsoleSignIn } from './page.ts';
@@ -93,16 +94,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): ConsoleSettings {
 
 /** Where the page signs operators in: Identity Platform, or the emulator standing in for it. */
 export function signInConfig(settings: ConsoleSettings): ConsoleSignIn {
-  const emulator = settings.KUBEFN_OPERATOR_AUTH_EMULATOR;
   return {
-    apiKey: settings.KUBEFN_OPERATOR_API_KEY ?? 'emulator-api-key',
-    identityToolkit: emulator
-      ? `http://${emulator}/identitytoolkit.googleapis.com`
-      : 'https://identitytoolkit.googleapis.com',
-    secureToken: emulator
-      ? `http://${emulator}/securetoken.googleapis.com`
-      : 'https://securetoken.googleapis.com',
-    emulator: emulator !== undefined,
+    ...signInEndpoints(settings.KUBEFN_OPERATOR_API_KEY, settings.KUBEFN_OPERATOR_AUTH_EMULATOR),
     googleClientId: settings.KUBEFN_OPERATOR_GOOGLE_CLIENT_ID ?? '',
   };
 }

@@ -6,19 +6,21 @@
 // operators only. Plots are inline SVG drawn here; the stream is read with fetch (EventSource
 // cannot send the Authorization header).
 
+import {
+  type SignInEndpoints,
+  sessionScript,
+  settingsJson,
+} from '../../shared/http/sign-in-page.ts';
+
 /** Where the page signs operators in (functions/console/config.ts). */
-export type ConsoleSignIn = {
-  apiKey: string;
-  identityToolkit: string;
-  secureToken: string;
-  emulator: boolean;
+export type ConsoleSignIn = SignInEndpoints & {
   /** The OAuth client id of Google's sign-in button (production). */
   googleClientId: string;
 };
 
-/** The page with its sign-in settings in a JSON block (`<` escaped: it cannot end the script). */
+/** The page with its sign-in settings in a JSON block. */
 export function page(config: ConsoleSignIn): string {
-  const settings = JSON.stringify(config).replace(/</g, '\\u003c');
+  const settings = settingsJson(config);
   const google = config.emulator
     ? ''
     : '<script src="https://accounts.google.com/gsi/client" async></script>';
@@ -82,27 +84,7 @@ const show = (text, kind = '') => { $('message').textContent = text; $('message'
 const refusal = (body, status) => (body.message || 'request failed') + ' (' + (body.error || status) + ')';
 const hours = 6;
 
-let session = JSON.parse(sessionStorage.getItem('kubefn-console-session') || 'null');
-const claims = (token) => JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
-function keep(idToken, refreshToken) {
-  session = { idToken, refreshToken };
-  sessionStorage.setItem('kubefn-console-session', JSON.stringify(session));
-}
-async function identity(path, body) {
-  const res = await fetch(config.identityToolkit + '/v1/' + path + '?key=' + encodeURIComponent(config.apiKey), {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const answer = await res.json();
-  if (!res.ok) throw new Error((answer.error && answer.error.message) || res.statusText);
-  return answer;
-}
-async function refresh() {
-  const res = await fetch(config.secureToken + '/v1/token?key=' + encodeURIComponent(config.apiKey), {
-    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: session.refreshToken }) });
-  const answer = await res.json();
-  if (!res.ok) throw new Error((answer.error && answer.error.message) || res.statusText);
-  keep(answer.id_token, answer.refresh_token);
-}
+${sessionScript('kubefn-console-session')}
 // A Google ID token (from Google's button, or the emulator's fake one) exchanged for the project's.
 async function signInWithGoogle(googleIdToken) {
   try {

@@ -21,6 +21,7 @@ import {
 } from '../../shared/auth/identity-platform.ts';
 import { envProblem, readEnv } from '../../shared/env.ts';
 import { metadataIdToken } from '../../shared/gcp/id-token.ts';
+import { signInEndpoints } from '../../shared/http/sign-in-page.ts';
 import { tokenFile } from '../../shared/kube/index.ts';
 import type { SignupDeps } from './app.ts';
 import type { SignInConfig } from './page.ts';
@@ -64,17 +65,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): SignupSettings {
 
 /** Where the page signs customers in: Identity Platform, or the emulator standing in for it. */
 export function signInConfig(settings: SignupSettings): SignInConfig {
-  const emulator = settings.KUBEFN_CUSTOMER_AUTH_EMULATOR;
-  return {
-    apiKey: settings.KUBEFN_CUSTOMER_API_KEY ?? 'emulator-api-key',
-    identityToolkit: emulator
-      ? `http://${emulator}/identitytoolkit.googleapis.com`
-      : 'https://identitytoolkit.googleapis.com',
-    secureToken: emulator
-      ? `http://${emulator}/securetoken.googleapis.com`
-      : 'https://securetoken.googleapis.com',
-    emulator: emulator !== undefined,
-  };
+  return signInEndpoints(settings.KUBEFN_CUSTOMER_API_KEY, settings.KUBEFN_CUSTOMER_AUTH_EMULATOR);
 }
 
 /** The settings, the customers' token check, and the caller's token (fetched on first use). */

@@ -2,23 +2,19 @@
 // or the Auth emulator standing in for it), verifies their email, then one button creates their
 // tenant and a live view shows it coming up (polling the backend). Every call to the backend
 // carries the customer's ID token; every refusal is shown with its code.
+import {
+  type SignInEndpoints,
+  sessionScript,
+  settingsJson,
+} from '../../shared/http/sign-in-page.ts';
 import { dnsLabelSource } from '../../shared/kube/names.ts';
 
 /** Where the page signs customers in (functions/signup/config.ts). */
-export type SignInConfig = {
-  /** The project's browser API key: public by design, it names the project to Identity Platform. */
-  apiKey: string;
-  /** https://identitytoolkit.googleapis.com, or the emulator's path to it. */
-  identityToolkit: string;
-  /** https://securetoken.googleapis.com (refreshing tokens), or the emulator's. */
-  secureToken: string;
-  emulator: boolean;
-};
+export type SignInConfig = SignInEndpoints;
 
-/** The page with its sign-in settings in a JSON block (`<` escaped: it cannot end the script). */
+/** The page with its sign-in settings in a JSON block. */
 export function page(config: SignInConfig): string {
-  const settings = JSON.stringify(config).replace(/</g, '\\u003c');
-  return template.replace('__SIGN_IN_CONFIG__', settings);
+  return template.replace('__SIGN_IN_CONFIG__', settingsJson(config));
 }
 
 const template = `<!doctype html>
@@ -99,28 +95,7 @@ const show = (text, kind = '') => { message.textContent = text; message.classNam
 const refusal = (body, status) => (body.message || 'request failed') + ' (' + (body.error || status) + ')';
 
 // The session lives in this tab only.
-let session = JSON.parse(sessionStorage.getItem('kubefn-session') || 'null');
-const claims = (token) => JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
-function keep(idToken, refreshToken) {
-  session = { idToken, refreshToken };
-  sessionStorage.setItem('kubefn-session', JSON.stringify(session));
-}
-
-async function identity(path, body) {
-  const res = await fetch(config.identityToolkit + '/v1/' + path + '?key=' + encodeURIComponent(config.apiKey), {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const answer = await res.json();
-  if (!res.ok) throw new Error((answer.error && answer.error.message) || res.statusText);
-  return answer;
-}
-async function refresh() {
-  const res = await fetch(config.secureToken + '/v1/token?key=' + encodeURIComponent(config.apiKey), {
-    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: session.refreshToken }) });
-  const answer = await res.json();
-  if (!res.ok) throw new Error((answer.error && answer.error.message) || res.statusText);
-  keep(answer.id_token, answer.refresh_token);
-}
+${sessionScript('kubefn-session')}
 // The click starts the request's trace (W3C traceparent, sampled): signup, provision and every
 // Kubernetes call continue it; its id is kept on the message, for a customer to quote.
 function traceparent() {
