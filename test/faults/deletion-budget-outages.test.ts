@@ -304,6 +304,27 @@ describe('lists that fail, come back empty or are cut short delete nothing', () 
     expect(resync.body.counts.failed).toBe(0);
   });
 
+  test("kube-apiserver lost in the middle of the check's own lists (every tenant's): /resync fails and deletes nothing", async () => {
+    const before = await states(existing);
+    const free = budget - (await slotsTaken());
+    lists.resetCounts();
+    // The held deletions' list stays whole; the tenants' and their objects' lists are cut.
+    lists.only = (url) => !url.searchParams.get('labelSelector')?.includes('deletion-held');
+    lists.fault = 'cut-after-first-page';
+    const resync = await call('POST', '/resync', operatorToken).finally(() => {
+      lists.fault = 'none';
+      lists.only = undefined;
+    });
+    expect(lists.counts.broken).toBeGreaterThan(0);
+    expect(resync.status).toBeGreaterThanOrEqual(500);
+    const after = await states(existing);
+    // Only what the window allowed of the held deletions (done before the check's lists).
+    const deletedNow = which(after, gone).filter((c) => !gone(before[c]));
+    expect(deletedNow.every((c) => before[c] === 'held')).toBe(true);
+    expect(deletedNow.length).toBeLessThanOrEqual(free);
+    for (const c of existing.filter((c) => before[c] === 'kept')) expect(after[c], c).toBe('kept');
+  });
+
   test('with lists whole again, the operator sees exactly the deletions still held', async () => {
     const state = await states(existing);
     const listed = await call('GET', '/deletions', operatorToken);

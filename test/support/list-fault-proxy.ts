@@ -23,6 +23,8 @@ export type ListFaultProxy = {
   /** http://127.0.0.1:<port>: a kubeconfig's server. */
   url: string;
   fault: ListFault;
+  /** Which lists the fault breaks (by their request URL); every list when unset. */
+  only: ((url: URL) => boolean) | undefined;
   /** What the proxy did, since the last reset: list pages asked for, and pages it broke. */
   counts: { pages: number; broken: number };
   resetCounts(): void;
@@ -39,6 +41,7 @@ export async function startListFaultProxy(
   const proxy: ListFaultProxy = {
     url: '',
     fault: 'none',
+    only: undefined,
     counts: { pages: 0, broken: 0 },
     resetCounts() {
       proxy.counts = { pages: 0, broken: 0 };
@@ -54,16 +57,17 @@ export async function startListFaultProxy(
     const url = new URL(req.url ?? '/', 'http://proxy');
     const isPage =
       req.method === 'GET' && url.searchParams.has('limit') && !url.searchParams.has('watch');
+    const fault = isPage && (proxy.only?.(url) ?? true) ? proxy.fault : 'none';
     if (isPage) {
       proxy.counts.pages++;
       url.searchParams.set('limit', String(options.pageSize));
-      if (proxy.fault === 'cut-after-first-page' && url.searchParams.has('continue')) {
+      if (fault === 'cut-after-first-page' && url.searchParams.has('continue')) {
         proxy.counts.broken++;
         req.socket.destroy();
         return;
       }
     }
-    const rewrite = isPage && (proxy.fault === 'empty' || proxy.fault === 'drop-continue');
+    const rewrite = fault === 'empty' || fault === 'drop-continue';
     const headers = { ...req.headers, host: upstream.host };
     // A body the proxy rewrites must come as plain JSON.
     if (rewrite) delete headers['accept-encoding'];
@@ -89,7 +93,7 @@ export async function startListFaultProxy(
             items?: unknown[];
             metadata?: Record<string, unknown>;
           };
-          if (proxy.fault === 'empty') list.items = [];
+          if (fault === 'empty') list.items = [];
           if (list.metadata) {
             delete list.metadata.continue;
             delete list.metadata.remainingItemCount;
