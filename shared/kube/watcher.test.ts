@@ -31,6 +31,14 @@ function discovery(url: URL, res: ServerResponse): boolean {
   return true;
 }
 
+/** A read of one ConfigMap by name: 404, as for one deleted; false for any other request. */
+function notFound(url: URL, res: ServerResponse): boolean {
+  if (!/\/configmaps\/[^/]+$/.test(url.pathname)) return false;
+  res.statusCode = 404;
+  res.end(JSON.stringify({ kind: 'Status', code: 404, reason: 'NotFound' }));
+  return true;
+}
+
 /** A client of the scripted server, and its ConfigMaps. */
 async function scripted(listening: Server) {
   listening.listen(0, '127.0.0.1');
@@ -97,6 +105,8 @@ test('a store keeping part of each object: a deletion found by a relist carries 
     const url = new URL(req.url ?? '/', 'http://x');
     if (discovery(url, res)) return;
     res.setHeader('content-type', 'application/json');
+    // Read again by name after the relist: gone.
+    if (notFound(url, res)) return;
     if (!url.searchParams.get('watch')) {
       lists++;
       const a = { ...cm('a', '9'), data: { v: '1' } };
@@ -141,5 +151,64 @@ test('a store keeping part of each object: a deletion found by a relist carries 
     },
   });
   expect(watcher.store.get('x/a')).toBeUndefined();
+  await client.close();
+});
+
+test('a relist that comes back short reports DELETED only for what is gone or no longer selected', async () => {
+  // First list: a, b, c, d. Then the resume point is compacted, and the relist shows only a (a
+  // proxy dropped its continue token). Read by name: b is there, c is gone, d lost its label.
+  const selected = { team: 'x' };
+  const labelled = (name: string, labels: Record<string, string>) => {
+    const object = cm(name, '9');
+    return { ...object, metadata: { ...object.metadata, labels } };
+  };
+  const live: Record<string, object> = {
+    b: labelled('b', selected),
+    d: labelled('d', { team: 'y' }),
+  };
+  let lists = 0;
+  const reads: string[] = [];
+  server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (discovery(url, res)) return;
+    res.setHeader('content-type', 'application/json');
+    const byName = /\/configmaps\/([^/]+)$/.exec(url.pathname)?.[1];
+    if (byName) {
+      reads.push(byName);
+      if (live[byName]) res.end(JSON.stringify(live[byName]));
+      else notFound(url, res);
+    } else if (!url.searchParams.get('watch')) {
+      lists++;
+      const items =
+        lists === 1
+          ? ['a', 'b', 'c', 'd'].map((n) => labelled(n, selected))
+          : [labelled('a', selected)];
+      res.end(JSON.stringify({ metadata: { resourceVersion: String(9 + lists) }, items }));
+    } else if (lists === 1) {
+      res.end(
+        `${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired' } })}\n`,
+      );
+    } else res.write(''); // stays open
+  });
+  const { client, resource } = await scripted(server);
+  const controller = new AbortController();
+  const watcher = new Watcher(resource, {
+    namespace: 'x',
+    labelSelector: 'team=x',
+    sendInitialEvents: false,
+    signal: controller.signal,
+  });
+  const events: WatcherEvent[] = [];
+  for await (const event of watcher) {
+    events.push(event);
+    if (event.type === 'SYNCED' && lists > 1) break;
+  }
+  controller.abort();
+  const after = events.slice(events.findIndex((e) => e.type === 'SYNCED') + 1);
+  expect(
+    after.map((e) => `${e.type} ${'object' in e ? e.object.metadata?.name : ''}`).sort(),
+  ).toEqual(['DELETED c', 'DELETED d', 'SYNCED ']);
+  expect(reads.sort()).toEqual(['b', 'c', 'd']);
+  expect([...watcher.store.keys()].sort()).toEqual(['x/a', 'x/b']);
   await client.close();
 });

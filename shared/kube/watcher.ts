@@ -7,8 +7,10 @@
 // It is an async iterator: nothing is read from the server until the consumer asks for the next
 // event, so a slow consumer holds back the socket instead of filling memory.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { mapLimit } from '../concurrency.ts';
 import { Backoff, type BackoffOptions } from '../retry/backoff.ts';
 import { KubeError } from './errors.ts';
+import { matchesLabelSelector } from './label-selector.ts';
 import type { Resource } from './resources.ts';
 import type { KubeObject } from './types.ts';
 
@@ -208,12 +210,36 @@ export class Watcher<T extends KubeObject = KubeObject> implements AsyncIterable
     yield change(current ? 'MODIFIED' : 'ADDED', object);
   }
 
-  *#deleteUnseen(seen: Set<string>): Generator<WatcherEvent<T>> {
-    for (const [key, entry] of this.store) {
-      if (seen.has(key)) continue;
-      this.store.delete(key);
-      yield change('DELETED', this.#lastKnown(key, entry));
+  /**
+   * What the store has and a list (or the initial events) did not show. A list can be short
+   * without saying so (a proxy that drops its continue token, or answers a page empty), so each
+   * is read again by name: only one that is gone, or no longer selected, is reported DELETED; one
+   * still there is taken as listed (a field selector is not checked: such an object is kept). A
+   * read that fails fails the relist (retried), reporting nothing.
+   */
+  async *#deleteUnseen(seen: Set<string>): AsyncGenerator<WatcherEvent<T>> {
+    const unseen = [...this.store.keys()].filter((key) => !seen.has(key));
+    const current = await mapLimit(unseen, 8, (key) => this.#stillSelected(key));
+    for (const [i, key] of unseen.entries()) {
+      const entry = this.store.get(key);
+      const object = current[i];
+      if (object) yield* this.#reconcile(key, object);
+      else if (entry) {
+        this.store.delete(key);
+        yield change('DELETED', this.#lastKnown(key, entry));
+      }
     }
+  }
+
+  /** The object as it is now, if it exists and the watcher's label selector still selects it. */
+  async #stillSelected(key: string): Promise<T | undefined> {
+    const [namespace = '', name = ''] = key.split('/');
+    const { labelSelector, signal } = this.#options;
+    const object = await this.#resource.find(name, { ...(namespace ? { namespace } : {}), signal });
+    // A selector this cannot read keeps the object: a deletion is never reported on a guess.
+    const dropped =
+      labelSelector && matchesLabelSelector(labelSelector, object?.metadata?.labels) === false;
+    return object && !dropped ? object : undefined;
   }
 
   #remember(key: string, object: T): void {
