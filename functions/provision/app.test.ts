@@ -57,6 +57,11 @@ test('no token: 401, on every route', async () => {
     ['POST', '/pubsub/resync'],
     ['POST', '/pubsub/changes'],
     ['POST', '/pubsub/tenants'],
+    ['POST', '/moves/a/out'],
+    ['PUT', '/moves/a/in'],
+    ['DELETE', '/moves/a/out'],
+    ['POST', '/moves/a/thaw'],
+    ['DELETE', '/moves/a/in?from=eu1'],
   ] as const)
     expect((await app().request(path, { method })).status).toBe(401);
 });
@@ -188,4 +193,44 @@ test.each([
   });
   expect(res.status).toBe(400);
   expect(await res.json()).toMatchObject({ error: 'invalid-input' });
+});
+
+test('a move snapshot that reaches beyond the tenant, or sets what kubefn decides: 400, nothing read or written', async () => {
+  const snapshot = {
+    customerId: 'acme',
+    from: 'eu1',
+    plan: 'free',
+    owners: [],
+    phase: 'Ready',
+    carried: [] as object[],
+  };
+  const base = { apiVersion: 'v1', kind: 'Namespace', name: 'tenant-acme', manager: 'ops' };
+  for (const [path, body] of [
+    ['/moves/other/in', snapshot],
+    ['/moves/acme/in', { ...snapshot, carried: [{ ...base, name: 'kube-system' }] }],
+    [
+      '/moves/acme/in',
+      { ...snapshot, carried: [{ ...base, labels: { 'kubefn.dev/plan': 'pro' } }] },
+    ],
+    [
+      '/moves/acme/in',
+      { ...snapshot, carried: [{ ...base, manager: 'kubefn-provision', labels: { a: 'b' } }] },
+    ],
+    [
+      '/moves/acme/in',
+      { ...snapshot, carried: [{ ...base, annotations: { 'kubernetes.io/x': 'y' } }] },
+    ],
+    ['/moves/acme/in', { ...snapshot, phase: 'Gone' }],
+  ] as const) {
+    // The stub cluster fails any call with a 500: a 400 means nothing was asked of it.
+    const res = await app().request(path, {
+      method: 'PUT',
+      headers: { ...(await auth()), 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect([res.status, ((await res.json()) as { error: string }).error], path).toEqual([
+      400,
+      'invalid-input',
+    ]);
+  }
 });

@@ -221,6 +221,19 @@ export async function moveIn(snapshot: Snapshot, deps: ProvisionDeps): Promise<T
   const stray = snapshot.carried.find((c) => !allowed.has(objectName(c)));
   if (stray)
     throw new DomainError('invalid-input', `${stray.kind} ${stray.name} is not the tenant's`);
+  // Only what carriedFields would carry: never a key or a manager that is kubefn's to decide.
+  const forbidden = snapshot.carried.find(
+    (c) =>
+      notCarried.has(c.manager) ||
+      [...Object.keys(c.labels ?? {}), ...Object.keys(c.annotations ?? {})].some(
+        (key) => notCarriedKeys.has(key) || isSystemKey(key),
+      ),
+  );
+  if (forbidden)
+    throw new DomainError(
+      'invalid-input',
+      `the snapshot sets on ${forbidden.kind} ${forbidden.name} what kubefn decides`,
+    );
 
   const namespaces = deps.cluster.resource(namespaceRef);
   const namespace = desiredNamespace(

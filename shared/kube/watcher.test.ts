@@ -31,6 +31,9 @@ function discovery(url: URL, res: ServerResponse): boolean {
   return true;
 }
 
+/** The resume point is compacted: 410 as a watch event, so the watcher relists. */
+const expired = `${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired' } })}\n`;
+
 /** A read of one ConfigMap by name: 404, as for one deleted; false for any other request. */
 function notFound(url: URL, res: ServerResponse): boolean {
   if (!/\/configmaps\/[^/]+$/.test(url.pathname)) return false;
@@ -119,10 +122,7 @@ test('a store keeping part of each object: a deletion found by a relist carries 
         ),
       );
     } else if (lists === 1) {
-      // The resume point is compacted: 410 as a watch event, so the watcher relists.
-      res.end(
-        `${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired' } })}\n`,
-      );
+      res.end(expired);
     } else res.write(''); // stays open
   });
   const { client, resource } = await scripted(server);
@@ -185,9 +185,7 @@ test('a relist that comes back short reports DELETED only for what is gone or no
           : [labelled('a', selected)];
       res.end(JSON.stringify({ metadata: { resourceVersion: String(9 + lists) }, items }));
     } else if (lists === 1) {
-      res.end(
-        `${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired' } })}\n`,
-      );
+      res.end(expired);
     } else res.write(''); // stays open
   });
   const { client, resource } = await scripted(server);

@@ -23,12 +23,13 @@ import {
 import { type Subscribed, subscribe } from '../../infra/local/triggers.ts';
 import { mapLimit } from '../../shared/concurrency.ts';
 import { systemNamespace } from '../../shared/identities.ts';
-import type { Cluster, KubeObject } from '../../shared/kube/index.ts';
+import type { Cluster } from '../../shared/kube/index.ts';
 import type { CloudEvent } from '../support/cloud-events.ts';
 import { adminCluster, stack } from '../support/cluster.ts';
 import { httpRequest, signUpTenant } from '../support/http.ts';
 import { eventually } from '../support/kube.ts';
 import { type ListFaultProxy, startListFaultProxy } from '../support/list-fault-proxy.ts';
+import { deletionStates } from '../support/provision.ts';
 import { pubsub, pullCloudEvents, topicPath } from '../support/pubsub.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 
@@ -173,24 +174,7 @@ async function call(method: string, path: string, token: string, body?: unknown)
   return { status: answer.status, body: JSON.parse(answer.body || '{}') as Record<string, any> };
 }
 
-type State = 'deleted' | 'held' | 'kept';
-/**
- * Each customer's tenant, read by name (no list): deleted (gone, or terminating: a namespace
- * finishes going on its own time), held, or neither.
- */
-async function states(customers = everyone): Promise<Record<string, State>> {
-  const state: Record<string, State> = {};
-  for (const customerId of customers) {
-    const ns: KubeObject | undefined = await admin.resource(nsRef).find(prefix + customerId);
-    state[customerId] =
-      !ns || ns.metadata?.deletionTimestamp
-        ? 'deleted'
-        : ns.metadata?.labels?.['kubefn.dev/deletion-held'] === 'true'
-          ? 'held'
-          : 'kept';
-  }
-  return state;
-}
+const states = (customers = everyone) => deletionStates(admin, prefix, customers);
 const gone = (state: string | undefined) => state === 'deleted';
 const which = (state: Record<string, string>, wanted: (s: string | undefined) => boolean) =>
   Object.keys(state)

@@ -13,7 +13,12 @@ import type { CloudEvent } from '../support/cloud-events.ts';
 import { adminCluster, stack } from '../support/cluster.ts';
 import { httpRequest } from '../support/http.ts';
 import { eventually } from '../support/kube.ts';
-import { type ProvisionFixture, provisionAudience, startProvision } from '../support/provision.ts';
+import {
+  deletionStates,
+  type ProvisionFixture,
+  provisionAudience,
+  startProvision,
+} from '../support/provision.ts';
 import { pubsub, pullCloudEvents, topicPath } from '../support/pubsub.ts';
 
 const run = Date.now().toString(36).slice(-6);
@@ -107,19 +112,7 @@ async function call(method: string, path: string, token: string, body?: unknown)
 }
 
 /** Each customer's tenant: gone or terminating, held, or neither. */
-async function states() {
-  const state: Record<string, 'deleted' | 'held' | 'kept'> = {};
-  for (const customerId of customers) {
-    const ns: KubeObject | undefined = await admin.resource(nsRef).find(prefix + customerId);
-    state[customerId] =
-      !ns || ns.metadata?.deletionTimestamp
-        ? 'deleted'
-        : ns.metadata?.labels?.['kubefn.dev/deletion-held'] === 'true'
-          ? 'held'
-          : 'kept';
-  }
-  return state;
-}
+const states = () => deletionStates(admin, prefix, customers);
 const count = (state: Record<string, string>, which: string, among = customers) =>
   among.filter((c) => state[c] === which).length;
 

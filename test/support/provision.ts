@@ -27,3 +27,29 @@ export async function createTenant(fx: ProvisionFixture, customerId: string): Pr
   await signUpTenant(fx.fn.url, fx.callerToken, customerId);
   return `tenant-${customerId}`;
 }
+
+export type DeletionState = 'deleted' | 'held' | 'kept';
+
+/**
+ * Each customer's tenant, read by name (no list): deleted (gone, or terminating: a namespace
+ * finishes going on its own time), held by the deletion budget, or neither.
+ */
+export async function deletionStates(
+  admin: Cluster,
+  prefix: string,
+  customers: readonly string[],
+): Promise<Record<string, DeletionState>> {
+  const state: Record<string, DeletionState> = {};
+  for (const customerId of customers) {
+    const ns = await admin
+      .resource({ apiVersion: 'v1', kind: 'Namespace' })
+      .find(prefix + customerId);
+    state[customerId] =
+      !ns || ns.metadata?.deletionTimestamp
+        ? 'deleted'
+        : ns.metadata?.labels?.['kubefn.dev/deletion-held'] === 'true'
+          ? 'held'
+          : 'kept';
+  }
+  return state;
+}
