@@ -117,9 +117,13 @@ const seconds = (ms) => ms === undefined ? '' : (ms / 1000).toFixed(ms < 10000 ?
 const ago = (at) => at ? Math.max(0, Math.round((Date.now() - Date.parse(at)) / 60000)) + ' min ago' : '';
 
 let searchTimer;
+let tenantLoads = 0;
 async function loadTenants() {
+  const load = ++tenantLoads;
   const q = $('search').value;
   const { res, body } = await json('/api/tenants?hours=' + hours + (q ? '&q=' + encodeURIComponent(q) : ''));
+  // Answers can arrive out of order: only the newest load (the current search) is shown.
+  if (load !== tenantLoads) return;
   if (!res.ok) return show(refusal(body, res.status), 'error');
   $('cells').textContent = body.cells.map((c) => c.name + ' (' + c.region + '): ' + (c.up ? c.tenants + ' tenants' : 'not answering')).join(' · ');
   $('tenants').replaceChildren(...body.tenants.map((t) => {

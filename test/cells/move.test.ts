@@ -26,6 +26,7 @@ import { pubsub, pullCloudEvents, topicPath } from '../support/pubsub.ts';
 import { stack } from '../support/stack.ts';
 
 type CellName = 'eu1' | 'us1';
+const prefix = 'mv-';
 const moveCells: LocalCell[] = [
   { name: 'eu1', region: 'europe-west1' },
   { name: 'us1', region: 'us-central1' },
@@ -59,8 +60,10 @@ beforeAll(async () => {
   });
   expect(subscribed.status).toBe(200);
   cells = await startCells(stack, moveCells, {
-    // The moves here delete more source copies than the default budget of 10 an hour.
-    provisionEnv: { KUBEFN_DELETION_BUDGET: '50/1h' },
+    // A prefix of their own: the moves here delete more source copies than the default budget
+    // of 10 an hour, and a deployment's budget is per prefix (its slot Leases): the cells
+    // project's other files, on the same clusters, keep theirs.
+    provisionEnv: { KUBEFN_DELETION_BUDGET: '50/1h', KUBEFN_NAMESPACE_PREFIX: prefix },
     // Moves' outcome events, for the SaaS app.
     placementEnv: {
       KUBEFN_OUTCOMES_TOPIC: outcomesTopic,
@@ -100,7 +103,7 @@ function admin(cell: CellName) {
   if (!running) throw new Error(`no cell ${cell}`);
   return running.admin;
 }
-const namespaceOf = (id: string) => `tenant-${id}`;
+const namespaceOf = (id: string) => `${prefix}${id}`;
 const find = (
   cell: CellName,
   kind: { apiVersion: string; kind: string },
