@@ -133,6 +133,8 @@ async function loadTenants() {
     tr.dataset.tenant = t.customerId;
     return tr;
   }));
+  // Which search the table shows (a test, or a script, waits for its own).
+  $('tenants').dataset.query = q;
   plot($('plot-ready'), body.plots.timeToReady, body.plots.hours);
   plot($('plot-heal'), body.plots.healLatency, body.plots.hours);
 }

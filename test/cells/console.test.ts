@@ -196,6 +196,8 @@ test('an operator sees a tenant with its phase, cell, time to ready and last rep
 
   // Searchable: only this tenant's row, with its phase, cell, time to ready and last repair.
   await page.fill('#search', customerId);
+  // The list loaded at sign-in has the row too: wait for the search's own answer.
+  await page.locator(`#tenants[data-query="${customerId}"]`).waitFor({ timeout: 10_000 });
   const row = page.locator(`#tenants tr[data-tenant="${customerId}"]`);
   await row.waitFor({ timeout: 10_000 });
   expect(await page.locator('#tenants tr').count()).toBe(1);
