@@ -105,10 +105,9 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
     async (c) => {
       readQuery(c, {});
       const loaded = await deps();
-      const draining = await loaded.store.draining(loaded.cells);
       const rounds = [];
-      for (const [cell, { to }] of draining)
-        rounds.push(await drainRound(cell, loaded, drainLimit, to));
+      for (const [cell, { draining }] of await loaded.store.cellStates(loaded.cells))
+        if (draining) rounds.push(await drainRound(cell, loaded, drainLimit, draining.to));
       return c.json({ rounds });
     },
   );

@@ -206,19 +206,15 @@ export const regions = (deps: PlacementDeps) => ({ regions: regionsOf(deps.cells
 
 /** Every cell with its capacity, its tenants and whether it answers: the operator's view. */
 export async function cellsView(deps: PlacementDeps) {
-  const [counts, draining] = await Promise.all([
-    deps.store.tenantCounts(deps.cells),
-    deps.store.draining(deps.cells),
-  ]);
+  const states = await deps.store.cellStates(deps.cells);
   return {
     cells: await Promise.all(
       deps.cells.map(async (cell) => ({
         name: cell.name,
         region: cell.region,
         capacity: cell.capacity,
-        tenants: counts.get(cell.name) ?? 0,
+        ...(states.get(cell.name) ?? { tenants: 0 }),
         up: await deps.health.isUp(cell),
-        ...(draining.has(cell.name) ? { draining: draining.get(cell.name) } : {}),
       })),
     ),
   };
@@ -237,7 +233,7 @@ export async function probeCell(
   return answer.status === 200;
 }
 
-async function placed(customerId: string, deps: PlacementDeps): Promise<Placement> {
+export async function placed(customerId: string, deps: PlacementDeps): Promise<Placement> {
   const placement = await deps.store.find(customerId);
   if (!placement) throw new DomainError('no-such-tenant', `no tenant ${customerId}`);
   return placement;

@@ -17,7 +17,7 @@ import { DomainError } from '../../shared/errors.ts';
 import type { FunctionAnswer } from '../../shared/http/call-function.ts';
 import { jsonLogger as log } from '../../shared/log.ts';
 import { type OutcomeRequest, withOutcomes } from '../provision/outcomes.ts';
-import { chooser, forward, type PlacementDeps } from './handler.ts';
+import { chooser, forward, type PlacementDeps, placed } from './handler.ts';
 import type { Placement } from './store.ts';
 
 export const moveSteps = ['reserved', 'frozen', 'copied', 'ready', 'switched', 'removed'] as const;
@@ -257,12 +257,6 @@ export function cellNamed(deps: PlacementDeps, name: string): Cell {
   const cell = deps.cells.find((c) => c.name === name);
   if (!cell) throw new DomainError('unknown-cell', 'there is no such cell; GET /cells lists them');
   return cell;
-}
-
-async function placed(customerId: string, deps: PlacementDeps): Promise<Placement> {
-  const placement = await deps.store.find(customerId);
-  if (!placement) throw noTenant(customerId);
-  return placement;
 }
 
 const noTenant = (customerId: string) =>

@@ -109,23 +109,21 @@ export function placementStore(firestore: Firestore) {
       return new Map(cells.map((cell) => [cell.name, roomTaken(cell, docs.get(cell.name))]));
     },
 
-    /** Tenants placed in each cell, as counted. */
-    async tenantCounts(cells: readonly Cell[]): Promise<Map<string, number>> {
+    /**
+     * Each cell's record, read once: the tenants counted in it, and whether it is being drained
+     * (since when, and where to, if the operator named a cell).
+     */
+    async cellStates(
+      cells: readonly Cell[],
+    ): Promise<Map<string, { tenants: number; draining?: Draining }>> {
       const docs = await readCounts(cells);
       return new Map(
-        cells.map((cell) => [cell.name, integerField(docs.get(cell.name), 'tenants')]),
-      );
-    },
-
-    /** The cells being drained: since when, and where to, if the operator named a cell. */
-    async draining(cells: readonly Cell[]): Promise<Map<string, Draining>> {
-      const docs = await readCounts(cells);
-      return new Map(
-        cells.flatMap((cell) => {
-          const doc = docs.get(cell.name) ?? emptyDoc;
-          const since = stringField(doc, 'drainingSince');
-          const to = stringField(doc, 'drainingTo');
-          return since ? [[cell.name, { since, ...(to ? { to } : {}) }] as const] : [];
+        cells.map((cell) => {
+          const doc = docs.get(cell.name);
+          const since = doc && stringField(doc, 'drainingSince');
+          const to = doc && stringField(doc, 'drainingTo');
+          const draining = since ? { draining: { since, ...(to ? { to } : {}) } } : {};
+          return [cell.name, { tenants: integerField(doc, 'tenants'), ...draining }] as const;
         }),
       );
     },
@@ -277,8 +275,6 @@ export function placementStore(firestore: Firestore) {
 }
 
 export type PlacementStore = ReturnType<typeof placementStore>;
-
-const emptyDoc: Document = { name: '', updateTime: '' };
 
 /** A cell's tenants as placing sees them: a cell being drained is full. */
 const roomTaken = (cell: Cell, doc: Document | undefined) =>
