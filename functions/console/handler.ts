@@ -94,6 +94,7 @@ export function matches(row: Record<string, unknown>, search: string): boolean {
     row.cell,
     row.region,
     row.ownerUid,
+    row.movingTo,
     ...owners,
   ]
     .filter((part) => typeof part === 'string')

@@ -128,7 +128,7 @@ async function loadTenants() {
   $('cells').textContent = body.cells.map((c) => c.name + ' (' + c.region + '): ' + (c.up ? c.tenants + ' tenants' : 'not answering')).join(' · ');
   $('tenants').replaceChildren(...body.tenants.map((t) => {
     const tr = row(cell(t.customerId), cell(t.phase, t.phase), cell(t.plan), cell([t.ownerUid, ...(t.owners || [])].filter(Boolean).join(', ')),
-      cell(t.cell), cell(seconds(t.timeToReadyMs)),
+      cell(t.cell + (t.movingTo ? ' → ' + t.movingTo + ' (moving)' : t.movedFrom ? ' (moved from ' + t.movedFrom + ')' : '')), cell(seconds(t.timeToReadyMs)),
       cell(t.lastRepair ? t.lastRepair.object + ' ' + t.lastRepair.was + ' (' + t.lastRepair.by + (t.lastRepair.latencyMs !== undefined ? ', ' + seconds(t.lastRepair.latencyMs) : '') + ') ' + ago(t.lastRepair.at) : ''));
     tr.dataset.tenant = t.customerId;
     return tr;

@@ -15,8 +15,10 @@
 //   DELETE /tenants/:customerId/move        undo its unfinished move
 //   POST   /cells/:cell/drain {limit?}      drain the cell: no new tenants; one round of moves now
 //   DELETE /cells/:cell/drain               stop draining it
-// Cloud Scheduler (KUBEFN_ALLOW_SCHEDULER), every minute:
-//   POST   /drain                   one round of moves for each cell being drained
+// Cloud Scheduler (KUBEFN_ALLOW_RESYNC), every minute:
+//   POST   /resync                  a round of moves for each cell being drained; the records of
+//                                   tenants whose held deletion their cell has since done are
+//                                   forgotten (resync.ts)
 import type { Context, Hono } from 'hono';
 import * as v from 'valibot';
 import type { CallerRule } from '../../shared/auth/index.ts';
@@ -42,16 +44,14 @@ import {
   tenantStatus,
 } from './handler.ts';
 import { abortMove, cellNamed, drainRound, requestedMove } from './move.ts';
+import { drainLimit, resyncRound } from './resync.ts';
 
 export type AppDeps = PlacementDeps & {
   caller: CallerRule;
   pushCaller: CallerRule;
   operatorCaller: CallerRule;
-  schedulerCaller: CallerRule;
+  resyncCaller: CallerRule;
 };
-
-/** Tenants a drain moves per round by default: a round a minute, so 300 an hour. */
-const drainLimit = 5;
 
 const MoveSchema = v.strictObject({ to: CellNameSchema });
 const DrainSchema = v.strictObject({
@@ -100,15 +100,11 @@ export function createApp(ready: Promise<AppDeps>): Hono<FunctionEnv> {
     return c.json({ cell: cell.name, draining: false });
   });
   app.post(
-    '/drain',
-    guard((d) => d.schedulerCaller),
+    '/resync',
+    guard((d) => d.resyncCaller),
     async (c) => {
       readQuery(c, {});
-      const loaded = await deps();
-      const rounds = [];
-      for (const [cell, { draining }] of await loaded.store.cellStates(loaded.cells))
-        if (draining) rounds.push(await drainRound(cell, loaded, drainLimit, draining.to));
-      return c.json({ rounds });
+      return c.json(await resyncRound(await deps()));
     },
   );
   for (const path of ['/tenants', '/tenants/*', '/regions', '/cells']) app.use(path, caller);

@@ -6,7 +6,7 @@
 //                              backend, operators)
 //   KUBEFN_ALLOW_PUSH          who may push tenant requests (the push account)
 //   KUBEFN_ALLOW_OPERATOR      who may move tenants and drain cells; unset, nobody
-//   KUBEFN_ALLOW_SCHEDULER     who may run a drain's rounds (Cloud Scheduler); unset, nobody
+//   KUBEFN_ALLOW_RESYNC        who may run placement's round (/resync, Cloud Scheduler); unset, nobody
 //   KUBEFN_OUTCOMES_TOPIC      where moves' outcome events go (provision's outcomes.ts, source
 //                              placement); the project from PUBSUB_PROJECT_ID or
 //                              GOOGLE_CLOUD_PROJECT; unset, none are published
@@ -47,7 +47,7 @@ const EnvSchema = v.object({
   KUBEFN_ALLOW_TENANTS: allowList,
   KUBEFN_ALLOW_PUSH: allowList,
   KUBEFN_ALLOW_OPERATOR: allowList,
-  KUBEFN_ALLOW_SCHEDULER: allowList,
+  KUBEFN_ALLOW_RESYNC: allowList,
   KUBEFN_OUTCOMES_TOPIC: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z][\w.~+%-]{2,254}$/))),
   ...pubsubProjectEntries,
   KUBEFN_CALLER_TOKEN_DIR: v.optional(v.pipe(v.string(), v.minLength(1))),
@@ -109,7 +109,7 @@ async function connect(settings: PlacementSettings): Promise<AppDeps> {
     caller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_TENANTS),
     pushCaller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_PUSH),
     operatorCaller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_OPERATOR),
-    schedulerCaller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_SCHEDULER),
+    resyncCaller: callerRule(settings, issuers, settings.KUBEFN_ALLOW_RESYNC),
     outcomes: settings.KUBEFN_OUTCOMES_TOPIC
       ? outcomePublisher(
           pubsubPublisher(pubsubProject('placement', settings), settings.KUBEFN_OUTCOMES_TOPIC, {

@@ -53,7 +53,7 @@ const MoveRequestSchema = v.looseObject({
 /** Places a new tenant (or finds where it is) and forwards its sign-up there. */
 export async function signUp(input: SignupRequest, deps: PlacementDeps): Promise<Answer> {
   const { region, ...forwarded } = input;
-  const existing = await deps.store.find(input.customerId);
+  const existing = await signedUpAgain(input.customerId, deps);
   if (existing)
     return relayWith(existing, await forward(deps, existing, 'POST', '/tenants', forwarded));
 
@@ -105,7 +105,18 @@ export async function removeTenant(
   const path = `/tenants/${encodeURIComponent(customerId)}${query}`;
   const answer = await forward(deps, placement, 'DELETE', path);
   if (answer.status === 202 && !dryRun) await deps.store.release(placement);
+  if (answer.code === 'deletion-held' && !dryRun) await deps.store.markDeletionHeld(customerId);
   return relayWith(placement, answer);
+}
+
+/**
+ * The placement of a tenant signed up again, or none. A sign-up supersedes a deletion its cell
+ * holds, so the record no longer waits for that deletion (resync.ts would forget it); a record
+ * forgotten meanwhile (the deletion was done) is no placement, and the tenant is placed anew.
+ */
+async function signedUpAgain(customerId: string, deps: PlacementDeps) {
+  const existing = await deps.store.find(customerId);
+  return existing?.deletionHeldAt ? deps.store.clearDeletionHeld(customerId) : existing;
 }
 
 /** A customer's tenants: only the cells that hold one are asked. */
@@ -160,7 +171,10 @@ export async function forwardTenantRequest(
       requestedAt,
     });
   }
-  let placement = await deps.store.find(request.customerId);
+  let placement =
+    request.action === 'signup'
+      ? await signedUpAgain(request.customerId, deps)
+      : await deps.store.find(request.customerId);
   if (placement?.move?.step === 'reserved') throw moving(request.customerId);
   let created = false;
   if (!placement) {
@@ -198,6 +212,8 @@ export async function forwardTenantRequest(
   const gone = request.action === 'cancel' && outcome.outcome === 'done';
   const refused = created && outcome.outcome !== 'done';
   if (gone || refused) await deps.store.release(placement);
+  if (request.action === 'cancel' && outcome.outcome === 'held')
+    await deps.store.markDeletionHeld(request.customerId);
   return { ...outcome, cell: placement.cell, region: placement.region };
 }
 

@@ -1,6 +1,8 @@
 // Placement records in Firestore: which cell holds each tenant, written exactly once.
 //   placements/{customerId}   {cell, region, owner?, placedAt}, and while the tenant moves
-//                             {moveTo, moveFrom, moveStep, moveStartedAt}; lastMoveRequestedAt
+//                             {moveTo, moveFrom, moveStep, moveStartedAt}; lastMoveRequestedAt;
+//                             {deletion: "held", deletionHeldAt} while its cell holds its
+//                             deletion (resync.ts forgets it once the cell has done it)
 //   cells/{cell}              {tenants}: how many placements name the cell (a moving tenant
 //                             counts in both cells until its move ends); drainingSince while an
 //                             operator drains the cell
@@ -33,6 +35,8 @@ export type Placement = {
   move?: Move | undefined;
   /** The requestedAt of the newest move request taken: an older one is stale. */
   lastMoveRequestedAt?: string | undefined;
+  /** When its cell held its deletion (the deletion budget): the record waits for the cell. */
+  deletionHeldAt?: string | undefined;
 };
 
 /**
@@ -251,12 +255,17 @@ export function placementStore(firestore: Firestore) {
       );
     },
 
-    /** Forgets the tenant's placement (after its deletion, or a refused first sign-up). */
-    async release(placement: Placement): Promise<void> {
-      await retryOnConflict(async () => {
+    /**
+     * Forgets the tenant's placement (after its deletion, or a refused first sign-up). With
+     * `heldSince`, only while the record still says its deletion was held then: a sign-up since
+     * (which clears it) keeps the record.
+     */
+    async release(placement: Placement, options: { heldSince?: string } = {}): Promise<boolean> {
+      return retryOnConflict(async () => {
         const found = await read(placement.customerId);
-        if (!found || found.placement.cell !== placement.cell) return;
-        const { move } = found.placement;
+        if (!found || found.placement.cell !== placement.cell) return false;
+        const { move, deletionHeldAt } = found.placement;
+        if (options.heldSince !== undefined && deletionHeldAt !== options.heldSince) return false;
         await firestore.commit([
           {
             delete: placementPath(placement.customerId),
@@ -266,8 +275,32 @@ export function placementStore(firestore: Firestore) {
           // A tenant gone while it moved: the room its move took is given back too.
           ...(move?.step === 'reserved' ? [count(move.to, -1)] : []),
         ]);
+        return true;
       });
     },
+
+    /**
+     * Its cell holds the tenant's deletion: the record stays until the cell has done it. Marked
+     * anew each time, so a check that read an older mark changes nothing (`heldSince`).
+     */
+    markDeletionHeld: (customerId: string) =>
+      update(customerId, (p) => ({
+        placement: { ...p, deletionHeldAt: new Date().toISOString() },
+      })),
+
+    /**
+     * Its cell no longer holds the tenant's deletion (dropped, or signed up again); with
+     * `heldSince`, only if the mark is still that one.
+     */
+    clearDeletionHeld: (customerId: string, heldSince?: string) =>
+      update(customerId, (p) =>
+        p.deletionHeldAt && (heldSince === undefined || p.deletionHeldAt === heldSince)
+          ? { placement: { ...p, deletionHeldAt: undefined } }
+          : undefined,
+      ),
+
+    /** The tenants whose deletion a cell holds. */
+    deletionsHeld: () => queryPlacements('deletion', 'held'),
 
     /** A customer's placements, by their user id. */
     ownedBy: (owner: string) => queryPlacements('owner', owner),
@@ -286,6 +319,7 @@ function placementOf(customerId: string, doc: Document): Placement | undefined {
   if (!cell || !region) return undefined;
   const owner = stringField(doc, 'owner');
   const last = stringField(doc, 'lastMoveRequestedAt');
+  const heldAt = stringField(doc, 'deletion') === 'held' && stringField(doc, 'deletionHeldAt');
   const [from, to, step, startedAt] = ['moveFrom', 'moveTo', 'moveStep', 'moveStartedAt'].map(
     (field) => stringField(doc, field),
   );
@@ -300,19 +334,21 @@ function placementOf(customerId: string, doc: Document): Placement | undefined {
     ...(owner ? { owner } : {}),
     ...(move ? { move } : {}),
     ...(last ? { lastMoveRequestedAt: last } : {}),
+    ...(heldAt ? { deletionHeldAt: heldAt } : {}),
   };
 }
 
 /** The placement's document; `was` keeps when it was first placed. */
 function fieldsOf(placement: Placement, was?: Document): Fields {
   const text = (value: string) => ({ stringValue: value });
-  const { move, owner, lastMoveRequestedAt: last } = placement;
+  const { move, owner, lastMoveRequestedAt: last, deletionHeldAt: heldAt } = placement;
   return {
     cell: text(placement.cell),
     region: text(placement.region),
     placedAt: text((was && stringField(was, 'placedAt')) ?? new Date().toISOString()),
     ...(owner ? { owner: text(owner) } : {}),
     ...(last ? { lastMoveRequestedAt: text(last) } : {}),
+    ...(heldAt ? { deletion: text('held'), deletionHeldAt: text(heldAt) } : {}),
     ...(move
       ? {
           moveFrom: text(move.from),

@@ -4,6 +4,8 @@ import {
   customerLabel,
   managedByLabel,
   managedByValue,
+  movedFromAnnotation,
+  movingToLabel,
   ownerUidAnnotation,
   planLabel,
 } from '../../shared/labels.ts';
@@ -116,5 +118,19 @@ describe('summarise', () => {
       }),
     );
     expect(r).toMatchObject({ ownerUid: 'uid-1', deletionHeld: true, lastRepair: repair });
+  });
+  test.each([
+    ['frozen for its move', namespace({ labels: { [movingToLabel]: 'us1' } }), { movingTo: 'us1' }],
+    [
+      "the move's copy",
+      namespace({ annotations: { [movedFromAnnotation]: 'eu1' } }),
+      { movedFrom: 'eu1' },
+    ],
+    ['never moved', namespace(), {}],
+  ])('a move: %s', (_, ns, expected) => {
+    const { movingTo, movedFrom } = row(ns);
+    expect({ ...(movingTo ? { movingTo } : {}), ...(movedFrom ? { movedFrom } : {}) }).toEqual(
+      expected,
+    );
   });
 });

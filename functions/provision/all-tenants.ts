@@ -5,7 +5,7 @@
 // worked out locally per tenant. Pods are not read: a tenant whose workload cannot start shows as
 // Provisioning here, and its own status (GET /tenants/:id) says why.
 import type { KubeObject } from '../../shared/kube/index.ts';
-import { ownerUidAnnotation } from '../../shared/labels.ts';
+import { movedFromAnnotation, movingToLabel, ownerUidAnnotation } from '../../shared/labels.ts';
 import type { ProvisionDeps } from './handler.ts';
 import { heldLabel } from './held-deletions.ts';
 import { readiness } from './readiness.ts';
@@ -28,6 +28,10 @@ export type TenantSummary = {
   timeToReadyMs?: number;
   lastRepair?: Repair;
   deletionHeld: boolean;
+  /** Being moved to this cell (frozen here until the move removes it: move.ts). */
+  movingTo?: string;
+  /** The cell this copy was moved from. */
+  movedFrom?: string;
 };
 
 const endpointSliceRef = { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice' } as const;
@@ -85,6 +89,8 @@ export function summarise(
     acceptedAt && ready.readyAt ? Date.parse(ready.readyAt) - Date.parse(acceptedAt) : undefined;
   const ownerUid = ns.metadata?.annotations?.[ownerUidAnnotation];
   const lastRepair = lastRepairOf(ns);
+  const movingTo = ns.metadata?.labels?.[movingToLabel];
+  const movedFrom = ns.metadata?.annotations?.[movedFromAnnotation];
   return {
     customerId: tenant.customerId,
     namespace: tenant.namespace,
@@ -103,5 +109,7 @@ export function summarise(
     ...(took !== undefined && Number.isFinite(took) ? { timeToReadyMs: Math.max(0, took) } : {}),
     ...(lastRepair ? { lastRepair } : {}),
     deletionHeld: ns.metadata?.labels?.[heldLabel] === 'true',
+    ...(movingTo ? { movingTo } : {}),
+    ...(movedFrom ? { movedFrom } : {}),
   };
 }

@@ -9,7 +9,7 @@ import { movingToLabel, ownerLabel } from '../../shared/labels.ts';
 import { applyTenantObject, equal, failedObject, fieldManager } from './apply.ts';
 import { withCustomerLock } from './customer-lock.ts';
 import type { DeletionBudget } from './deletion-budget.ts';
-import { deleteTenant, type HoldSource } from './held-deletions.ts';
+import { deleteTenant, type HoldSource, heldLabel } from './held-deletions.ts';
 import {
   checkEntitlement,
   countTenants,
@@ -238,6 +238,8 @@ export type TenantStatus = {
   readyAt?: string;
   /** Where the customer reaches their instance, once reachable. */
   address?: string;
+  /** Its deletion is held by the deletion budget (held-deletions.ts). */
+  deletionHeld?: true;
   objects: ObjectState[];
 };
 
@@ -296,6 +298,7 @@ export async function tenantStatus(
     phases: ready.phases,
     ...(ready.readyAt ? { readyAt: ready.readyAt } : {}),
     ...(ready.address ? { address: ready.address } : {}),
+    ...(ns.metadata?.labels?.[heldLabel] === 'true' ? { deletionHeld: true as const } : {}),
     objects: refs.map((ref, i) => objectState(ref, live[i])),
   };
 }

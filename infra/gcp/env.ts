@@ -158,9 +158,9 @@ export function placementEnv(
     KUBEFN_CELLS: cellsJson(ctx, provisionUrls),
     KUBEFN_ALLOW_TENANTS: accounts.signup.email,
     KUBEFN_ALLOW_PUSH: accounts.push.email,
-    // Operators move tenants and drain cells; Cloud Scheduler runs a drain's rounds (/drain).
+    // Operators move tenants and drain cells; Cloud Scheduler runs placement's round (/resync).
     KUBEFN_ALLOW_OPERATOR: ctx.spec.operators.join(','),
-    KUBEFN_ALLOW_SCHEDULER: accounts.scheduler.email,
+    KUBEFN_ALLOW_RESYNC: accounts.scheduler.email,
     // Moves' outcome events, on the topic the billing or CRM system hears (pubsub.ts grants).
     KUBEFN_OUTCOMES_TOPIC: topicNames.tenantOutcomes,
     GOOGLE_CLOUD_PROJECT: ctx.project,

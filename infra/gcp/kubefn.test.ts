@@ -358,25 +358,18 @@ describe.each(variants)('%s', (_, { spec, resources }) => {
     expect(pull[0]?.inputs.messageRetentionDuration).toBe(delivery.deadLetterRetention);
   });
 
-  it("calls each cell's /resync from Cloud Scheduler in its region, with the audience", () => {
-    const all = ofType(resources, types.job);
-    const jobs = all.filter((j) => j.inputs.name !== 'kubefn-placement-drain');
+  it("calls each cell's /resync and placement's from Cloud Scheduler in their region, with the audience", () => {
+    const jobs = ofType(resources, types.job);
+    // Placement's, global: rounds of moves off the cells being drained, deleted tenants forgotten.
     expect(jobs.map((j) => j.inputs.name).sort()).toEqual(
-      cellNames
-        .flatMap((cell) => [
+      [
+        'kubefn-placement-resync',
+        ...cellNames.flatMap((cell) => [
           `kubefn-${cell}-ingress-timeout-resync`,
           `kubefn-${cell}-provision-resync`,
-        ])
-        .sort(),
+        ]),
+      ].sort(),
     );
-    // One drain job, global: placement's rounds of moves off the cells being drained.
-    const drain = all.find((j) => j.inputs.name === 'kubefn-placement-drain');
-    const placement = serviceByUri(resources, drain?.inputs.httpTarget.uri ?? '');
-    expect([drain?.inputs.httpTarget.uri, drain?.inputs.httpTarget.oidcToken]).toEqual([
-      `${url(placement.inputs.name)}${routes.drain}`,
-      { serviceAccountEmail: email('scheduler'), audience: placement.inputs.customAudiences[0] },
-    ]);
-    expect(envOf(placement).KUBEFN_ALLOW_SCHEDULER).toBe(email('scheduler'));
     for (const job of jobs) {
       const { uri, httpMethod, oidcToken } = job.inputs.httpTarget;
       const target = serviceByUri(resources, uri);
@@ -392,7 +385,7 @@ describe.each(variants)('%s', (_, { spec, resources }) => {
 
   it('lets only the intended principals invoke each service', () => {
     const callers = extra ? [`serviceAccount:${ops}`] : [];
-    // The signup backend, tenant requests' pushes, the drain's rounds and the operators' moves.
+    // The signup backend, tenant requests' pushes, placement's round and the operators' moves.
     expect(invokers('kubefn-placement')).toEqual(
       [sa('push'), sa('signup'), sa('scheduler'), ...callers].sort(),
     );

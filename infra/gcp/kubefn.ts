@@ -14,7 +14,7 @@
 //   env.ts         what each deployable's settings reader gets
 //   pubsub.ts      topics, push subscriptions (per cell, or global), the dead-letter topic
 //   console.ts     the operator console's subscriptions and Pub/Sub grants (when it has one)
-//   scheduler.ts   each cell's /resync jobs, placement's /drain job
+//   scheduler.ts   each cell's /resync jobs, placement's /resync job
 //   watcher.ts     a cell's watcher on Cloud Run
 //   metrics.ts     log-based metrics over the deployables' lines; alerts.ts, the alert policies
 //   tracing.ts     spec.tracing: KUBEFN_TRACING for every deployable, the Cloud Trace agent role

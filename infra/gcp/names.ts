@@ -50,9 +50,8 @@ export type Sources = Record<Deployable, DeploySource>;
 export const routes = {
   /** Label requests' and Ingress changes' route. */
   push: triggers.labelRequests.route,
+  /** Scheduled checks: each cell's, and placement's round (functions/placement/resync.ts). */
   resync: '/resync',
-  /** Placement's drain rounds (functions/placement/move.ts). */
-  drain: '/drain',
   /** Provision's batches of a fanned-out scheduled check (functions/provision/fanout.ts). */
   resyncBatches: triggers.resyncBatches.route,
 } as const;

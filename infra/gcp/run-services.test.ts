@@ -235,7 +235,7 @@ function callsTo(service: Registered): Call[] {
     .filter((j) => base(j.inputs.httpTarget.uri))
     .map((j): Call => {
       const { uri, httpMethod, oidcToken } = j.inputs.httpTarget;
-      expect([routes.resync, routes.drain]).toContain(new URL(uri).pathname);
+      expect(new URL(uri).pathname).toBe(routes.resync);
       return {
         what: `the Scheduler job ${j.inputs.name}`,
         path: new URL(uri).pathname,

@@ -1,6 +1,6 @@
 // Cloud Scheduler: every cell's /resync jobs (its provision's tenant check, its ingress-timeout's
-// Ingress check), in the cell's region, and placement's /drain (a round of moves for each cell an
-// operator drains; nothing while none is), in the deployment's region; each called with an OIDC
+// Ingress check), in the cell's region, and placement's /resync (a round of moves for each cell an
+// operator drains, and records of deleted tenants forgotten), in the deployment's region; each called with an OIDC
 // token of the scheduler account whose audience is the target's custom audience.
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
@@ -16,19 +16,19 @@ export function defineScheduler(
 ) {
   const { project, spec } = ctx;
   const opts = { ...ctx.opts, dependsOn: [...ctx.enabled, ...invokerGrants] };
-  const drain = new gcp.cloudscheduler.Job(
-    'placement-drain',
+  const placementResync = new gcp.cloudscheduler.Job(
+    'placement-resync',
     {
       project,
       region: ctx.region,
-      name: 'kubefn-placement-drain',
-      schedule: spec.schedules.drain,
+      name: 'kubefn-placement-resync',
+      schedule: spec.schedules.placementResync,
       timeZone: spec.schedules.timeZone,
       attemptDeadline: '600s',
       // A round that failed is the next minute's: no retries piling up behind it.
       retryConfig: { retryCount: 0 },
       httpTarget: {
-        uri: pulumi.interpolate`${global.placement.uri}${routes.drain}`,
+        uri: pulumi.interpolate`${global.placement.uri}${routes.resync}`,
         httpMethod: 'POST',
         oidcToken: {
           serviceAccountEmail: accounts.scheduler.email,
@@ -71,5 +71,5 @@ export function defineScheduler(
       ];
     }),
   );
-  return { cells: perCell, drain };
+  return { cells: perCell, placementResync };
 }

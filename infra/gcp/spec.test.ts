@@ -24,7 +24,7 @@ it('fills the defaults', () => {
     schedules: {
       provisionResync: '17 * * * *',
       ingressTimeoutResync: '*/15 * * * *',
-      drain: '* * * * *',
+      placementResync: '* * * * *',
       timeZone: 'Etc/UTC',
     },
     provisionMinInstances: 0,

@@ -161,8 +161,11 @@ export const DeploymentSpecSchema = v.strictObject({
     v.strictObject({
       provisionResync: v.optional(cron, '17 * * * *'),
       ingressTimeoutResync: v.optional(cron, '*/15 * * * *'),
-      /** Placement's drain rounds: each moves at most 5 tenants of each cell being drained. */
-      drain: v.optional(cron, '* * * * *'),
+      /**
+       * Placement's round: at most 5 moves for each cell being drained, and the records of
+       * tenants whose held deletion their cell has since done forgotten.
+       */
+      placementResync: v.optional(cron, '* * * * *'),
       timeZone: v.optional(timeZone, 'Etc/UTC'),
     }),
     {},

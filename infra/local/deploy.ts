@@ -14,6 +14,7 @@ import {
   mintToken,
   operatorAccount,
   placementAccount,
+  principal,
   pushAccount,
   schedulerAccount,
   signupAccount,
@@ -37,7 +38,6 @@ type DeployOptions = {
   /** Its log file's name (default function-<target>, shared with the stack's others). */
   name?: string;
 };
-const principal = (account: string) => `system:serviceaccount:kubefn-system:${account}`;
 
 /**
  * One function on the local stack: bundled, run under the Functions Framework as the
@@ -184,7 +184,7 @@ export function startPlacementFunction(
     KUBEFN_ALLOW_TENANTS: principal(signupAccount),
     KUBEFN_ALLOW_PUSH: principal(pushAccount),
     KUBEFN_ALLOW_OPERATOR: principal(operatorAccount),
-    KUBEFN_ALLOW_SCHEDULER: principal(schedulerAccount),
+    KUBEFN_ALLOW_RESYNC: principal(schedulerAccount),
     GOOGLE_CLOUD_PROJECT: stack.firestoreProject,
     FIRESTORE_EMULATOR_HOST: stack.firestoreEmulatorHost,
   };

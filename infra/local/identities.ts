@@ -25,6 +25,8 @@ export const schedulerAccount = accountId('scheduler');
 export const placementAccount = accountId('placement');
 /** A local operator (a person's Google account in a deployment): moves tenants, drains cells. */
 export const operatorAccount = 'kubefn-operator';
+/** How a function's allow-list (KUBEFN_ALLOW_*) names one of these accounts' tokens. */
+export const principal = (account: string) => `system:serviceaccount:${systemNamespace}:${account}`;
 
 /** Who the local bindings name: the ServiceAccounts, and the local project's Google accounts. */
 export const localSubjectSources: SubjectSource[] = [

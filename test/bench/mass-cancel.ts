@@ -9,7 +9,7 @@
 // reads only the namespace, so the bundle's objects would only slow the setup down.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { provisionAudience, startProvisionFunction } from '../../infra/local/deploy.ts';
-import { pushAccount, schedulerAccount } from '../../infra/local/identities.ts';
+import { principal, pushAccount, schedulerAccount } from '../../infra/local/identities.ts';
 import { startStack } from '../../infra/local/stack.ts';
 import { subscribe } from '../../infra/local/triggers.ts';
 import { mapLimit } from '../../shared/concurrency.ts';
@@ -21,7 +21,6 @@ const budget = process.env.MASS_BUDGET ?? '10/1h';
 const perWindow = Number(budget.split('/')[0]);
 const prefix = 'mass-';
 const topic = 'mass-tenant-requests';
-const principal = (account: string) => `system:serviceaccount:kubefn-system:${account}`;
 const nsRef = { apiVersion: 'v1', kind: 'Namespace' } as const;
 const customers = Array.from({ length: cancels }, (_, i) => `m${i}`);
 

@@ -13,6 +13,7 @@ import { placementAudience, provisionAudience } from '../../infra/local/deploy.t
 import {
   mintToken,
   operatorAccount,
+  principal,
   pushAccount,
   schedulerAccount,
   signupAccount,
@@ -39,6 +40,8 @@ const tokens = {
   scheduler: { eu1: '', us1: '' },
   /** The signup backend's token for each cell's provision: reads the tenant's phase there. */
   read: { eu1: '', us1: '' },
+  /** An operator's, for each cell's provision: its view of every tenant (the console's). */
+  operatorOf: { eu1: '', us1: '' },
 };
 let deps: PlacementDeps;
 const outcomesTopic = uniqueName('move-outcomes');
@@ -63,7 +66,12 @@ beforeAll(async () => {
     // A prefix of their own: the moves here delete more source copies than the default budget
     // of 10 an hour, and a deployment's budget is per prefix (its slot Leases): the cells
     // project's other files, on the same clusters, keep theirs.
-    provisionEnv: { KUBEFN_DELETION_BUDGET: '50/1h', KUBEFN_NAMESPACE_PREFIX: prefix },
+    provisionEnv: {
+      KUBEFN_DELETION_BUDGET: '50/1h',
+      KUBEFN_NAMESPACE_PREFIX: prefix,
+      // Operators' view of each cell's tenants (GET /all-tenants).
+      KUBEFN_ALLOW_OPERATOR: principal(operatorAccount),
+    },
     // Moves' outcome events, for the SaaS app.
     placementEnv: {
       KUBEFN_OUTCOMES_TOPIC: outcomesTopic,
@@ -79,6 +87,7 @@ beforeAll(async () => {
     const forProvision = { audiences: [provisionAudience] };
     tokens.scheduler[cell] = await mintToken(admin(cell), schedulerAccount, forProvision);
     tokens.read[cell] = await mintToken(admin(cell), signupAccount, forProvision);
+    tokens.operatorOf[cell] = await mintToken(admin(cell), operatorAccount, forProvision);
   }
   // The same placement logic in this process, over the same cells and records: what the kill
   // tests run, stopping it after a step.
@@ -268,9 +277,21 @@ test('while a tenant is frozen for its move, changes wait and reads are served',
   expect([read.status, json(read).cell, json(read).phase]).toEqual([200, 'eu1', 'Ready']);
   const eu1 = (await find('eu1', nsRef, namespaceOf(id))) as KubeObject;
   expect(eu1.metadata?.labels?.['kubefn.dev/suspended']).toBeUndefined();
+  // The operators' view (the console's rows) says where it is going, and then where it came from.
+  expect(await operatorsRow('eu1', id)).toMatchObject({ phase: 'Ready', movingTo: 'us1' });
   const again = await placement('POST', `/tenants/${id}/move`, tokens.operator, { to: 'us1' });
   expect(again.status, again.body).toBe(200);
+  expect(await operatorsRow('us1', id)).toMatchObject({ phase: 'Ready', movedFrom: 'eu1' });
 }, 240_000);
+
+/** The tenant's row in `cell`'s GET /all-tenants, the operators' view the console shows. */
+async function operatorsRow(cell: CellName, id: string) {
+  const url = cells.cells[cell]?.provision.url ?? '';
+  const answer = await httpRequest(`${url}/all-tenants`, tokens.operatorOf[cell], 'GET');
+  expect(answer.status, answer.body).toBe(200);
+  const { tenants } = json(answer) as { tenants: { customerId: string }[] };
+  return tenants.find((t) => t.customerId === id);
+}
 
 test('a target that refuses for good undoes the move: thawed, not placed, nothing left there', async () => {
   const id = await readyTenantInEu1();
@@ -393,7 +414,7 @@ test('a drain moves every tenant off a cell, a bounded number per round, and tak
   const scheduler = await mintToken(admin('eu1'), schedulerAccount, {
     audiences: [placementAudience],
   });
-  const rounds = await placement('POST', '/drain', scheduler);
+  const rounds = await placement('POST', '/resync', scheduler);
   expect(rounds.status, rounds.body).toBe(200);
   const [round2] = (json(rounds) as { rounds: { cell: string; left: number; done: boolean }[] })
     .rounds;

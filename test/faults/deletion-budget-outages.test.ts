@@ -16,6 +16,7 @@ import { provisionAudience, startProvisionFunction } from '../../infra/local/dep
 import type { RunningFunction } from '../../infra/local/functions.ts';
 import {
   mintToken,
+  principal,
   pushAccount,
   schedulerAccount,
   signupAccount,
@@ -77,7 +78,6 @@ const everyone = [
   ...existing,
   ...Object.values(outages).flatMap((o) => [...o.signedUp, o.signedUpOverHttp]),
 ];
-const principal = (account: string) => `system:serviceaccount:kubefn-system:${account}`;
 const nsRef = { apiVersion: 'v1', kind: 'Namespace' } as const;
 const leaseRef = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease' } as const;
 
@@ -377,6 +377,9 @@ async function outage(mode: keyof typeof outages) {
   toProvision[stop]();
   toPubsub[stop]();
   const outageEnds = Date.now() + outageMs;
+  // An answer whose bytes the proxy passed on just before the cut is read a moment after it
+  // (a frozen proxy keeps what it already wrote): a second for those, then nothing may come.
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
   const answeredBeforeCut = answers.length - answered;
   // During the outage, tenant requests over HTTP: their outcomes are published into it.
   const deleteH0 = await call('DELETE', `/tenants/${overHttp}?confirm=${overHttp}`, callerToken);

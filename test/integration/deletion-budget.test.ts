@@ -5,7 +5,12 @@
 // published is a CloudEvent the `cloudevents` SDK accepts.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { slotPrefix } from '../../functions/provision/deletion-budget.ts';
-import { mintToken, pushAccount, schedulerAccount } from '../../infra/local/identities.ts';
+import {
+  mintToken,
+  principal,
+  pushAccount,
+  schedulerAccount,
+} from '../../infra/local/identities.ts';
 import { type Subscribed, subscribe } from '../../infra/local/triggers.ts';
 import { systemNamespace } from '../../shared/identities.ts';
 import type { Cluster, KubeObject } from '../../shared/kube/index.ts';
@@ -31,7 +36,6 @@ const cancelled = Array.from({ length: 7 }, (_, i) => `c${i}`);
 /** Deleted over HTTP once the budget is spent. */
 const overHttp = 'h0';
 const customers = [...cancelled, overHttp];
-const principal = (account: string) => `system:serviceaccount:kubefn-system:${account}`;
 const nsRef = { apiVersion: 'v1', kind: 'Namespace' } as const;
 const leaseRef = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease' } as const;
 
