@@ -3,12 +3,14 @@
 // throws, as a crash right after the step's write would end it), both cells' scheduled checks
 // run, and the move is asked again through placement: it finishes, with the operator's hand-set
 // values, the tenant Ready in the cell it is placed in at every kill point, never placed in two
-// cells or none, and the source copy gone for good. Then: a target that refuses undoes the move;
-// requests wait while a tenant is frozen; a move from Pub/Sub; a drain at a bounded rate.
+// cells or none, and the source copy gone for good. Then: a move with both cells' real watchers
+// and self-healing running; a target that refuses undoes the move; requests wait while a tenant
+// is frozen; a move from Pub/Sub; a drain at a bounded rate.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { PlacementDeps } from '../../functions/placement/handler.ts';
 import { type MoveStep, moveSteps, moveTenant } from '../../functions/placement/move.ts';
 import { type LocalCell, type RunningCells, startCells } from '../../infra/local/cells.ts';
+import { type ChangeFlow, startChangeFlow } from '../../infra/local/change-flow.ts';
 import { placementAudience, provisionAudience } from '../../infra/local/deploy.ts';
 import {
   mintToken,
@@ -18,6 +20,7 @@ import {
   schedulerAccount,
   signupAccount,
 } from '../../infra/local/identities.ts';
+import { cellTrigger, topics, triggers } from '../../infra/subscriptions.ts';
 import { firestoreClient, integerField } from '../../shared/gcp/firestore.ts';
 import type { KubeObject } from '../../shared/kube/index.ts';
 import { type Answer, httpRequest } from '../support/http.ts';
@@ -125,6 +128,7 @@ const find = (
 const nsRef = { apiVersion: 'v1', kind: 'Namespace' };
 const deploymentRef = { apiVersion: 'apps/v1', kind: 'Deployment' };
 const ingressRef = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' };
+const quotaRef = { apiVersion: 'v1', kind: 'ResourceQuota' };
 
 const record = async (id: string) => firestore.get(`placements/${id}`);
 const count = async (cell: CellName) =>
@@ -218,6 +222,78 @@ async function movedWithHandSetValues(id: string) {
 }
 
 class Killed extends Error {}
+
+/**
+ * `cell`'s watcher on the changes topic, and its provision healing from its own subscription;
+ * `onAnswer` hears each push's answer with the change's attributes.
+ */
+function selfHealing(
+  cell: CellName,
+  onAnswer: (status: number, attributes: Record<string, string>) => void,
+): Promise<ChangeFlow> {
+  const info = stack.cells[cell];
+  const provision = cells.cells[cell]?.provision;
+  if (!info || !provision) throw new Error(`no cell ${cell}`);
+  const own = cellTrigger(triggers.provisionChanges, cell);
+  return startChangeFlow(admin(cell), stack, {
+    topic: topics.changes,
+    cell: info,
+    watcherName: uniqueName(`move-watcher-${cell}`),
+    pushTo: [
+      {
+        subscription: uniqueName(`move-heal-${cell}`),
+        url: `${provision.url}${own.route}`,
+        audience: provisionAudience,
+        filter: own.filter,
+        ordered: own.ordered,
+        onAnswer,
+      },
+    ],
+  });
+}
+
+test('with both cells watching and healing, a move finishes and neither cell fights it', async () => {
+  const flows: ChangeFlow[] = [];
+  const eu1Healed: { status: number; attributes: Record<string, string> }[] = [];
+  try {
+    flows.push(
+      await selfHealing('eu1', (status, attributes) => eu1Healed.push({ status, attributes })),
+    );
+    flows.push(await selfHealing('us1', () => {}));
+    const id = await readyTenantInEu1();
+    const ns = namespaceOf(id);
+    const moved = await placement('POST', `/tenants/${id}/move`, tokens.operator, { to: 'us1' });
+    expect(moved.status, moved.body).toBe(200);
+    await movedWithHandSetValues(id);
+    // us1 heals its copy (so healing runs here): a quota deleted by hand is put back.
+    const quotas = (await admin('us1').resource(quotaRef).list({ namespace: ns })).items;
+    const quota = quotas[0]?.metadata?.name ?? '';
+    await admin('us1').resource(quotaRef).delete(quota, { namespace: ns });
+    await eventually(`${quota} put back in us1`, 60_000, async () =>
+      (await find('us1', quotaRef, quota, ns)) ? true : undefined,
+    );
+    // eu1's healing has had the source's deletion (its objects' DELETED changes, answered): it
+    // brought nothing back, and stays so; us1's healing kept the operator's values.
+    await eventually("eu1's healing told of the source's deletion", 60_000, async () =>
+      eu1Healed.some(
+        ({ status, attributes: a }) =>
+          status === 200 &&
+          a.type === 'DELETED' &&
+          (a.namespace === ns || (a.kind === 'Namespace' && a.name === ns)),
+      )
+        ? true
+        : undefined,
+    );
+    const stillGone = Date.now() + 3_000;
+    while (Date.now() < stillGone) {
+      expect(await find('eu1', nsRef, ns)).toBeUndefined();
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    await movedWithHandSetValues(id);
+  } finally {
+    for (const flow of flows) await flow.stop();
+  }
+}, 240_000);
 
 describe('a move killed after each step finishes when asked again', () => {
   test.each(moveSteps.map((step) => ({ step })))(
