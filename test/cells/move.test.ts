@@ -3,9 +3,12 @@
 // throws, as a crash right after the step's write would end it), both cells' scheduled checks
 // run, and the move is asked again through placement: it finishes, with the operator's hand-set
 // values, the tenant Ready in the cell it is placed in at every kill point, never placed in two
-// cells or none, and the source copy gone for good. Then: a move with both cells' real watchers
+// cells or none, and the source copy gone for good. The real placement process is also killed
+// (SIGKILL) around two steps and the move asked again of its restart, with both cells polled:
+// Ready in one of them throughout. Then: a move with both cells' real watchers
 // and self-healing running; a target that refuses undoes the move; requests wait while a tenant
 // is frozen; a move from Pub/Sub; a drain at a bounded rate.
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { PlacementDeps } from '../../functions/placement/handler.ts';
 import { type MoveStep, moveSteps, moveTenant } from '../../functions/placement/move.ts';
@@ -294,6 +297,72 @@ test('with both cells watching and healing, a move finishes and neither cell fig
     for (const flow of flows) await flow.stop();
   }
 }, 240_000);
+
+describe("the placement function's process killed (SIGKILL) during a move", () => {
+  // Not a hook inside the move: the real process, killed when its log says the step is done
+  // (so a few milliseconds into whatever comes next), then restarted by its supervisor on the
+  // same address, as Cloud Run starts a new instance.
+  test.each([{ step: 'copied' }, { step: 'switched' }])(
+    'killed once $step: Ready somewhere throughout, and the move finishes when asked again',
+    async ({ step }) => {
+      const id = await readyTenantInEu1();
+      const before = { eu1: await count('eu1'), us1: await count('us1') };
+      const gaps = watchReadySomewhere(id);
+      const fn = cells.placement.process;
+      const logged = (await readFile(fn.logFile, 'utf8')).length;
+      const asked = placement('POST', `/tenants/${id}/move`, tokens.operator, { to: 'us1' });
+      await eventually(`the move's '${step}' logged`, 60_000, async () => {
+        const log = (await readFile(fn.logFile, 'utf8')).slice(logged);
+        return log
+          .split('\n')
+          .some((line) => line.includes(id) && line.includes(`"step":"${step}"`))
+          ? true
+          : undefined;
+      });
+      process.kill(fn.pid, 'SIGKILL');
+      expect((await asked.catch(() => undefined))?.status).not.toBe(200);
+      // Back on the same address: asked again, the move finishes.
+      const again = await eventually('the move asked again, answered', 60_000, async () => {
+        const answer = await placement('POST', `/tenants/${id}/move`, tokens.operator, {
+          to: 'us1',
+        }).catch(() => undefined);
+        return answer && answer.status !== 503 ? answer : undefined;
+      });
+      expect(again.status, again.body).toBe(200);
+      await movedWithHandSetValues(id);
+      expect(await gaps.stop()).toEqual([]);
+      expect({ eu1: await count('eu1'), us1: await count('us1') }).toEqual({
+        eu1: before.eu1 - 1,
+        us1: before.us1 + 1,
+      });
+    },
+    240_000,
+  );
+});
+
+/**
+ * Polls both cells for the tenant every 100 ms until stopped; answers the polls at which it
+ * was Ready in neither (the move's promise: Ready somewhere at every moment).
+ */
+function watchReadySomewhere(id: string) {
+  const gaps: string[] = [];
+  let stopped = false;
+  const polling = (async () => {
+    while (!stopped) {
+      const [eu1, us1] = await Promise.all([phaseIn('eu1', id), phaseIn('us1', id)]);
+      if (eu1 !== 'Ready' && us1 !== 'Ready')
+        gaps.push(`${new Date().toISOString()} eu1 ${eu1} us1 ${us1}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await polling;
+      return gaps;
+    },
+  };
+}
 
 describe('a move killed after each step finishes when asked again', () => {
   test.each(moveSteps.map((step) => ({ step })))(
