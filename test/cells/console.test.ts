@@ -13,13 +13,14 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { type LocalCell, type RunningCells, startCells } from '../../infra/local/cells.ts';
 import { type ChangeFlow, startChangeFlow } from '../../infra/local/change-flow.ts';
-import { consolePrincipal, startConsole } from '../../infra/local/console.ts';
+import { consoleAccount, consolePrincipal, startConsole } from '../../infra/local/console.ts';
 import {
   placementAudience,
   provisionAudience,
   startSignupFunction,
 } from '../../infra/local/deploy.ts';
 import type { RunningFunction } from '../../infra/local/functions.ts';
+import { mintToken, operatorAccount } from '../../infra/local/identities.ts';
 import { cellTrigger, topics, triggers } from '../../infra/subscriptions.ts';
 import { createAccount, launchChromium } from '../support/browser.ts';
 import { cellKube } from '../support/cell-kube.ts';
@@ -276,4 +277,46 @@ test('an operator sees a tenant with its phase, cell, time to ready and last rep
     }),
   );
   await page.close();
+});
+
+test('a tenant moved to another cell: its row names the cell it is in and the one it came from', async () => {
+  const customerId = uniqueName('ops-moved');
+  await signUpTenant(cells.placement.url, signupToken, customerId, { region: 'europe-west1' });
+  const eu1 = cells.cells.eu1?.admin;
+  if (!eu1) throw new Error('eu1 did not start');
+  // An operator's move, through placement (its KUBEFN_ALLOW_OPERATOR).
+  const operator = await mintToken(eu1, operatorAccount, { audiences: [placementAudience] });
+  const moved = await eventually('the tenant moved to us1', 90_000, async () => {
+    const answer = await httpRequest(
+      `${cells.placement.url}/tenants/${customerId}/move`,
+      operator,
+      'POST',
+      JSON.stringify({ to: 'us1' }),
+    );
+    // 503 move-not-ready while the sign-up is still coming up in eu1: asked again.
+    return answer.status === 503 ? undefined : answer;
+  });
+  expect(moved.status, moved.body).toBe(200);
+
+  const page = await browser.newPage();
+  await signInWithGoogle(page, operatorEmail);
+  await page.locator('#console').waitFor({ state: 'visible', timeout: 15_000 });
+  await page.fill('#search', customerId);
+  await page.locator(`#tenants[data-query="${customerId}"]`).waitFor({ timeout: 10_000 });
+  // us1's row (eu1's copy is still listed: its deletion is held, as every deletion here).
+  const row = page.locator(`#tenants tr[data-tenant="${customerId}"]`, {
+    hasText: 'moved from eu1',
+  });
+  await row.waitFor({ timeout: 30_000 });
+  expect((await row.locator('td').allTextContents())[4]).toBe('us1 (moved from eu1)');
+  await page.close();
+  // eu1's held copy deleted, as an operator would approve it (the console's own account).
+  const consoleToken = await mintToken(eu1, consoleAccount, { audiences: [provisionAudience] });
+  const approved = await httpRequest(
+    `${cells.cells.eu1?.provision.url}/deletions/approve`,
+    consoleToken,
+    'POST',
+    JSON.stringify({ customerIds: [customerId] }),
+  );
+  expect(approved.status, approved.body).toBe(200);
 });

@@ -17,6 +17,7 @@ import {
 import { firestoreClient, integerField, stringField } from '../../shared/gcp/firestore.ts';
 import { httpRequest } from '../support/http.ts';
 import { eventually, uniqueName } from '../support/kube.ts';
+import { clearPlacementRecords } from '../support/placement-deps.ts';
 import { stack } from '../support/stack.ts';
 
 const prefix = 'hd-';
@@ -34,6 +35,9 @@ const firestore = firestoreClient({
 const signedUp: string[] = [];
 
 beforeAll(async () => {
+  // Placement's records start empty: the cells project's other files share the emulator, and
+  // a record another file left marked would be forgotten (and counted) by this file's rounds.
+  await clearPlacementRecords(stack);
   cells = await startCells(stack, heldCells, {
     // Its own prefix, so its own budget (slot Leases are per prefix): 0, every deletion held.
     provisionEnv: {

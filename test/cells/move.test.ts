@@ -4,10 +4,11 @@
 // run, and the move is asked again through placement: it finishes, with the operator's hand-set
 // values, the tenant Ready in the cell it is placed in at every kill point, never placed in two
 // cells or none, and the source copy gone for good. The real placement process is also killed
-// (SIGKILL) around two steps and the move asked again of its restart, with both cells polled:
+// (SIGKILL) just after two steps and the move asked again of its restart, with both cells polled:
 // Ready in one of them throughout. Then: a move with both cells' real watchers
 // and self-healing running; a target that refuses undoes the move; requests wait while a tenant
 // is frozen; a move from Pub/Sub; a drain at a bounded rate.
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { PlacementDeps } from '../../functions/placement/handler.ts';
@@ -28,7 +29,7 @@ import { firestoreClient, integerField } from '../../shared/gcp/firestore.ts';
 import type { KubeObject } from '../../shared/kube/index.ts';
 import { type Answer, httpRequest } from '../support/http.ts';
 import { eventually, uniqueName } from '../support/kube.ts';
-import { placementDeps } from '../support/placement-deps.ts';
+import { clearPlacementRecords, placementDeps } from '../support/placement-deps.ts';
 import { pubsub, pullCloudEvents, topicPath } from '../support/pubsub.ts';
 import { stack } from '../support/stack.ts';
 
@@ -58,10 +59,7 @@ const firestore = firestoreClient({
 
 beforeAll(async () => {
   // Placement's records start empty: the cells project's other files share the emulator.
-  await fetch(
-    `http://${stack.firestoreEmulatorHost}/emulator/v1/projects/${stack.firestoreProject}/databases/(default)/documents`,
-    { method: 'DELETE' },
-  );
+  await clearPlacementRecords(stack);
   expect((await pubsub('PUT', `topics/${outcomesTopic}`)).status).toBe(200);
   const subscribed = await pubsub('PUT', `subscriptions/${outcomesTopic}-app`, {
     topic: topicPath(outcomesTopic),
@@ -301,44 +299,63 @@ test('with both cells watching and healing, a move finishes and neither cell fig
 describe("the placement function's process killed (SIGKILL) during a move", () => {
   // Not a hook inside the move: the real process, killed when its log says the step is done
   // (so a few milliseconds into whatever comes next), then restarted by its supervisor on the
-  // same address, as Cloud Run starts a new instance.
-  test.each([{ step: 'copied' }, { step: 'switched' }])(
+  // same address, as Cloud Run starts a new instance. The rest of a move after `frozen` takes
+  // some 600 ms, after `switched` some 200 (bench move): a move that still ends before the kill
+  // lands is done again with another tenant, and one of three must be cut.
+  test.each([{ step: 'frozen' }, { step: 'switched' }])(
     'killed once $step: Ready somewhere throughout, and the move finishes when asked again',
     async ({ step }) => {
-      const id = await readyTenantInEu1();
-      const before = { eu1: await count('eu1'), us1: await count('us1') };
-      const gaps = watchReadySomewhere(id);
-      const fn = cells.placement.process;
-      const logged = (await readFile(fn.logFile, 'utf8')).length;
-      const asked = placement('POST', `/tenants/${id}/move`, tokens.operator, { to: 'us1' });
-      await eventually(`the move's '${step}' logged`, 60_000, async () => {
-        const log = (await readFile(fn.logFile, 'utf8')).slice(logged);
-        return log
-          .split('\n')
-          .some((line) => line.includes(id) && line.includes(`"step":"${step}"`))
-          ? true
-          : undefined;
-      });
-      process.kill(fn.pid, 'SIGKILL');
-      expect((await asked.catch(() => undefined))?.status).not.toBe(200);
-      // Back on the same address: asked again, the move finishes.
-      const again = await eventually('the move asked again, answered', 60_000, async () => {
-        const answer = await placement('POST', `/tenants/${id}/move`, tokens.operator, {
-          to: 'us1',
-        }).catch(() => undefined);
-        return answer && answer.status !== 503 ? answer : undefined;
-      });
-      expect(again.status, again.body).toBe(200);
-      await movedWithHandSetValues(id);
-      expect(await gaps.stop()).toEqual([]);
-      expect({ eu1: await count('eu1'), us1: await count('us1') }).toEqual({
-        eu1: before.eu1 - 1,
-        us1: before.us1 + 1,
-      });
+      for (let attempt = 1; ; attempt++) {
+        const id = await readyTenantInEu1();
+        const before = { eu1: await count('eu1'), us1: await count('us1') };
+        const gaps = watchReadySomewhere(id);
+        const fn = cells.placement.process;
+        const line = logWatch(fn.logFile);
+        const asked = placement('POST', `/tenants/${id}/move`, tokens.operator, { to: 'us1' });
+        await line.seen(
+          (text) => text.includes(id) && text.includes(`"step":"${step}"`),
+          `the move's '${step}' logged`,
+        );
+        process.kill(fn.pid, 'SIGKILL');
+        const first = await asked.catch(() => undefined);
+        // Back on the same address (its supervisor restarts it): asked again, it finishes.
+        const again = await eventually('the move asked again, answered', 60_000, async () => {
+          const answer = await placement('POST', `/tenants/${id}/move`, tokens.operator, {
+            to: 'us1',
+          }).catch(() => undefined);
+          return answer && answer.status !== 503 ? answer : undefined;
+        });
+        expect(again.status, again.body).toBe(200);
+        await movedWithHandSetValues(id);
+        expect(await gaps.stop()).toEqual([]);
+        expect({ eu1: await count('eu1'), us1: await count('us1') }).toEqual({
+          eu1: before.eu1 - 1,
+          us1: before.us1 + 1,
+        });
+        const cut = first?.status !== 200;
+        console.log(`placement killed after '${step}', attempt ${attempt}: move cut short ${cut}`);
+        if (cut) return;
+        expect(attempt, `every move had ended before the kill after '${step}'`).toBeLessThan(3);
+      }
     },
-    240_000,
+    480_000,
   );
 });
+
+/** Lines appended to a log file from now on, read every 10 ms (a kill must land soon after). */
+function logWatch(file: string) {
+  const from = statSync(file).size;
+  return {
+    async seen(match: (line: string) => boolean, what: string): Promise<void> {
+      for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
+        const text = (await readFile(file)).subarray(from).toString('utf8');
+        if (text.split('\n').some(match)) return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      throw new Error(`${what}: not within 60000 ms`);
+    },
+  };
+}
 
 /**
  * Polls both cells for the tenant every 100 ms until stopped; answers the polls at which it

@@ -33,3 +33,18 @@ export function placementDeps(
     tokenFor,
   };
 }
+
+/**
+ * Empties placement's records in the stack's Firestore emulator: the cells project's files share
+ * it, and a record another file left (a count, a held deletion's mark) would be this file's.
+ */
+export async function clearPlacementRecords(stack: {
+  firestoreEmulatorHost: string;
+  firestoreProject: string;
+}): Promise<void> {
+  const answer = await fetch(
+    `http://${stack.firestoreEmulatorHost}/emulator/v1/projects/${stack.firestoreProject}/databases/(default)/documents`,
+    { method: 'DELETE' },
+  );
+  if (!answer.ok) throw new Error(`the Firestore emulator answered ${answer.status}`);
+}
