@@ -53,9 +53,15 @@ const MoveRequestSchema = v.looseObject({
 /** Places a new tenant (or finds where it is) and forwards its sign-up there. */
 export async function signUp(input: SignupRequest, deps: PlacementDeps): Promise<Answer> {
   const { region, ...forwarded } = input;
-  const existing = await signedUpAgain(input.customerId, deps);
-  if (existing)
-    return relayWith(existing, await forward(deps, existing, 'POST', '/tenants', forwarded));
+  const found = await deps.store.find(input.customerId);
+  const existing = await liftHeldMark(found, deps);
+  if (existing) {
+    const answer = await forward(deps, existing, 'POST', '/tenants', forwarded);
+    // Unless the tenant was made anew (201), a hold its cell had may stand: asked next round.
+    if (found?.deletionHeldAt && answer.status !== 201)
+      await deps.store.markDeletionHeld(input.customerId);
+    return relayWith(existing, answer);
+  }
 
   const wanted = regionFor(region, deps.cells);
   const choose = await chooser(deps, wanted);
@@ -110,14 +116,15 @@ export async function removeTenant(
 }
 
 /**
- * The placement of a tenant signed up again, or none. A sign-up supersedes a deletion its cell
- * holds, so the record no longer waits for that deletion (resync.ts would forget it); a record
- * forgotten meanwhile (the deletion was done) is no placement, and the tenant is placed anew.
+ * The placement a sign-up goes to, for a record that waits for its cell's held deletion: the
+ * mark is lifted first, so a round that found the tenant gone (resync.ts) cannot then forget
+ * the record of a tenant this sign-up makes again (its release needs the mark it read). The
+ * caller marks it again unless the tenant was made anew: whether the hold still stands is the
+ * cell's to say (a newer Pub/Sub request supersedes it, an HTTP sign-up of a tenant that is
+ * there does not). A record forgotten meanwhile is no placement: the tenant is placed anew.
  */
-async function signedUpAgain(customerId: string, deps: PlacementDeps) {
-  const existing = await deps.store.find(customerId);
-  return existing?.deletionHeldAt ? deps.store.clearDeletionHeld(customerId) : existing;
-}
+const liftHeldMark = async (found: Placement | undefined, deps: PlacementDeps) =>
+  found?.deletionHeldAt ? deps.store.clearDeletionHeld(found.customerId) : found;
 
 /** A customer's tenants: only the cells that hold one are asked. */
 export async function ownedTenants(owner: string, deps: PlacementDeps) {
@@ -171,11 +178,10 @@ export async function forwardTenantRequest(
       requestedAt,
     });
   }
-  let placement =
-    request.action === 'signup'
-      ? await signedUpAgain(request.customerId, deps)
-      : await deps.store.find(request.customerId);
-  if (placement?.move?.step === 'reserved') throw moving(request.customerId);
+  const found = await deps.store.find(request.customerId);
+  if (found?.move?.step === 'reserved') throw moving(request.customerId);
+  const wasHeld = request.action === 'signup' && found?.deletionHeldAt !== undefined;
+  let placement = wasHeld ? await liftHeldMark(found, deps) : found;
   let created = false;
   if (!placement) {
     if (request.action !== 'signup') return { outcome: 'failed', code: 'no-such-tenant' };
@@ -212,8 +218,8 @@ export async function forwardTenantRequest(
   const gone = request.action === 'cancel' && outcome.outcome === 'done';
   const refused = created && outcome.outcome !== 'done';
   if (gone || refused) await deps.store.release(placement);
-  if (request.action === 'cancel' && outcome.outcome === 'held')
-    await deps.store.markDeletionHeld(request.customerId);
+  const held = request.action === 'cancel' && outcome.outcome === 'held';
+  if (held || (wasHeld && !created)) await deps.store.markDeletionHeld(request.customerId);
   return { ...outcome, cell: placement.cell, region: placement.region };
 }
 

@@ -289,8 +289,9 @@ export function placementStore(firestore: Firestore) {
       })),
 
     /**
-     * Its cell no longer holds the tenant's deletion (dropped, or signed up again); with
-     * `heldSince`, only if the mark is still that one.
+     * Its cell no longer holds the tenant's deletion (dropped or superseded), or a sign-up is
+     * forwarded (handler.ts's liftHeldMark); with `heldSince`, only if the mark is still that
+     * one. The record as it is then; none when there is no record.
      */
     clearDeletionHeld: (customerId: string, heldSince?: string) =>
       update(customerId, (p) =>

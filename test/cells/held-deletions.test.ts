@@ -2,7 +2,8 @@
 // tenant's placement and its place in the cell's count; once the cell does the deletion (an
 // operator approves it there), placement's minute round (/resync) forgets the record and gives
 // the place back. A hold dropped by the operator keeps the tenant placed (unmarked), and a
-// sign-up again clears the mark at once. Every deletion here is held (a budget of 0).
+// sign-up of a held tenant over HTTP leaves it marked: the cell's hold stands (only a newer
+// Pub/Sub request supersedes it). Every deletion here is held (a budget of 0).
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { type LocalCell, type RunningCells, startCells } from '../../infra/local/cells.ts';
 import { placementAudience, provisionAudience } from '../../infra/local/deploy.ts';
@@ -163,7 +164,7 @@ test('a held cancel keeps the placement until the cell deletes the tenant; then 
   expect(await us1Count()).toBe(before - 2);
 }, 300_000);
 
-test('a dropped hold keeps the tenant placed and unmarked; a sign-up again clears the mark', async () => {
+test('a dropped hold keeps the tenant placed and unmarked; a sign-up over HTTP leaves the hold and the mark', async () => {
   const [dropped, again] = [await readyTenant(), await readyTenant()];
   const before = await us1Count();
   for (const id of [dropped, again]) {
@@ -172,14 +173,17 @@ test('a dropped hold keeps the tenant placed and unmarked; a sign-up again clear
   }
   expect([await marked(dropped), await marked(again)]).toEqual([true, true]);
 
-  // Signed up again: the mark goes at once, the tenant stays where it is.
+  // Signed up again over HTTP: already there (200), where it is; its cell still holds the
+  // cancel, so the record is marked again once the sign-up is through.
   const signup = await placement('POST', '/tenants', tokens.signup, {
     customerId: again,
     plan: 'free',
     region: 'us-central1',
   });
   expect([signup.status, json(signup).cell], signup.body).toEqual([200, 'us1']);
-  expect(await marked(again)).toBe(false);
+  expect(await marked(again)).toBe(true);
+  const status = await placement('GET', `/tenants/${again}`, tokens.signup);
+  expect(json(status).deletionHeld).toBe(true);
 
   // Dropped by the operator: the round sees the tenant kept, and unmarks it.
   const drop = await provisionOfUs1('POST', '/deletions/drop', { customerIds: [dropped] });
@@ -188,6 +192,7 @@ test('a dropped hold keeps the tenant placed and unmarked; a sign-up again clear
     await resyncRound();
     return (await marked(dropped)) === false ? true : undefined;
   });
+  expect(await marked(again)).toBe(true);
   expect(await us1Count()).toBe(before);
   for (const id of [dropped, again]) {
     const status = await placement('GET', `/tenants/${id}`, tokens.signup);
