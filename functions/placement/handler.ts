@@ -180,8 +180,9 @@ export async function forwardTenantRequest(
   }
   const found = await deps.store.find(request.customerId);
   if (found?.move?.step === 'reserved') throw moving(request.customerId);
-  const wasHeld = request.action === 'signup' && found?.deletionHeldAt !== undefined;
-  let placement = wasHeld ? await liftHeldMark(found, deps) : found;
+  const signup = request.action === 'signup';
+  const wasHeld = signup && found?.deletionHeldAt !== undefined;
+  let placement = signup ? await liftHeldMark(found, deps) : found;
   let created = false;
   if (!placement) {
     if (request.action !== 'signup') return { outcome: 'failed', code: 'no-such-tenant' };

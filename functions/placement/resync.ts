@@ -41,21 +41,14 @@ export async function forgetDeleted(deps: PlacementDeps, limit: number) {
   const checks = await mapLimit(marked, 8, (placement) => checkHeld(placement, deps));
   const forgotten = marked.filter((_, i) => checks[i] === 'forgotten').map((p) => p.customerId);
   const count = (check: HeldCheck) => checks.filter((c) => c === check).length;
-  const summary = {
-    forgotten,
-    stillHeld: count('held'),
-    kept: count('kept'),
-    unknown: count('unknown'),
-  };
+  const counts = { stillHeld: count('held'), kept: count('kept'), unknown: count('unknown') };
   if (marked.length > 0)
     log('INFO', 'held deletions checked', {
       checked: marked.length,
       forgotten: forgotten.length,
-      stillHeld: summary.stillHeld,
-      kept: summary.kept,
-      unknown: summary.unknown,
+      ...counts,
     });
-  return summary;
+  return { forgotten, ...counts };
 }
 
 async function checkHeld(placement: Placement, deps: PlacementDeps): Promise<HeldCheck> {

@@ -1,7 +1,8 @@
 // Cloud Scheduler: every cell's /resync jobs (its provision's tenant check, its ingress-timeout's
 // Ingress check), in the cell's region, and placement's /resync (a round of moves for each cell an
-// operator drains, and records of deleted tenants forgotten), in the deployment's region; each called with an OIDC
-// token of the scheduler account whose audience is the target's custom audience.
+// operator drains, and records of deleted tenants forgotten), in the deployment's region; each
+// called with an OIDC token of the scheduler account whose audience is the target's custom
+// audience.
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
 import type { Accounts } from './accounts.ts';
