@@ -232,7 +232,10 @@ function received(block) {
     ? e.cell + ' ' + e.type + ' ' + e.kind + ' ' + (e.namespace ? e.namespace + '/' : '') + e.name
     : kind === 'outcome' ? 'outcome ' + e.type + ' ' + e.subject : 'problem reading ' + e.subscription);
   $('stream').prepend(item);
-  while ($('stream').children.length > 200) $('stream').lastChild.remove();
+  // The newest 200 of each kind: a flood of changes (a watcher's first listing publishes every
+  // object) must not push the few tenant outcomes off the list.
+  const ofKind = $('stream').querySelectorAll('li[data-kind="' + kind + '"]');
+  for (let i = 200; i < ofKind.length; i++) ofKind[i].remove();
 }
 
 async function start() {
